@@ -1,0 +1,232 @@
+/**
+ * A small ONNX graph-building API. Model code calls `g.matMul(x, w)`; the builder records
+ * nodes, tracks dtype and (possibly symbolic) shape of every value, and names every value
+ * with the scope it was built in (e.g. `blk.3.attn_q`), so any intermediate can be exposed
+ * as an output when debugging a divergence layer by layer.
+ *
+ * Shapes are tracked at build time because reverse-mode autodiff needs them to reduce
+ * broadcast gradients; symbolic dims are strings ('batch', 'seq'): equal strings are equal dims.
+ */
+import { broadcastShapes, type Dim, type Shape } from './shape.js';
+import type { DType } from './dtype.js';
+
+export type { Dim, Shape };
+export type { DType };
+
+export interface Value {
+  readonly name: string;
+  readonly dtype: DType;
+  /** null when the builder cannot know it (e.g. Reshape to a runtime shape). */
+  readonly shape: Shape | null;
+}
+
+export type AttrValue =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'floats'; value: number[] }
+  | { kind: 'string'; value: string };
+
+export interface GraphNode {
+  readonly name: string;
+  readonly op: string;
+  readonly domain: string;
+  readonly inputs: string[];
+  readonly outputs: string[];
+  readonly attrs: Record<string, AttrValue>;
+}
+
+/** Raw little-endian bytes of a tensor, kept as a view (weights are never copied here). */
+export interface Initializer {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: number[];
+  readonly bytes: Uint8Array;
+}
+
+export interface GraphIO {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+export const attr = {
+  int: (value: number): AttrValue => ({ kind: 'int', value }),
+  float: (value: number): AttrValue => ({ kind: 'float', value }),
+  ints: (value: number[]): AttrValue => ({ kind: 'ints', value }),
+  floats: (value: number[]): AttrValue => ({ kind: 'floats', value }),
+  string: (value: string): AttrValue => ({ kind: 'string', value }),
+};
+
+export class Graph {
+  readonly nodes: GraphNode[] = [];
+  readonly initializers = new Map<string, Initializer>();
+  readonly inputs: GraphIO[] = [];
+  readonly outputs: GraphIO[] = [];
+  readonly values = new Map<string, Value>();
+  /** Opsets this graph imports besides the default domain. */
+  readonly opsets = new Map<string, number>([['', 21]]);
+  private scopeStack: string[] = [];
+  private counter = 0;
+
+  constructor(readonly name = 'attune') {}
+
+  // ---------------------------------------------------------------- naming and scopes
+
+  /** Runs `fn` with every new value named under `scope` (e.g. `blk.3`). */
+  scope<T>(scope: string, fn: () => T): T {
+    this.scopeStack.push(scope);
+    try {
+      return fn();
+    } finally {
+      this.scopeStack.pop();
+    }
+  }
+
+  /** A fresh value name under the current scope: `blk.3.attn_q`, `blk.3.attn_q_1`, ... */
+  freshName(base: string): string {
+    const prefix = this.scopeStack.length ? `${this.scopeStack.join('.')}.` : '';
+    let name = `${prefix}${base}`;
+    while (this.values.has(name) || this.initializers.has(name)) name = `${prefix}${base}_${++this.counter}`;
+    return name;
+  }
+
+  value(name: string): Value {
+    const v = this.values.get(name);
+    if (!v) throw new Error(`graph ${this.name}: no value named ${name}`);
+    return v;
+  }
+
+  // ---------------------------------------------------------------- inputs, outputs, weights
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    if (this.values.has(name)) throw new Error(`graph ${this.name}: input ${name} already defined`);
+    const v: Value = { name, dtype, shape };
+    this.values.set(name, v);
+    this.inputs.push({ name, dtype, shape });
+    return v;
+  }
+
+  output(v: Value, name?: string): Value {
+    let out = v;
+    if (name && name !== v.name) out = this.op('Identity', [v], {}, { name, exactName: true })[0];
+    if (!out.shape) throw new Error(`graph ${this.name}: output ${out.name} has no known shape`);
+    this.outputs.push({ name: out.name, dtype: out.dtype, shape: out.shape });
+    return out;
+  }
+
+  /** A weight or constant tensor stored in the model (external data when large). */
+  initializer(name: string, dtype: DType, dims: number[], bytes: Uint8Array): Value {
+    if (this.values.has(name)) throw new Error(`graph ${this.name}: initializer ${name} already defined`);
+    this.initializers.set(name, { name, dtype, dims, bytes });
+    const v: Value = { name, dtype, shape: dims };
+    this.values.set(name, v);
+    return v;
+  }
+
+  /** A small constant; identical constants are shared. */
+  constant(dtype: DType, dims: number[], data: ArrayLike<number> | ArrayLike<bigint>, base = 'const'): Value {
+    const bytes = encodeConstant(dtype, data);
+    const key = `${dtype}|${dims.join(',')}|${Buffer.from(bytes).toString('base64')}`;
+    const known = this.constantCache.get(key);
+    if (known) return known;
+    const savedScope = this.scopeStack;
+    this.scopeStack = [];
+    const name = this.freshName(base);
+    this.scopeStack = savedScope;
+    const v = this.initializer(name, dtype, dims, bytes);
+    this.constantCache.set(key, v);
+    return v;
+  }
+  private constantCache = new Map<string, Value>();
+
+  scalar(value: number, dtype: DType = 'float32'): Value {
+    return this.constant(dtype, [], dtype === 'int64' ? [BigInt(value)] : [value], 'scalar');
+  }
+  ints(values: number[]): Value {
+    return this.constant('int64', [values.length], values.map((x) => BigInt(x)), 'ints');
+  }
+
+  // ---------------------------------------------------------------- generic node
+
+  /**
+   * Adds a node. Output dtype/shape come from `infer` (the shape rules in ops.ts) unless given.
+   */
+  op(
+    op: string,
+    inputs: (Value | null)[],
+    attrs: Record<string, AttrValue> = {},
+    opts: {
+      name?: string;
+      exactName?: boolean;
+      domain?: string;
+      outputs?: { dtype: DType; shape: Shape | null; name?: string }[];
+    } = {},
+  ): Value[] {
+    const domain = opts.domain ?? '';
+    const outSpecs = opts.outputs ?? [inferSingle(op, inputs, attrs)];
+    const base = opts.name ?? op.toLowerCase();
+    const outs = outSpecs.map((spec, i) => {
+      const name = opts.exactName && i === 0 ? base : this.freshName(spec.name ?? (i === 0 ? base : `${base}_out${i}`));
+      if (this.values.has(name)) throw new Error(`graph ${this.name}: value ${name} already defined`);
+      const v: Value = { name, dtype: spec.dtype, shape: spec.shape };
+      this.values.set(name, v);
+      return v;
+    });
+    this.nodes.push({
+      name: `${outs[0].name}/${op}`,
+      op,
+      domain,
+      inputs: inputs.map((x) => (x ? x.name : '')),
+      outputs: outs.map((o) => o.name),
+      attrs,
+    });
+    return outs;
+  }
+
+  /** Records which values ops read, for passes that need consumers (autodiff, pruning). */
+  consumers(): Map<string, GraphNode[]> {
+    const m = new Map<string, GraphNode[]>();
+    for (const n of this.nodes) for (const i of n.inputs) if (i) (m.get(i) ?? m.set(i, []).get(i)!).push(n);
+    return m;
+  }
+}
+
+/** Single-output inference used by `Graph.op` when the caller gives no output spec. */
+function inferSingle(op: string, inputs: (Value | null)[], attrs: Record<string, AttrValue>) {
+  const a = inputs[0];
+  if (!a) throw new Error(`${op}: first input is required to infer its output`);
+  const elementwise = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min'];
+  if (elementwise.includes(op)) {
+    const b = inputs[1]!;
+    return { dtype: a.dtype, shape: a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : null };
+  }
+  const unary = [
+    'Neg', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Sigmoid', 'Tanh', 'Relu', 'Abs', 'Identity', 'Cos', 'Sin', 'Softmax',
+    'LogSoftmax', 'Erf', 'Sign', 'Floor', 'Ceil',
+  ];
+  if (unary.includes(op)) return { dtype: a.dtype, shape: a.shape };
+  throw new Error(`graph: no shape rule for ${op}; pass opts.outputs`);
+}
+
+function encodeConstant(dtype: DType, data: ArrayLike<number> | ArrayLike<bigint>): Uint8Array {
+  const n = data.length;
+  switch (dtype) {
+    case 'float32':
+      return new Uint8Array(Float32Array.from(data as ArrayLike<number>).buffer);
+    case 'float64':
+      return new Uint8Array(Float64Array.from(data as ArrayLike<number>).buffer);
+    case 'int64': {
+      const arr = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) arr[i] = BigInt((data as ArrayLike<number | bigint>)[i]);
+      return new Uint8Array(arr.buffer);
+    }
+    case 'int32':
+      return new Uint8Array(Int32Array.from(data as ArrayLike<number>).buffer);
+    case 'bool':
+    case 'uint8':
+      return Uint8Array.from(data as ArrayLike<number>);
+    default:
+      throw new Error(`constant of dtype ${dtype} is not supported`);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Graph -> ONNX ModelProto bytes (protobuf encoding by onnx-proto). Large tensors go to an
+ * external data file so models over protobuf's 2 GB limit work; small ones stay inline.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import onnxProto from 'onnx-proto';
+import type { AttrValue, Graph, GraphIO, Initializer } from './graph.js';
+import { ONNX_DTYPE_CODE } from './dtype.js';
+
+const { onnx } = onnxProto;
+
+/** Tensors at least this large are written as external data. */
+const EXTERNAL_THRESHOLD_BYTES = 1024;
+/** Offsets in the data file are aligned for the runtime's memory mapping. */
+const ALIGN = 64;
+
+export interface SerializeOptions {
+  /** Name of the external data file, relative to the model file; omit to inline everything. */
+  externalDataFile?: string;
+}
+
+export interface SerializedModel {
+  model: Uint8Array;
+  /** Byte chunks of the external data file in order (with alignment padding). */
+  externalChunks: Uint8Array[];
+}
+
+export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): SerializedModel {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const tensorProto = (init: Initializer) => {
+    const base = {
+      name: init.name,
+      dims: init.dims,
+      dataType: ONNX_DTYPE_CODE[init.dtype],
+    };
+    if (!opts.externalDataFile || init.bytes.byteLength < EXTERNAL_THRESHOLD_BYTES) return { ...base, rawData: init.bytes };
+    const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+    if (pad) chunks.push(new Uint8Array(pad));
+    offset += pad;
+    const entry = {
+      ...base,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: opts.externalDataFile },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(init.bytes.byteLength) },
+      ],
+    };
+    chunks.push(init.bytes);
+    offset += init.bytes.byteLength;
+    return entry;
+  };
+
+  const valueInfo = (io: GraphIO) => ({
+    name: io.name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE_CODE[io.dtype],
+        shape: { dim: io.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+
+  const model = onnx.ModelProto.create({
+    irVersion: 10,
+    producerName: 'attune',
+    producerVersion: '1',
+    opsetImport: [...graph.opsets].map(([domain, version]) => ({ domain, version })),
+    graph: {
+      name: graph.name,
+      node: graph.nodes.map((n) => ({
+        name: n.name,
+        opType: n.op,
+        domain: n.domain,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs).map(([name, a]) => attributeProto(name, a)),
+      })),
+      initializer: [...graph.initializers.values()].map(tensorProto),
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+    },
+  });
+  return { model: onnx.ModelProto.encode(model).finish(), externalChunks: chunks };
+}
+
+function attributeProto(name: string, a: AttrValue) {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'int':
+      return { name, type: T.INT, i: a.value };
+    case 'float':
+      return { name, type: T.FLOAT, f: a.value };
+    case 'ints':
+      return { name, type: T.INTS, ints: a.value };
+    case 'floats':
+      return { name, type: T.FLOATS, floats: a.value };
+    case 'string':
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+  }
+}
+
+/**
+ * Writes `model.onnx` + `model.onnx.data` into `dir` atomically: everything is written into a
+ * sibling temporary folder first and renamed into place, so a failed build leaves no half file.
+ */
+export async function writeModelDir(graph: Graph, dir: string): Promise<{ modelPath: string }> {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    const { model, externalChunks } = serializeGraph(graph, { externalDataFile: 'model.onnx.data' });
+    const out = createWriteStream(path.join(tmp, 'model.onnx.data'));
+    for (const chunk of externalChunks) if (!out.write(chunk)) await once(out, 'drain');
+    out.end();
+    await once(out, 'finish');
+    await writeFile(path.join(tmp, 'model.onnx'), model);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(path.dirname(dir), { recursive: true });
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return { modelPath: path.join(dir, 'model.onnx') };
+}
