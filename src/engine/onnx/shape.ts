@@ -18,6 +18,8 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
     else if (da === db) out.push(da);
     else if (typeof da === 'string' && typeof db === 'number') out.push(db);
     else if (typeof db === 'string' && typeof da === 'number') out.push(da);
+    // Two different symbolic names may still be equal at run time (e.g. 'total' and 'past+seq').
+    else if (typeof da === 'string' && typeof db === 'string') out.push(da);
     else throw new Error(`cannot broadcast [${a}] with [${b}]`);
   }
   return out;

@@ -1,0 +1,169 @@
+/**
+ * The one decoder definition. Llama, Mistral, Qwen2 and Qwen3 differ only in the switches of
+ * their architecture row; the inference graph (with KV cache) and the training-step graph both
+ * call `buildDecoder`.
+ *
+ * Layout: activations are kept flat as [N, D] with N = batch*seq tokens, so every projection is
+ * one Gemm against the weight as stored ([out, in], transB=1): no transposed copies of weights,
+ * and the tied LM head reads the embedding table itself.
+ */
+import type { GraphBuilder } from '../onnx/builder.js';
+import type { Value } from '../onnx/graph.js';
+import { ropeInverseFrequencies, type ModelConfig } from './config.js';
+
+export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+/** Canonical module (llama.cpp style) of each LoRA target. */
+export const TARGET_MODULE: Record<LoraTarget, string> = {
+  q: 'attn_q',
+  k: 'attn_k',
+  v: 'attn_v',
+  o: 'attn_output',
+  gate: 'ffn_gate',
+  up: 'ffn_up',
+  down: 'ffn_down',
+};
+
+/** Input/output sizes of each projection: [out, in]. */
+export function projectionShape(cfg: ModelConfig, t: LoraTarget): [number, number] {
+  const q = cfg.heads * cfg.headDim;
+  const kv = cfg.kvHeads * cfg.headDim;
+  switch (t) {
+    case 'q': return [q, cfg.hidden];
+    case 'k': return [kv, cfg.hidden];
+    case 'v': return [kv, cfg.hidden];
+    case 'o': return [cfg.hidden, q];
+    case 'gate': return [cfg.ffn, cfg.hidden];
+    case 'up': return [cfg.ffn, cfg.hidden];
+    case 'down': return [cfg.hidden, cfg.ffn];
+  }
+}
+
+export interface LoraWiring {
+  rank: number;
+  targets: readonly LoraTarget[];
+  /** The LoRA factors of one layer's projection: A [r, in], B [out, r]. */
+  factors(layer: number, target: LoraTarget): { a: Value; b: Value };
+  /** Scalar multiplier alpha/rank (times lora_scale in the inference graph). */
+  scale: Value;
+  /** Optional dropout on the LoRA input path (training only): returns the masked input. */
+  dropout?(x: Value, layer: number, target: LoraTarget): Value;
+}
+
+export interface DecoderInputs {
+  /** [B, T] int64 token ids. */
+  ids: Value;
+  /** Embedding rows for the ids, [N, D]; built by the caller (lets training add token deltas). */
+  embeddings: Value;
+  /** Past keys/values per layer [B, KV, P, hd]; absent in the training graph. */
+  past?: { key: Value; value: Value }[];
+}
+
+export interface DecoderOutputs {
+  /** Final-normed hidden states [N, D]. */
+  hidden: Value;
+  present: { key: Value; value: Value }[];
+}
+
+export function buildDecoder(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  weight: (name: string) => Value,
+  inp: DecoderInputs,
+  lora?: LoraWiring,
+): DecoderOutputs {
+  const { heads: H, kvHeads: KV, headDim: hd } = cfg;
+  const group = H / KV;
+  const dims = g.scope('dims', () => {
+    const bt = g.shapeOf(inp.ids, 0, 2, 'batch_seq'); // [B, T]
+    const seqLen = g.squeeze(g.shapeOf(inp.ids, 1, 2, 'seq_len'), [0], 'seq_len_scalar');
+    const pastLen = inp.past
+      ? g.squeeze(g.shapeOf(inp.past[0].key, 2, 3, 'past_len'), [0], 'past_len_scalar')
+      : g.scalar(0, 'int64');
+    return { bt, seqLen, pastLen };
+  });
+
+  const rope = g.scope('rope', () => {
+    const one = g.scalar(1, 'int64');
+    const end = g.add(dims.pastLen, dims.seqLen, 'end');
+    const pos = g.cast(g.range(dims.pastLen, end, one, 'seq', 'positions_i'), 'float32', 'positions'); // [T]
+    const inv = ropeInverseFrequencies(cfg);
+    const invFreq = g.constant('float32', [1, hd / 2], inv, 'rope_inv_freq');
+    const freqs = g.mul(g.unsqueeze(pos, [1], 'positions_col'), invFreq, 'freqs'); // [T, hd/2]
+    const emb = g.concat([freqs, freqs], -1, 'emb'); // [T, hd]
+    // Causal mask for queries at absolute positions P..P+T-1 over keys 0..P+T-1.
+    const keyPos = g.range(g.scalar(0, 'int64'), end, one, 'total', 'key_positions'); // [S]
+    const qPosCol = g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'query_positions'), [1], 'query_col'); // [T,1]
+    const future = g.greater(g.unsqueeze(keyPos, [0], 'key_row'), qPosCol, 'future'); // [T, S]
+    const mask = g.where(future, g.scalar(-1e9), g.scalar(0), 'causal_mask');
+    return { cos: g.cos(emb, 'cos'), sin: g.sin(emb, 'sin'), mask };
+  });
+
+  const shapeBTHd = (n: number) => g.concat([dims.bt, g.ints([n, hd])], 0, `shape_bt_${n}_hd`);
+  const applyRope = (x: Value, name: string) => {
+    // HF rotate_half convention: pairs (i, i + hd/2).
+    const x1 = g.slice(x, [0], [hd / 2], [-1], `${name}_lo`);
+    const x2 = g.slice(x, [hd / 2], [hd], [-1], `${name}_hi`);
+    const rotated = g.concat([g.neg(x2, `${name}_hi_neg`), x1], -1, `${name}_rot`);
+    return g.add(g.mul(x, rope.cos, `${name}_cos`), g.mul(rotated, rope.sin, `${name}_sin`), name);
+  };
+
+  const project = (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
+    const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
+    const bias = hasBias ? weight(`${mod}.bias`) : undefined;
+    const base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
+    if (!lora || !lora.targets.includes(target)) return base;
+    const { a, b } = lora.factors(layer, target);
+    const xin = lora.dropout ? lora.dropout(x, layer, target) : x;
+    const down = g.mul(g.gemm(xin, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
+    return g.gemm(down, b, { transB: true, c: base }, `${TARGET_MODULE[target]}_lora`);
+  };
+
+  let x = inp.embeddings; // [N, D]
+  const present: { key: Value; value: Value }[] = [];
+  for (let l = 0; l < cfg.layers; l++) {
+    x = g.scope(`blk.${l}`, () => {
+      const h = g.rmsNorm(x, weight(`blk.${l}.attn_norm.weight`), cfg.rmsEps, 'attn_norm');
+      let q = g.reshapeTo(project(h, l, 'q', cfg.arch.qkvBias), shapeBTHd(H), ['batch', 'seq', H, hd], 'q_heads'); // [B,T,H,hd]
+      let k = g.reshapeTo(project(h, l, 'k', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'k_heads'); // [B,T,KV,hd]
+      const v = g.reshapeTo(project(h, l, 'v', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'v_heads');
+      if (cfg.arch.qkNorm) {
+        q = g.rmsNorm(q, weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
+        k = g.rmsNorm(k, weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
+      }
+      const qr = applyRope(g.transpose(q, [0, 2, 1, 3], 'q_t'), 'q_rope'); // [B,H,T,hd]
+      const kr = applyRope(g.transpose(k, [0, 2, 1, 3], 'k_t'), 'k_rope'); // [B,KV,T,hd]
+      const vt = g.transpose(v, [0, 2, 1, 3], 'v_t'); // [B,KV,T,hd]
+      const past = inp.past?.[l];
+      const kAll = past ? g.concat([past.key, kr], 2, 'k_all') : kr; // [B,KV,S,hd]
+      const vAll = past ? g.concat([past.value, vt], 2, 'v_all') : vt;
+      present.push({ key: kAll, value: vAll });
+
+      // Grouped-query attention without repeating K/V: queries as [B, KV, group, T, hd].
+      const qScaled = g.mul(qr, g.scalar(1 / Math.sqrt(hd)), 'q_scaled');
+      const q5 = g.reshape(qScaled, ['batch', KV, group, 'seq', hd], 'q_grouped');
+      const kT = g.unsqueeze(g.transpose(kAll, [0, 1, 3, 2], 'k_tr'), [2], 'k_grouped'); // [B,KV,1,hd,S]
+      const scores = g.add(g.matMul(q5, kT, 'scores_raw'), rope.mask, 'scores'); // [B,KV,G,T,S]
+      const probs = g.softmax(scores, -1, 'probs');
+      const ctx = g.matMul(probs, g.unsqueeze(vAll, [2], 'v_grouped'), 'ctx'); // [B,KV,G,T,hd]
+      const ctxHeads = g.reshape(ctx, ['batch', H, 'seq', hd], 'ctx_heads'); // [B,H,T,hd]
+      const ctxFlat = g.reshape(g.transpose(ctxHeads, [0, 2, 1, 3], 'ctx_t'), ['tokens', H * hd], 'ctx_flat'); // [N, H*hd]
+      const attnOut = project(ctxFlat, l, 'o', false);
+      const x1 = g.add(x, attnOut, 'attn_residual');
+
+      const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
+      const gate = project(h2, l, 'gate', false);
+      const up = project(h2, l, 'up', false);
+      const act = g.mul(g.silu(gate, 'ffn_silu'), up, 'ffn_act');
+      return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
+    });
+  }
+  const hidden = g.rmsNorm(x, weight('output_norm.weight'), cfg.rmsEps, 'output_norm');
+  return { hidden, present };
+}
+
+/** The LM head weight: `output.weight`, or the embedding table when tied. */
+export function lmHeadName(cfg: ModelConfig): string {
+  return cfg.tieEmbeddings ? 'token_embd.weight' : 'output.weight';
+}

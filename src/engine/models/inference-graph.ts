@@ -1,0 +1,101 @@
+/**
+ * The inference graph: prefill and decode with a KV cache, from the one decoder definition.
+ *
+ * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd];
+ *          with LoRA: lora_scale [] float (0 = base model, 1 = tuned) and lora.{module}.A/B.
+ * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value.
+ */
+import { GraphBuilder } from '../onnx/builder.js';
+import type { Value } from '../onnx/graph.js';
+import type { ModelConfig } from './config.js';
+import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from './decoder.js';
+import type { ModelWeights } from './weights.js';
+
+export interface InferenceGraphOptions {
+  /** Only the last position's logits (generation); all positions for scoring and tests. */
+  lastTokenOnly: boolean;
+  /** LoRA slots fed at run time, so one session serves base and tuned. */
+  lora?: { rank: number; targets: readonly LoraTarget[] };
+  /** Embedding/head rows that an adapter may replace (trainable tokens), fed at run time. */
+  tokenRows?: number[];
+}
+
+export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
+  return `lora.blk.${layer}.${TARGET_MODULE[target]}.${factor}`;
+}
+
+export const TOKEN_ROWS_INPUT = 'token_rows.embed';
+export const TOKEN_ROWS_HEAD_INPUT = 'token_rows.head';
+
+export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opts: InferenceGraphOptions): GraphBuilder {
+  const g = new GraphBuilder('attune-inference');
+  const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const past = Array.from({ length: cfg.layers }, (_, l) => ({
+    key: g.input(`past.${l}.key`, 'float32', ['batch', KV, 'past', hd]),
+    value: g.input(`past.${l}.value`, 'float32', ['batch', KV, 'past', hd]),
+  }));
+
+  const initializers = new Map<string, Value>();
+  const weight = (name: string): Value => {
+    let v = initializers.get(name);
+    if (!v) {
+      const t = weights.get(name);
+      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      initializers.set(name, v);
+    }
+    return v;
+  };
+
+  let lora;
+  if (opts.lora) {
+    const { rank, targets } = opts.lora;
+    const scale = g.input('lora_scale', 'float32', []);
+    lora = {
+      rank,
+      targets,
+      scale,
+      factors: (layer: number, target: LoraTarget) => {
+        const [out, inp] = projectionShape(cfg, target);
+        return {
+          a: g.input(loraInputName(layer, target, 'A'), 'float32', [rank, inp]),
+          b: g.input(loraInputName(layer, target, 'B'), 'float32', [out, rank]),
+        };
+      },
+    };
+  }
+
+  const flatIds = g.reshape(ids, ['tokens'], 'flat_ids');
+  let embedTable = weight('token_embd.weight');
+  let headTable = weight(lmHeadName(cfg));
+  if (opts.tokenRows?.length) {
+    // Rows replaced by an adapter's trained tokens: scatter the fed rows over the frozen table.
+    const rows = g.constant('int64', [opts.tokenRows.length, 1], opts.tokenRows.map(BigInt), 'token_row_ids');
+    const embedRows = g.input(TOKEN_ROWS_INPUT, 'float32', [opts.tokenRows.length, D]);
+    const replaced = g.op('ScatterND', [embedTable, rows, embedRows], {}, { name: 'token_embd_tuned', outputs: [{ dtype: 'float32', shape: [cfg.vocab, D] }] })[0];
+    if (cfg.tieEmbeddings) headTable = replaced;
+    else {
+      const headRows = g.input(TOKEN_ROWS_HEAD_INPUT, 'float32', [opts.tokenRows.length, D]);
+      headTable = g.op('ScatterND', [headTable, rows, headRows], {}, { name: 'output_tuned', outputs: [{ dtype: 'float32', shape: [cfg.vocab, D] }] })[0];
+    }
+    embedTable = replaced;
+  }
+  const embeddings = g.gather(embedTable, flatIds, 0, 'token_embd'); // [N, D]
+  const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past }, lora);
+
+  let logits: Value;
+  if (opts.lastTokenOnly) {
+    const h3 = g.reshapeTo(hidden, g.concat([g.shapeOf(ids, 0, 2, 'bt_out'), g.ints([D])], 0, 'shape_btd'), ['batch', 'seq', D], 'hidden_btd');
+    const last = g.reshape(g.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1], 'hidden_last'), ['batch', D], 'hidden_last_flat'); // [B, D]
+    logits = g.reshape(g.gemm(last, headTable, { transB: true }, 'lm_head'), ['batch', 1, cfg.vocab], 'logits_last');
+  } else {
+    const flat = g.gemm(hidden, headTable, { transB: true }, 'lm_head'); // [N, V]
+    logits = g.reshapeTo(flat, g.concat([g.shapeOf(ids, 0, 2, 'bt_logits'), g.ints([cfg.vocab])], 0, 'shape_btv'), ['batch', 'seq', cfg.vocab], 'logits_all');
+  }
+  g.output(logits, 'logits');
+  present.forEach((p, l) => {
+    g.output(p.key, `present.${l}.key`);
+    g.output(p.value, `present.${l}.value`);
+  });
+  return g;
+}

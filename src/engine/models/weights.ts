@@ -1,0 +1,75 @@
+/**
+ * The base model's frozen weights in canonical (llama.cpp-style) names, as Float32 arrays.
+ * F16/BF16/quantised sources are converted on load: the CPU graphs compute in F32.
+ */
+import { AttuneError } from '../../shared/errors.js';
+import type { ModelConfig } from './config.js';
+import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './decoder.js';
+
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export class ModelWeights {
+  constructor(
+    readonly tensors: Map<string, WeightTensor>,
+    private readonly source: string,
+  ) {}
+
+  get(name: string): WeightTensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new AttuneError('model-weight-missing', `${this.source}: the weight "${name}" is missing.`, { file: this.source, field: name });
+    return t;
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  get totalBytes(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.data.byteLength;
+    return n;
+  }
+}
+
+/** Every tensor the blueprint needs, with its shape: the importer checks count and shapes. */
+export function expectedTensors(cfg: ModelConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  m.set('token_embd.weight', [cfg.vocab, cfg.hidden]);
+  if (!cfg.tieEmbeddings) m.set('output.weight', [cfg.vocab, cfg.hidden]);
+  m.set('output_norm.weight', [cfg.hidden]);
+  for (let l = 0; l < cfg.layers; l++) {
+    m.set(`blk.${l}.attn_norm.weight`, [cfg.hidden]);
+    m.set(`blk.${l}.ffn_norm.weight`, [cfg.hidden]);
+    for (const t of LORA_TARGETS) {
+      const shape = projectionShape(cfg, t);
+      m.set(`blk.${l}.${TARGET_MODULE[t]}.weight`, shape);
+      if (cfg.arch.qkvBias && (t === 'q' || t === 'k' || t === 'v')) m.set(`blk.${l}.${TARGET_MODULE[t]}.bias`, [shape[0]]);
+    }
+    if (cfg.arch.qkNorm) {
+      m.set(`blk.${l}.attn_q_norm.weight`, [cfg.headDim]);
+      m.set(`blk.${l}.attn_k_norm.weight`, [cfg.headDim]);
+    }
+  }
+  return m;
+}
+
+/** Asserts that `weights` holds exactly the tensors the config implies, with the right shapes. */
+export function checkWeights(cfg: ModelConfig, tensors: Map<string, WeightTensor>, source: string): void {
+  const expected = expectedTensors(cfg);
+  for (const [name, shape] of expected) {
+    const t = tensors.get(name);
+    if (!t) throw new AttuneError('model-weight-missing', `${source}: the weight "${name}" is missing; the files do not match config.json.`, { file: source, field: name });
+    if (t.shape.join(',') !== shape.join(',')) {
+      throw new AttuneError('model-weight-shape', `${source}: the weight "${name}" has shape [${t.shape}] but config.json implies [${shape}].`, { file: source, field: name });
+    }
+  }
+  // A tied model may still ship an identical output.weight; anything else unexpected is an error.
+  for (const name of tensors.keys()) {
+    if (!expected.has(name) && !(name === 'output.weight' && cfg.tieEmbeddings)) {
+      throw new AttuneError('model-weight-unexpected', `${source}: the weight "${name}" is not part of a ${cfg.arch.name} model with this config.`, { file: source, field: name });
+    }
+  }
+}
