@@ -193,7 +193,7 @@ export class Graph {
 }
 
 /** Single-output inference used by `Graph.op` when the caller gives no output spec. */
-function inferSingle(op: string, inputs: (Value | null)[], attrs: Record<string, AttrValue>) {
+function inferSingle(op: string, inputs: (Value | null)[], _attrs: Record<string, AttrValue>): { dtype: DType; shape: Shape | null; name?: string } {
   const a = inputs[0];
   if (!a) throw new Error(`${op}: first input is required to infer its output`);
   const elementwise = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min'];

@@ -1,0 +1,131 @@
+/**
+ * Loads a base model from a Hugging Face folder (config.json, safetensors, tokenizer files) or a
+ * GGUF file into the blueprint + weights + tokenizer triple the graphs are built from.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AttuneError } from '../../shared/errors.js';
+import { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import { readSafetensorsDir, tensorToFloat32 } from '../weights/safetensors.js';
+import { hfToCanonical } from '../weights/tensor-names.js';
+import { parseHfConfig, type ModelConfig } from './config.js';
+import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
+
+export interface LoadedModel {
+  /** The path the person gave: a folder or a .gguf file. */
+  path: string;
+  source: 'huggingface' | 'gguf';
+  config: ModelConfig;
+  rawConfig: Record<string, unknown>;
+  weights: ModelWeights;
+  tokenizer: ModelTokenizer;
+  /** Stored dtype of the weights before conversion (F32, F16, BF16, Q8_0, ...). */
+  storedDtype: string;
+  /** Identity of the files, for graph caches: changes when any file changes. */
+  fingerprint: string;
+}
+
+const PICKLE_EXTENSIONS = ['.bin', '.pt', '.pth', '.ckpt', '.pkl'];
+
+export async function loadModel(modelPath: string, opts: { template?: string } = {}): Promise<LoadedModel> {
+  const info = await stat(modelPath).catch(() => undefined);
+  if (!info) throw new AttuneError('model-not-found', `${modelPath} does not exist. Give a model folder (with config.json) or a .gguf file.`, { file: modelPath });
+  if (info.isFile()) {
+    if (modelPath.toLowerCase().endsWith('.gguf')) return loadGguf(modelPath, opts);
+    if (PICKLE_EXTENSIONS.some((e) => modelPath.toLowerCase().endsWith(e))) throw pickleError(modelPath);
+    throw new AttuneError('model-format', `${modelPath} is not a model Attune can read. Give a Hugging Face model folder or a .gguf file.`, { file: modelPath });
+  }
+  return loadHfFolder(modelPath, opts);
+}
+
+function pickleError(file: string): AttuneError {
+  return new AttuneError(
+    'model-pickle',
+    `${file} is a PyTorch pickle checkpoint, which can run arbitrary code when opened, so Attune refuses it. Use the model's .safetensors files (most Hugging Face models have them) or a .gguf file.`,
+    { file },
+  );
+}
+
+async function loadHfFolder(dir: string, opts: { template?: string }): Promise<LoadedModel> {
+  const configFile = path.join(dir, 'config.json');
+  const entries = await readdir(dir);
+  if (!entries.includes('config.json')) {
+    throw new AttuneError('model-config-missing', `${configFile} is missing: a Hugging Face model folder needs its config.json.`, { file: configFile });
+  }
+  const hasSafetensors = entries.some((e) => e.endsWith('.safetensors'));
+  if (!hasSafetensors) {
+    const pickle = entries.find((e) => PICKLE_EXTENSIONS.some((x) => e.endsWith(x)));
+    if (pickle) throw pickleError(path.join(dir, pickle));
+    throw new AttuneError('model-weights-missing', `${dir} has no .safetensors weights.`, { file: dir });
+  }
+  let rawConfig: Record<string, unknown>;
+  try {
+    rawConfig = JSON.parse(await readFile(configFile, 'utf8'));
+  } catch (e) {
+    throw new AttuneError('model-config-invalid', `${configFile} is not valid JSON (${(e as Error).message}).`, { file: configFile });
+  }
+  const config = parseHfConfig(rawConfig, configFile);
+  const file = await readSafetensorsDir(dir);
+  const tensors = new Map<string, WeightTensor>();
+  let storedDtype = 'F32';
+  for (const [name, t] of file.tensors) {
+    const canonical = hfToCanonical(name);
+    if (!canonical) {
+      throw new AttuneError('model-weight-unexpected', `${dir}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file: dir, field: name });
+    }
+    storedDtype = t.dtype;
+    tensors.set(canonical, { shape: t.shape, data: tensorToFloat32(t, name, dir) });
+  }
+  checkWeights(config, tensors, dir);
+  const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
+  checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
+  const fingerprint = await folderFingerprint(dir, entries);
+  return { path: dir, source: 'huggingface', config, rawConfig, weights: new ModelWeights(tensors, dir), tokenizer, storedDtype, fingerprint };
+}
+
+async function loadGguf(file: string, opts: { template?: string }): Promise<LoadedModel> {
+  // Loaded lazily: most runs never touch GGUF.
+  const { readGgufModel } = await import('../weights/gguf-model.js');
+  const g = await readGgufModel(file);
+  const config = parseHfConfig(g.config, file);
+  const tensors = new Map<string, WeightTensor>();
+  for (const [name, t] of g.tensors) {
+    const canonical = hfToCanonical(name);
+    if (!canonical) throw new AttuneError('model-weight-unexpected', `${file}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file, field: name });
+    tensors.set(canonical, { shape: t.shape, data: t.data });
+  }
+  checkWeights(config, tensors, file);
+  const tokenizer = new ModelTokenizer({ tokenizerJson: g.tokenizerJson, tokenizerConfig: g.tokenizerConfig }, opts);
+  checkTokenizer(tokenizer, config, file);
+  const st = await stat(file);
+  return {
+    path: file,
+    source: 'gguf',
+    config,
+    rawConfig: g.config,
+    weights: new ModelWeights(tensors, file),
+    tokenizer,
+    storedDtype: g.fileType,
+    fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
+  };
+}
+
+function checkTokenizer(tok: ModelTokenizer, cfg: ModelConfig, file: string): void {
+  // Models often pad the embedding table beyond the tokenizer; the reverse cannot work.
+  if (tok.vocabSize > cfg.vocab) {
+    throw new AttuneError(
+      'tokenizer-mismatch',
+      `${file}: the tokenizer has ${tok.vocabSize} tokens but the model only knows ${cfg.vocab}; the tokenizer belongs to a different model.`,
+      { file },
+    );
+  }
+}
+
+async function folderFingerprint(dir: string, entries: string[]): Promise<string> {
+  const parts: string[] = [path.resolve(dir)];
+  for (const e of entries.sort()) {
+    const s = await stat(path.join(dir, e));
+    if (s.isFile()) parts.push(`${e}:${s.size}:${s.mtimeMs}`);
+  }
+  return parts.join('|');
+}

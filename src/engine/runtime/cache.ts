@@ -1,0 +1,38 @@
+/**
+ * Built graphs are cached on disk, keyed by the model's identity and the graph options, so a
+ * second start reuses them. A build goes to a temporary folder and is renamed into place.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Graph } from '../onnx/graph.js';
+import { writeModelDir } from '../onnx/serialize.js';
+
+/** Bump when graph-building code changes in a way that invalidates cached graphs. */
+export const GRAPH_FORMAT_VERSION = 1;
+
+export function cacheRoot(): string {
+  if (process.env.ATTUNE_CACHE_DIR) return process.env.ATTUNE_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME ?? (process.platform === 'win32' ? process.env.LOCALAPPDATA : undefined) ?? path.join(os.homedir(), '.cache');
+  return path.join(base ?? os.tmpdir(), 'attune');
+}
+
+export function cacheKey(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify({ v: GRAPH_FORMAT_VERSION, parts })).digest('hex').slice(0, 24);
+}
+
+export interface CachedGraph {
+  modelPath: string;
+  /** True when the graph came from the cache without building. */
+  reused: boolean;
+}
+
+/** Returns the cached model file for `key`, building it with `build` on a miss. */
+export async function cachedGraph(kind: string, key: string, build: () => Graph): Promise<CachedGraph> {
+  const dir = path.join(cacheRoot(), 'graphs', `${kind}-${key}`);
+  const modelPath = path.join(dir, 'model.onnx');
+  if (existsSync(modelPath) && existsSync(path.join(dir, 'model.onnx.data'))) return { modelPath, reused: true };
+  await writeModelDir(build(), dir);
+  return { modelPath, reused: false };
+}
