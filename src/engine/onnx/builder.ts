@@ -134,8 +134,11 @@ export class GraphBuilder extends Graph {
           shape![ax] = `${size}[${starts[i]}:${ends[i]}]`;
           return;
         }
-        const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
-        shape![ax] = Math.max(0, Math.ceil((clamp(ends[i]) - clamp(starts[i])) / step));
+        // ONNX clamps starts to [0, size] ([0, size-1] for negative steps) and ends to [0, size] ([-1, size-1]).
+        const lo = step > 0 ? 0 : -1;
+        const hi = step > 0 ? size : size - 1;
+        const clamp = (v: number, min: number) => Math.min(Math.max(v < 0 ? v + size : v, min), hi);
+        shape![ax] = Math.max(0, Math.ceil((clamp(ends[i], lo) - clamp(starts[i], 0)) / step));
       });
     }
     const inputs = [x, this.ints(starts), this.ints(ends), this.ints(axes)];
