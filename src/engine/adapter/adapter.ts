@@ -6,7 +6,7 @@
  *     base_model.model.model.layers.{l}.self_attn.q_proj.lora_B.weight   [out, r]
  * so the adapter also loads in PEFT (`PeftModel.from_pretrained(base, dir)`).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import type { ModelConfig } from '../models/config.js';
@@ -54,7 +54,22 @@ export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
 const peftKey = (layer: number, t: LoraTarget, f: 'A' | 'B') => `base_model.model.model.layers.${layer}.${HF_TARGET_MODULE[t]}.lora_${f}.weight`;
 
+/** Writes the adapter folder whole: into a temporary sibling, then renamed into place. */
 export async function saveAdapter(dir: string, adapter: Adapter, cfg: ModelConfig): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    await writeAdapterFiles(tmp, adapter, cfg);
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function writeAdapterFiles(dir: string, adapter: Adapter, cfg: ModelConfig): Promise<void> {
   const tensors = new Map<string, SafetensorsTensor>();
   for (let l = 0; l < cfg.layers; l++) {
     for (const t of adapter.targets) {

@@ -1,0 +1,246 @@
+/**
+ * The training-step graph: forward with LoRA on a frozen base -> masked cross-entropy on the
+ * response tokens -> reverse-mode backward (our autodiff) -> gradient accumulation ->
+ * global-norm clipping -> AdamW. One ORT session runs it for every micro-batch.
+ *
+ * Inputs
+ *   input_ids [B, T] int64, targets [B, T] int64 (the next token), loss_weight [B, T] float
+ *   (1 where the target is a response token, else 0), loss_scale [] (1 / response tokens in the
+ *   whole optimizer step), step [] (1-based), lr [], apply [] (1 on the last micro-batch of a step),
+ *   for every trainable tensor P: P, adam.m.P, adam.v.P, acc.P (gradient accumulated so far).
+ * Outputs
+ *   loss_sum [] (summed CE of this micro-batch), grad_norm [] (before clipping, of the step's
+ *   accumulated gradient; meaningful when apply = 1), and new.P, new.adam.m.P, new.adam.v.P,
+ *   new.acc.P for every trainable tensor (unchanged/zeroed as `apply` says).
+ *
+ * The loss is computed in token chunks: each chunk's [C, V] logits, their softmax and the
+ * gradient with respect to the chunk's hidden states are formed and dropped before the next
+ * chunk, so a 49k-152k vocabulary never materialises [tokens x vocab] at once. The hidden-state
+ * gradient then seeds the generic backward pass through the decoder.
+ */
+import { GraphBuilder } from '../onnx/builder.js';
+import type { Value } from '../onnx/graph.js';
+import { attr } from '../onnx/graph.js';
+import { buildBackward } from '../onnx/autodiff/backward.js';
+import type { ModelConfig } from '../models/config.js';
+import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
+import type { ModelWeights } from '../models/weights.js';
+
+export interface StepGraphOptions {
+  rank: number;
+  alpha: number;
+  targets: readonly LoraTarget[];
+  /** Largest number of tokens in one micro-batch (batch x length), to size loss chunks. */
+  maxTokensPerMicroBatch: number;
+  /** Token ids whose embedding (and untied head) rows are trained as well. */
+  trainTokenIds: number[];
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  /** Forward and loss only (validation): outputs loss_sum, no gradients or updates. */
+  evalOnly?: boolean;
+}
+
+export interface TrainableTensor {
+  name: string;
+  shape: number[];
+}
+
+/** Names of the trainable tensors, in the order the graph and checkpoints use. */
+export function trainableTensors(cfg: ModelConfig, opts: Pick<StepGraphOptions, 'rank' | 'targets' | 'trainTokenIds'>): TrainableTensor[] {
+  const list: TrainableTensor[] = [];
+  for (let l = 0; l < cfg.layers; l++) {
+    for (const t of opts.targets) {
+      const [out, inp] = projectionShape(cfg, t);
+      list.push({ name: loraParamName(l, t, 'A'), shape: [opts.rank, inp] });
+      list.push({ name: loraParamName(l, t, 'B'), shape: [out, opts.rank] });
+    }
+  }
+  if (opts.trainTokenIds.length) {
+    list.push({ name: TOKEN_EMBED_PARAM, shape: [opts.trainTokenIds.length, cfg.hidden] });
+    if (!cfg.tieEmbeddings) list.push({ name: TOKEN_HEAD_PARAM, shape: [opts.trainTokenIds.length, cfg.hidden] });
+  }
+  return list;
+}
+
+export const loraParamName = (layer: number, t: LoraTarget, f: 'A' | 'B') => `lora.blk.${layer}.${TARGET_MODULE[t]}.${f}`;
+/** Trained rows of the embedding (absolute values), and of the untied LM head. */
+export const TOKEN_EMBED_PARAM = 'tokens.embed';
+export const TOKEN_HEAD_PARAM = 'tokens.head';
+
+/** Chunk count so that one chunk's logits stay under ~32 MB. */
+export function lossChunks(cfg: ModelConfig, maxTokens: number): number {
+  const bytes = maxTokens * cfg.vocab * 4;
+  return Math.max(1, Math.min(64, Math.ceil(bytes / (32 * 1024 * 1024))));
+}
+
+export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opts: StepGraphOptions): GraphBuilder {
+  const g = new GraphBuilder('attune-train-step');
+  const D = cfg.hidden;
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const targets = g.input('targets', 'int64', ['batch', 'seq']);
+  const lossWeight = g.input('loss_weight', 'float32', ['batch', 'seq']);
+  const lossScale = g.input('loss_scale', 'float32', []);
+  const step = g.input('step', 'float32', []);
+  const lr = g.input('lr', 'float32', []);
+  const apply = g.input('apply', 'float32', []);
+
+  const frozen = new Map<string, Value>();
+  const weight = (name: string): Value => {
+    let v = frozen.get(name);
+    if (!v) {
+      const t = weights.get(name);
+      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      frozen.set(name, v);
+    }
+    return v;
+  };
+
+  const specs = trainableTensors(cfg, opts);
+  const params = new Map(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+
+  // Tables with the trained token rows written over the frozen ones.
+  let embedTable = weight('token_embd.weight');
+  let headTable = weight(lmHeadName(cfg));
+  if (opts.trainTokenIds.length) {
+    const rows = g.constant('int64', [opts.trainTokenIds.length, 1], opts.trainTokenIds.map(BigInt), 'trained_token_rows');
+    embedTable = scatterRows(g, embedTable, rows, params.get(TOKEN_EMBED_PARAM)!, 'token_embd_trained');
+    headTable = cfg.tieEmbeddings ? embedTable : scatterRows(g, headTable, rows, params.get(TOKEN_HEAD_PARAM)!, 'output_trained');
+  }
+
+  const flatIds = g.reshape(ids, ['tokens'], 'flat_ids');
+  const embeddings = g.gather(embedTable, flatIds, 0, 'token_embd');
+  const { hidden } = buildDecoder(g, cfg, weight, { ids, embeddings }, {
+    rank: opts.rank,
+    targets: opts.targets,
+    scale: g.scalar(opts.alpha / opts.rank),
+    factors: (l, t) => ({ a: params.get(loraParamName(l, t, 'A'))!, b: params.get(loraParamName(l, t, 'B'))! }),
+  });
+
+  // ---- chunked cross-entropy and its gradient with respect to the hidden states and head
+  const flatTargets = g.reshape(targets, ['tokens'], 'flat_targets');
+  const flatWeight = g.mul(g.reshape(lossWeight, ['tokens'], 'flat_weight'), lossScale, 'scaled_weight');
+  const flatWeightRaw = g.reshape(lossWeight, ['tokens'], 'flat_weight_raw');
+  const K = lossChunks(cfg, opts.maxTokensPerMicroBatch);
+  const n = g.shapeOf(hidden, 0, 1, 'n_tokens'); // [1]
+  const chunk = g.div(g.add(n, g.ints([K - 1]), 'n_plus'), g.ints([K]), 'chunk_size'); // ceil(N / K)
+  const lossParts: Value[] = [];
+  const dHiddenParts: Value[] = [];
+  const dHeadParts: Value[] = [];
+  const headNoGrad = g.identity(headTable, 'head_for_loss');
+  for (let k = 0; k < K; k++) {
+    g.scope(`loss.${k}`, () => {
+      const start = g.mul(chunk, g.ints([k]), 'start');
+      const end = g.mul(chunk, g.ints([k + 1]), 'end');
+      const sl = (x: Value, shape: (string | number)[], name: string) =>
+        g.op('Slice', [x, start, end, g.ints([0])], {}, { name, outputs: [{ dtype: x.dtype, shape }] })[0];
+      const h = sl(hidden, ['chunk', D], 'hidden');
+      const tgt = g.unsqueeze(sl(flatTargets, ['chunk'], 'targets'), [1], 'targets_col'); // [C,1]
+      const w = g.unsqueeze(sl(flatWeight, ['chunk'], 'weight'), [1], 'weight_col'); // [C,1]
+      const wRaw = g.unsqueeze(sl(flatWeightRaw, ['chunk'], 'weight_raw'), [1], 'weight_raw_col');
+      const logits = g.gemm(h, headNoGrad, { transB: true }, 'logits'); // [C, V]
+      const lse = g.op('ReduceLogSumExp', [logits, g.ints([1])], { keepdims: attr.int(1) }, { name: 'lse', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
+      const picked = g.op('GatherElements', [logits, tgt], { axis: attr.int(1) }, { name: 'target_logit', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
+      lossParts.push(g.reduceSum(g.mul(g.sub(lse, picked, 'ce'), wRaw, 'ce_masked'), [0, 1], false, 'loss_sum'));
+      // d(loss)/d(logits) = w * (softmax - onehot(target))
+      const probs = g.exp(g.sub(logits, lse, 'log_probs'), 'probs');
+      const dLogits0 = g.mul(probs, w, 'dlogits_soft');
+      const dLogits = g.op('ScatterElements', [dLogits0, tgt, g.neg(w, 'neg_w')], { axis: attr.int(1), reduction: attr.string('add') }, { name: 'dlogits', outputs: [{ dtype: 'float32', shape: ['chunk', cfg.vocab] }] })[0];
+      dHiddenParts.push(g.gemm(dLogits, headNoGrad, {}, 'dhidden')); // [C, D]
+      if (opts.trainTokenIds.length && !cfg.tieEmbeddings) {
+        // Head rows only: gather the trained columns of dLogits, then dRows = dL[:, rows]^T h.
+        const cols = g.constant('int64', [opts.trainTokenIds.length], opts.trainTokenIds.map(BigInt), 'trained_token_cols');
+        dHeadParts.push(g.gemm(g.gather(dLogits, cols, 1, 'dlogits_rows'), h, { transA: true }, 'dhead_rows'));
+      }
+    });
+  }
+  const lossSum = lossParts.length === 1 ? lossParts[0] : g.op('Sum', lossParts, {}, { name: 'loss_sum_total', outputs: [{ dtype: 'float32', shape: [] }] })[0];
+  if (opts.evalOnly) {
+    g.output(lossSum, 'loss_sum');
+    return pruneToOutputs(g);
+  }
+  const dHidden = g.concat(dHiddenParts, 0, 'dhidden_all');
+
+  // Seed the decoder's backward with dHidden: d/dθ sum(hidden * stop(dHidden)) = J^T dHidden.
+  const surrogate = g.reduceSum(g.mul(hidden, dHidden, 'surrogate_terms'), [0, 1], false, 'surrogate');
+  const wrt = specs.map((s) => params.get(s.name)!);
+  const grads = buildBackward(g, surrogate, wrt, { stopGradient: [dHidden, headNoGrad], unconnected: 'zeros' });
+  if (dHeadParts.length) {
+    const dHead = dHeadParts.length === 1 ? dHeadParts[0] : g.op('Sum', dHeadParts, {}, { name: 'dhead_rows_total', outputs: [{ dtype: 'float32', shape: [opts.trainTokenIds.length, D] }] })[0];
+    grads.set(TOKEN_HEAD_PARAM, dHead);
+  } else if (opts.trainTokenIds.length && cfg.tieEmbeddings) {
+    // Tied: the head use of the trained rows adds dL[:, rows]^T h to the embedding rows' gradient.
+    const cols = g.constant('int64', [opts.trainTokenIds.length], opts.trainTokenIds.map(BigInt), 'trained_token_cols');
+    const parts: Value[] = [];
+    for (let k = 0; k < K; k++) parts.push(g.value(`loss.${k}.dlogits`));
+    const headContrib = parts.map((dl, k) => g.gemm(g.gather(dl, cols, 1, `loss.${k}.dlogits_rows`), g.value(`loss.${k}.hidden`), { transA: true }, `loss.${k}.dhead_rows`));
+    const sumHead = headContrib.length === 1 ? headContrib[0] : g.op('Sum', headContrib, {}, { name: 'dhead_rows_total', outputs: [{ dtype: 'float32', shape: [opts.trainTokenIds.length, D] }] })[0];
+    grads.set(TOKEN_EMBED_PARAM, g.add(grads.get(TOKEN_EMBED_PARAM)!, sumHead, 'dtoken_embed_total'));
+  }
+
+  // ---- accumulation, clipping, AdamW (applied only when apply = 1)
+  const accs = specs.map((s) => g.add(g.input(`acc.${s.name}`, 'float32', s.shape), grads.get(s.name)!, `acc_sum.${s.name}`));
+  let sq: Value | undefined;
+  for (const a of accs) {
+    const s = g.reduceSum(g.mul(a, a, `${a.name}_sq`), Array.from({ length: a.shape!.length }, (_, i) => i), false, `${a.name}_sqsum`);
+    sq = sq ? g.add(sq, s, 'grad_sq_total') : s;
+  }
+  const gradNorm = g.sqrt(sq!, 'grad_norm_value');
+  // clip coefficient = min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
+  const clipCoef = opts.maxGradNorm > 0
+    ? g.op('Min', [g.scalar(1), g.div(g.scalar(opts.maxGradNorm), g.add(gradNorm, g.scalar(1e-6)), 'clip_ratio')], {}, { name: 'clip_coef', outputs: [{ dtype: 'float32', shape: [] }] })[0]
+    : g.scalar(1);
+  const b1 = opts.beta1;
+  const b2 = opts.beta2;
+  const bc1 = g.sub(g.scalar(1), g.pow(g.scalar(b1), step, 'b1_pow'), 'bias_corr1');
+  const bc2 = g.sub(g.scalar(1), g.pow(g.scalar(b2), step, 'b2_pow'), 'bias_corr2');
+  const keep = g.sub(g.scalar(1), apply, 'keep');
+  specs.forEach((s, i) => {
+    g.scope(`adamw.${s.name}`, () => {
+      const p = params.get(s.name)!;
+      const m = g.input(`adam.m.${s.name}`, 'float32', s.shape);
+      const v = g.input(`adam.v.${s.name}`, 'float32', s.shape);
+      const grad = g.mul(accs[i], clipCoef, 'clipped');
+      const m2 = g.add(g.mul(m, g.scalar(b1)), g.mul(grad, g.scalar(1 - b1)), 'm');
+      const v2 = g.add(g.mul(v, g.scalar(b2)), g.mul(g.mul(grad, grad), g.scalar(1 - b2)), 'v');
+      const denom = g.add(g.sqrt(g.div(v2, bc2)), g.scalar(opts.eps), 'denom');
+      const update = g.div(g.div(m2, bc1), denom, 'update');
+      // Decoupled weight decay (torch.optim.AdamW): p <- p - lr*wd*p - lr*update. Never on token rows.
+      const wd = s.name.startsWith('tokens.') ? 0 : opts.weightDecay;
+      const decayed = wd > 0 ? g.sub(p, g.mul(p, g.mul(lr, g.scalar(wd))), 'decayed') : p;
+      const p2 = g.sub(decayed, g.mul(update, lr), 'p');
+      // apply = 0 leaves everything but the accumulator untouched.
+      const blend = (next: Value, prev: Value, name: string) => g.add(g.mul(next, apply), g.mul(prev, keep), name);
+      g.output(blend(p2, p, 'p_out'), `new.${s.name}`);
+      g.output(blend(m2, m, 'm_out'), `new.adam.m.${s.name}`);
+      g.output(blend(v2, v, 'v_out'), `new.adam.v.${s.name}`);
+      g.output(g.mul(accs[i], keep, 'acc_out'), `new.acc.${s.name}`);
+    });
+  });
+  g.output(lossSum, 'loss_sum');
+  g.output(gradNorm, 'grad_norm');
+  return g;
+}
+
+/** Keeps only the nodes the outputs need (the eval graph drops the gradient chunk work). */
+function pruneToOutputs(g: GraphBuilder): GraphBuilder {
+  const needed = new Set(g.outputs.map((o) => o.name));
+  const kept = [];
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    kept.push(n);
+    for (const x of n.inputs) if (x) needed.add(x);
+  }
+  g.nodes.splice(0, g.nodes.length, ...kept.reverse());
+  for (const name of [...g.initializers.keys()]) if (!needed.has(name)) g.initializers.delete(name);
+  const inputs = g.inputs.filter((x) => needed.has(x.name));
+  g.inputs.splice(0, g.inputs.length, ...inputs);
+  return g;
+}
+
+function scatterRows(g: GraphBuilder, table: Value, rows: Value, values: Value, name: string): Value {
+  return g.op('ScatterND', [table, rows, values], {}, { name, outputs: [{ dtype: 'float32', shape: table.shape }] })[0];
+}

@@ -1,0 +1,402 @@
+/**
+ * The training loop: tokenized conversations -> micro-batches -> the training-step session,
+ * with accumulation, LR schedule, validation, early stopping, checkpoints and progress events.
+ * Same seed + same data -> same losses; a killed run resumes from its last checkpoint on the
+ * same trajectory (batch order is a function of seed and epoch, the RNG state is the position).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import type { InferenceSession } from 'onnxruntime-node';
+import { AttuneError } from '../../shared/errors.js';
+import type { Adapter } from '../adapter/adapter.js';
+import { saveAdapter } from '../adapter/adapter.js';
+import type { LoadedModel } from '../models/load.js';
+import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
+import { cacheKey, cachedGraph } from '../runtime/cache.js';
+import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
+import type { ResolvedDevice } from '../runtime/session.js';
+import { seededRandom } from '../generate/sampler.js';
+import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
+import { learningRate, type LrSchedule } from './schedule.js';
+import {
+  appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics, writeJsonAtomic,
+  type CheckpointState,
+} from './run-dir.js';
+import {
+  buildTrainStepGraph, loraParamName, trainableTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
+} from './step-graph.js';
+
+export interface TrainingHyperparameters {
+  epochs: number;
+  maxSteps?: number;
+  lr: number;
+  lrSchedule: LrSchedule;
+  warmupSteps: number;
+  weightDecay: number;
+  rank: number;
+  alpha: number;
+  loraDropout: number;
+  targets: LoraTarget[];
+  batchSize: number;
+  gradAccum: number;
+  maxLength: number;
+  seed: number;
+  maxGradNorm: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Validation every N optimizer steps (0 = only at the end). */
+  evalEvery: number;
+  /** Stop after this many validations without improvement (0 = never). */
+  earlyStoppingPatience: number;
+  /** Minutes between checkpoints (one is always written at the end and on cancel). */
+  checkpointMinutes: number;
+}
+
+export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
+  epochs: 3,
+  lr: 2e-4,
+  lrSchedule: 'cosine',
+  warmupSteps: 10,
+  weightDecay: 0,
+  rank: 16,
+  alpha: 32,
+  loraDropout: 0,
+  targets: [...LORA_TARGETS],
+  batchSize: 4,
+  gradAccum: 1,
+  maxLength: 512,
+  seed: 42,
+  maxGradNorm: 1,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  evalEvery: 0,
+  earlyStoppingPatience: 0,
+  checkpointMinutes: 5,
+};
+
+export type TuneEvent =
+  | { type: 'start'; totalSteps: number; stepsPerEpoch: number; trainExamples: number; valExamples: number; device: ResolvedDevice; resumedFromStep: number }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number; tokens: number; tokensPerSecond: number; elapsedSeconds: number; etaSeconds: number }
+  | { type: 'eval'; step: number; valLoss: number; best: boolean }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'done'; step: number; adapterDir: string; bestStep: number | null; bestValLoss: number | null; stoppedBecause: StopReason };
+
+export type StopReason = 'finished' | 'max-steps' | 'early-stopping' | 'cancelled';
+
+export interface TrainerInput {
+  model: LoadedModel;
+  runDir: string;
+  train: TokenizedExample[];
+  validation: TokenizedExample[];
+  hp: TrainingHyperparameters;
+  device: ResolvedDevice;
+  /** Token rows trained alongside LoRA, with their initial values [n, D] (and head rows if untied). */
+  trainTokens?: { ids: number[]; embed: Float32Array; head?: Float32Array };
+  /** Start from these LoRA factors (an existing adapter) instead of the usual init. */
+  initAdapter?: Adapter;
+  resume: boolean;
+  threads?: number;
+  onEvent?: (e: TuneEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainerResult {
+  adapterDir: string;
+  steps: number;
+  bestStep: number | null;
+  bestValLoss: number | null;
+  stoppedBecause: StopReason;
+  finalLoss: number | null;
+}
+
+export async function train(input: TrainerInput): Promise<TrainerResult> {
+  const { model, runDir, hp } = input;
+  const cfg = model.config;
+  if (input.train.length === 0) throw new AttuneError('tune-no-data', 'There are no training examples left after the validation split.');
+  const paths = runPaths(runDir);
+  await mkdir(runDir, { recursive: true });
+
+  const trainIds = input.trainTokens?.ids ?? [];
+  const maxTokens = hp.batchSize * hp.maxLength;
+  const graphOpts: StepGraphOptions = {
+    rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
+    beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
+  };
+  const specs = trainableTensors(cfg, graphOpts);
+  const shapes = new Map<string, number[]>();
+  for (const s of specs) {
+    shapes.set(s.name, s.shape);
+    shapes.set(`adam.m.${s.name}`, s.shape);
+    shapes.set(`adam.v.${s.name}`, s.shape);
+  }
+
+  // ---- state: fresh, from an adapter, or from the last checkpoint
+  let state: CheckpointState = {
+    step: 0, epoch: 0, batchInEpoch: 0, tokensSeen: 0, elapsedSeconds: 0, bestValLoss: null, bestStep: null, evalsWithoutImprovement: 0, lastLoss: null,
+  };
+  let tensors = initialTensors(input, specs);
+  if (input.resume) {
+    const ckpt = await loadCheckpoint(runDir);
+    if (ckpt) {
+      state = ckpt.state;
+      tensors = ckpt.tensors;
+      for (const s of specs) if (!tensors.has(s.name)) throw new AttuneError('checkpoint-mismatch', `The checkpoint in ${paths.checkpoint} does not match this run's settings (missing ${s.name}).`);
+    }
+    await truncateMetrics(runDir, state.step);
+  }
+
+  // ---- sessions (graphs cached on disk)
+  const stepKey = cacheKey({ model: model.fingerprint, graphOpts });
+  const stepFile = (await cachedGraph('train', stepKey, () => buildTrainStepGraph(cfg, model.weights, graphOpts))).modelPath;
+  const session = await createSession(stepFile, { device: input.device, threads: input.threads });
+  let evalSession: InferenceSession | undefined;
+  const evalSessionFor = async () => {
+    if (!evalSession) {
+      const opts = { ...graphOpts, evalOnly: true };
+      const file = (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: opts }), () => buildTrainStepGraph(cfg, model.weights, opts))).modelPath;
+      evalSession = await createSession(file, { device: input.device, threads: input.threads });
+    }
+    return evalSession;
+  };
+
+  const lengths = input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
+  const microPerEpoch = Math.ceil(input.train.length / hp.batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
+  const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
+  const padId = 0;
+  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
+
+  const accZeros = new Map(specs.map((s) => [s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1))]));
+  const feedState = (apply: boolean, acc: Map<string, Float32Array>) => {
+    const feeds: Record<string, Tensor> = {};
+    for (const s of specs) {
+      feeds[s.name] = floatTensor(tensors.get(s.name)!, s.shape);
+      feeds[`adam.m.${s.name}`] = floatTensor(tensors.get(`adam.m.${s.name}`)!, s.shape);
+      feeds[`adam.v.${s.name}`] = floatTensor(tensors.get(`adam.v.${s.name}`)!, s.shape);
+      feeds[`acc.${s.name}`] = floatTensor(acc.get(s.name)!, s.shape);
+    }
+    feeds.apply = floatTensor(Float32Array.of(apply ? 1 : 0), []);
+    return feeds;
+  };
+
+  const evaluate = async (): Promise<number> => {
+    const s = await evalSessionFor();
+    let total = 0;
+    let count = 0;
+    for (let i = 0; i < input.validation.length; i += hp.batchSize) {
+      const mb = collate(input.validation.slice(i, i + hp.batchSize), hp.maxLength, padId);
+      if (mb.targetTokens === 0) continue;
+      const feeds: Record<string, Tensor> = { ...batchFeeds(mb), ...paramFeeds() };
+      const out = await s.run(pick(feeds, s.inputNames));
+      total += (out.loss_sum.data as Float32Array)[0];
+      count += mb.targetTokens;
+    }
+    return count ? total / count : NaN;
+  };
+  const paramFeeds = () => Object.fromEntries(specs.map((s) => [s.name, floatTensor(tensors.get(s.name)!, s.shape)]));
+
+  const saveBest = async () => {
+    const params = new Map(specs.map((s) => [s.name, tensors.get(s.name)!]));
+    await saveTensors(paths.bestTensors, params, shapes);
+  };
+  const checkpoint = async () => {
+    await saveCheckpoint(runDir, { state, tensors }, shapes);
+    input.onEvent?.({ type: 'checkpoint', step: state.step, path: paths.checkpoint });
+  };
+
+  let stoppedBecause: StopReason = hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished';
+  const startedAt = performance.now();
+  const elapsedBefore = state.elapsedSeconds;
+  let lastCheckpoint = performance.now();
+  let tokensThisRun = 0;
+  const stepsAtStart = state.step;
+
+  outer: while (state.step < totalSteps) {
+    const order = epochBatches(lengths, hp.batchSize, hp.seed * 1000 + state.epoch);
+    while (state.batchInEpoch < order.length && state.step < totalSteps) {
+      if (input.signal?.aborted) {
+        stoppedBecause = 'cancelled';
+        break outer;
+      }
+      // One optimizer step = up to gradAccum micro-batches.
+      const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
+      const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
+      const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
+      const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
+      let acc = accZeros;
+      let lossSum = 0;
+      let gradNorm = 0;
+      for (let k = 0; k < micro.length; k++) {
+        const apply = k === micro.length - 1;
+        const feeds: Record<string, Tensor> = {
+          ...batchFeeds(micro[k]),
+          ...feedState(apply, acc),
+          loss_scale: floatTensor(Float32Array.of(targetTokens > 0 ? 1 / targetTokens : 0), []),
+          step: floatTensor(Float32Array.of(state.step + 1), []),
+          lr: floatTensor(Float32Array.of(lr), []),
+        };
+        const out = await session.run(pick(feeds, session.inputNames));
+        lossSum += (out.loss_sum.data as Float32Array)[0];
+        acc = new Map(specs.map((s) => [s.name, out[`new.acc.${s.name}`].data as Float32Array]));
+        if (apply) {
+          gradNorm = (out.grad_norm.data as Float32Array)[0];
+          for (const s of specs) {
+            tensors.set(s.name, out[`new.${s.name}`].data as Float32Array);
+            tensors.set(`adam.m.${s.name}`, out[`new.adam.m.${s.name}`].data as Float32Array);
+            tensors.set(`adam.v.${s.name}`, out[`new.adam.v.${s.name}`].data as Float32Array);
+          }
+        }
+      }
+      const tokens = micro.reduce((s, m) => s + m.tokens, 0);
+      state.step++;
+      state.batchInEpoch += group.length;
+      state.tokensSeen += tokens;
+      tokensThisRun += tokens;
+      const loss = targetTokens ? lossSum / targetTokens : NaN;
+      state.lastLoss = loss;
+      const runSeconds = (performance.now() - startedAt) / 1000;
+      state.elapsedSeconds = elapsedBefore + runSeconds;
+      const tokensPerSecond = tokensThisRun / Math.max(runSeconds, 1e-9);
+      const etaSeconds = ((totalSteps - state.step) * runSeconds) / Math.max(1, state.step - stepsAtStart);
+      const epochFloat = state.epoch + state.batchInEpoch / order.length;
+      await appendMetrics(runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond });
+      input.onEvent?.({ type: 'step', step: state.step, totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds });
+
+      const evalDue = input.validation.length > 0 && hp.evalEvery > 0 && state.step % hp.evalEvery === 0;
+      if (evalDue) {
+        const valLoss = await evaluate();
+        const best = state.bestValLoss === null || valLoss < state.bestValLoss;
+        if (best) {
+          state.bestValLoss = valLoss;
+          state.bestStep = state.step;
+          state.evalsWithoutImprovement = 0;
+          await saveBest();
+        } else state.evalsWithoutImprovement++;
+        await appendMetrics(runDir, { step: state.step, val_loss: valLoss });
+        input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
+        if (hp.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= hp.earlyStoppingPatience) {
+          stoppedBecause = 'early-stopping';
+          break outer;
+        }
+      }
+      if (performance.now() - lastCheckpoint > hp.checkpointMinutes * 60_000) {
+        await checkpoint();
+        lastCheckpoint = performance.now();
+      }
+    }
+    if (state.batchInEpoch >= order.length) {
+      state.epoch++;
+      state.batchInEpoch = 0;
+    }
+  }
+
+  // Final validation when none ran at this step yet.
+  if (stoppedBecause !== 'cancelled' && input.validation.length > 0 && (hp.evalEvery === 0 || state.step % hp.evalEvery !== 0)) {
+    const valLoss = await evaluate();
+    const best = state.bestValLoss === null || valLoss < state.bestValLoss;
+    if (best) {
+      state.bestValLoss = valLoss;
+      state.bestStep = state.step;
+      await saveBest();
+    }
+    await appendMetrics(runDir, { step: state.step, val_loss: valLoss });
+    input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
+  }
+  await checkpoint();
+
+  // The adapter: the best validated step's parameters when validation ran, else the last.
+  const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : tensors;
+  await rm(paths.adapter, { recursive: true, force: true });
+  await saveAdapter(paths.adapter, toAdapter(input, finalParams), cfg);
+  await session.release();
+  await evalSession?.release();
+  input.onEvent?.({ type: 'done', step: state.step, adapterDir: paths.adapter, bestStep: state.bestStep, bestValLoss: state.bestValLoss, stoppedBecause });
+  return { adapterDir: paths.adapter, steps: state.step, bestStep: state.bestStep, bestValLoss: state.bestValLoss, stoppedBecause, finalLoss: state.lastLoss };
+
+  function batchFeeds(mb: MicroBatch): Record<string, Tensor> {
+    return {
+      input_ids: int64Tensor(mb.inputIds, [mb.batch, mb.seq]),
+      targets: int64Tensor(mb.targets, [mb.batch, mb.seq]),
+      loss_weight: floatTensor(mb.lossWeight, [mb.batch, mb.seq]),
+    };
+  }
+}
+
+/** LoRA init as PEFT: A ~ kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
+function initialTensors(input: TrainerInput, specs: { name: string; shape: number[] }[]): Map<string, Float32Array> {
+  const random = seededRandom(input.hp.seed);
+  const out = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    let data = new Float32Array(n);
+    const fromAdapter = adapterTensor(input.initAdapter, s.name);
+    if (fromAdapter) {
+      if (fromAdapter.length !== n) throw new AttuneError('adapter-mismatch', `The starting adapter's ${s.name} has ${fromAdapter.length} values, but this run needs ${n} (different rank or model).`);
+      data = Float32Array.from(fromAdapter);
+    } else if (s.name === TOKEN_EMBED_PARAM) data = Float32Array.from(input.trainTokens!.embed);
+    else if (s.name === TOKEN_HEAD_PARAM) data = Float32Array.from(input.trainTokens!.head!);
+    else if (s.name.endsWith('.A')) {
+      const bound = 1 / Math.sqrt(s.shape[1]);
+      for (let i = 0; i < n; i++) data[i] = (random() * 2 - 1) * bound;
+    }
+    out.set(s.name, data);
+    out.set(`adam.m.${s.name}`, new Float32Array(n));
+    out.set(`adam.v.${s.name}`, new Float32Array(n));
+  }
+  return out;
+}
+
+function adapterTensor(adapter: Adapter | undefined, name: string): Float32Array | undefined {
+  if (!adapter) return undefined;
+  const m = /^lora\.blk\.(\d+)\.(\w+)\.(A|B)$/.exec(name);
+  if (!m) return undefined;
+  const target = LORA_TARGETS.find((t) => loraParamName(Number(m[1]), t, m[3] as 'A' | 'B') === name);
+  const f = target ? adapter.factors.get(`blk.${m[1]}.${target}`) : undefined;
+  return f ? (m[3] === 'A' ? f.a : f.b) : undefined;
+}
+
+function toAdapter(input: TrainerInput, params: Map<string, Float32Array>): Adapter {
+  const { hp, model } = input;
+  const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
+  for (let l = 0; l < model.config.layers; l++) {
+    for (const t of hp.targets) factors.set(`blk.${l}.${t}`, { a: params.get(loraParamName(l, t, 'A'))!, b: params.get(loraParamName(l, t, 'B'))! });
+  }
+  const adapter: Adapter = {
+    rank: hp.rank, alpha: hp.alpha, dropout: hp.loraDropout, targets: hp.targets, factors,
+    template: model.tokenizer.templateName, baseModel: model.path,
+  };
+  if (input.trainTokens) {
+    adapter.tokenRows = {
+      ids: input.trainTokens.ids,
+      embed: params.get(TOKEN_EMBED_PARAM)!,
+      baseEmbed: baseRowsOf(model, input.trainTokens.ids, 'token_embd.weight'),
+      head: params.get(TOKEN_HEAD_PARAM),
+      baseHead: model.config.tieEmbeddings ? undefined : baseRowsOf(model, input.trainTokens.ids, 'output.weight'),
+    };
+  }
+  return adapter;
+}
+
+function baseRowsOf(model: LoadedModel, ids: number[], name: string): Float32Array {
+  const D = model.config.hidden;
+  const t = model.weights.get(name).data;
+  const out = new Float32Array(ids.length * D);
+  ids.forEach((id, i) => out.set(t.subarray(id * D, (id + 1) * D), i * D));
+  return out;
+}
+
+function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const n of names) {
+    if (!feeds[n]) throw new Error(`training session needs input ${n}`);
+    out[n] = feeds[n];
+  }
+  return out;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
