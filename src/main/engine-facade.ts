@@ -1,0 +1,266 @@
+/**
+ * The EngineFacade over `src/engine/index.ts` (the engine's only import path), mapping the
+ * engine's types to the contract's.
+ *
+ * Parts of the engine are being written alongside the app. Functions the engine does not export
+ * yet are reached through `need(name)`, which throws a plain `engine-missing` error when called;
+ * nothing here pretends to do their work. `Expected` records the signature each call assumes;
+ * once the engine exports the function, its real type replaces the assumption.
+ */
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import * as engine from '../engine/index.js';
+import type { DataProblem, DataReport, Example, ExportFormat, TuneEvent } from '../shared/contract.js';
+import { AttuneError } from '../shared/errors.js';
+import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
+import { writeFileAtomic } from './workspace.js';
+
+// ---- what the app assumes of engine functions that are not exported yet ---------------------
+
+/** The fields of the engine's DataReport (src/engine/data/types.ts) that the app reads. */
+interface EngineDataReport {
+  file: string;
+  format: string;
+  counts: { rowsRead: number; imported: number; rejected: number; duplicates: number; warnings: number };
+  problems: { code: string; severity: 'fatal' | 'error' | 'warning' | 'info'; line: number; field?: string; message: string; rejected: boolean }[];
+  stats: { tokenLengths: { max: number; total: number }; tokenCounting: 'model' | 'estimate' };
+  split: { train: number; validation: number };
+  estimatedTrainingSeconds: number;
+  out?: string;
+  fatal: boolean;
+}
+interface EngineDataOptions {
+  format?: string;
+  map?: { instruction?: string; context?: string; response?: string; system?: string };
+  maxLength?: number;
+  valFraction?: number;
+  seed?: number;
+  onProgress?: (p: { bytesRead: number; totalBytes: number; rowsRead: number }) => void;
+}
+/** The engine's TuneConfig as the app fills it in. */
+interface EngineTuneConfig {
+  modelPath: string;
+  trainFile: string;
+  valFile?: string;
+  outDir: string;
+  rank: number;
+  learningRate: number;
+  epochs: number;
+  batchSize: number;
+  maxLength: number;
+  seed: number;
+  device: string;
+  resumeFrom?: string;
+}
+type EngineTuneEvent =
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
+  | { type: 'eval'; step: number; valLoss: number }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'done'; adapterDir: string; bestStep: number }
+  | { type: string; [k: string]: unknown };
+
+interface Expected {
+  checkDataFile(file: string, opts: EngineDataOptions): Promise<EngineDataReport>;
+  importDataFile(file: string, opts: EngineDataOptions & { out: string; force?: boolean }): Promise<EngineDataReport>;
+  readNormalizedJsonl(file: string): Promise<StoredExample[]>;
+  splitExamples<T extends { id: string; messages: Example['messages'] }>(examples: readonly T[], opts: { valFraction?: number; seed?: number }): { train: T[]; validation: T[] };
+  runTuning(
+    config: EngineTuneConfig,
+    opts: { onEvent: (e: EngineTuneEvent) => void; signal: AbortSignal },
+  ): Promise<{ adapterDir: string; bestStep: number; device?: string; deviceReason?: string }>;
+  exportModel(
+    opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string; force?: boolean },
+    cb: { onProgress?: (p: { fraction?: number; stage?: string; message?: string }) => void },
+  ): Promise<unknown>;
+}
+
+const exported = engine as unknown as Partial<Record<keyof Expected, unknown>>;
+
+/** The engine function `name`, or a plain error saying that part is not there yet. */
+export function need<K extends keyof Expected>(name: K): Expected[K] {
+  const f = exported[name];
+  if (typeof f !== 'function') {
+    throw new AttuneError('engine-missing', `This part of Attune is not finished yet: the engine has no ${name}() in this build.`);
+  }
+  return f as Expected[K];
+}
+
+/** Which assumed engine functions this build lacks (for the report and a start-up log line). */
+export function missingEngineFunctions(): string[] {
+  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples', 'runTuning', 'exportModel'];
+  return names.filter((n) => typeof exported[n] !== 'function');
+}
+
+// ---- mapping ---------------------------------------------------------------------------
+
+function dataOptions(opts: DataOptions): EngineDataOptions {
+  return {
+    format: opts.format,
+    map: opts.map && { instruction: opts.map.prompt, response: opts.map.response, system: opts.map.system },
+    maxLength: opts.maxLength,
+    onProgress: opts.onProgress && ((p) => opts.onProgress!({ rowsRead: p.rowsRead, fraction: p.totalBytes > 0 ? p.bytesRead / p.totalBytes : undefined })),
+  };
+}
+
+export function toDataReport(r: EngineDataReport): DataReport {
+  const problems: DataProblem[] = r.problems
+    .filter((p) => p.severity !== 'info')
+    .map((p) => ({
+      code: p.code,
+      severity: p.severity === 'info' ? 'warning' : p.severity,
+      rejected: p.rejected || p.severity === 'fatal',
+      message: p.message,
+      line: p.line > 0 ? p.line : undefined,
+      field: p.field,
+    }));
+  return {
+    source: path.basename(r.file),
+    format: r.format,
+    rowsRead: r.counts.rowsRead,
+    accepted: r.counts.imported,
+    rejected: r.counts.rejected,
+    duplicates: r.counts.duplicates,
+    fatal: r.fatal,
+    problems,
+    tokens: { total: r.stats.tokenLengths.total, longest: r.stats.tokenLengths.max, estimated: r.stats.tokenCounting === 'estimate' },
+    estimatedTrainingSeconds: r.estimatedTrainingSeconds,
+  };
+}
+
+function toJsonl(examples: readonly unknown[]): string {
+  return examples.map((e) => JSON.stringify(e)).join('\n') + (examples.length ? '\n' : '');
+}
+
+export function toTuneConfig(spec: TuneJobSpec): EngineTuneConfig {
+  const s = spec.settings;
+  return {
+    modelPath: spec.modelPath,
+    trainFile: spec.trainFile,
+    valFile: spec.valFile,
+    outDir: spec.runDir,
+    rank: s.rank,
+    learningRate: s.learningRate,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    maxLength: s.maxLength,
+    seed: s.seed,
+    device: s.device,
+    ...(spec.resume ? { resumeFrom: spec.runDir } : {}),
+  };
+}
+
+function toTuneEvent(e: EngineTuneEvent): TuneEvent | undefined {
+  switch (e.type) {
+    case 'step':
+    case 'eval':
+    case 'checkpoint':
+    case 'done':
+      return e as TuneEvent;
+    default:
+      return undefined;
+  }
+}
+
+/** The worker's job: the engine's runTuning, with the device decision reported first. */
+export const runTuneJob: TuneFn = async (spec, { onEvent, signal }) => {
+  const runTuning = need('runTuning');
+  const dev = await engine.resolveDevice(spec.settings.device);
+  onEvent({ type: 'device', device: dev.device, why: dev.reason });
+  const r = await runTuning({ ...toTuneConfig(spec), device: dev.device }, {
+    signal,
+    onEvent: (e) => {
+      const ev = toTuneEvent(e);
+      if (ev) onEvent(ev);
+    },
+  });
+  return { adapterDir: r.adapterDir, bestStep: r.bestStep };
+};
+
+async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
+  const s = await stat(dir);
+  if (s.isFile()) return [{ name: path.basename(dir), bytes: s.size }];
+  const out: { name: string; bytes: number }[] = [];
+  for (const d of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!d.isFile()) continue;
+    const full = path.join(d.parentPath, d.name);
+    out.push({ name: path.relative(dir, full), bytes: (await stat(full)).size });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// ---- the facade ------------------------------------------------------------------------
+
+export function createEngineFacade(): EngineFacade {
+  return {
+    async checkData(file, opts) {
+      return toDataReport(await need('checkDataFile')(file, dataOptions(opts)));
+    },
+
+    async importData(file, opts) {
+      await mkdir(opts.outDir, { recursive: true });
+      const out = path.join(opts.outDir, 'examples.jsonl');
+      const report = await need('importDataFile')(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out, force: true });
+      if (report.fatal || !report.out) throw new AttuneError('data-nothing-imported', report.problems.find((p) => p.severity === 'fatal')?.message ?? 'Nothing could be imported from this file.');
+      const all = (await need('readNormalizedJsonl')(report.out)) as (StoredExample & { id: string })[];
+      const { train, validation } = need('splitExamples')(all, { valFraction: opts.valFraction, seed: opts.seed });
+      const trainFile = path.join(opts.outDir, 'train.jsonl');
+      const valFile = path.join(opts.outDir, 'val.jsonl');
+      await writeFileAtomic(trainFile, toJsonl(train));
+      await writeFileAtomic(valFile, toJsonl(validation));
+      return { report: toDataReport(report), trainFile, valFile, train: train.length, val: validation.length };
+    },
+
+    async readExamples(file) {
+      return need('readNormalizedJsonl')(file);
+    },
+
+    async writeExamples(file, examples) {
+      await writeFileAtomic(file, toJsonl(examples));
+    },
+
+    async inspectModel(modelPath) {
+      const r = await engine.inspectModel(modelPath);
+      return {
+        architecture: r.architecture,
+        parameters: r.parameters,
+        dtype: r.dtype,
+        contextLength: r.contextLength,
+        vocabSize: r.vocabSize,
+        hasChatTemplate: r.hasChatTemplate,
+        memory: { inferenceBytes: r.memory.inferenceBytes, tuningBytes: r.memory.tuningBytes },
+      };
+    },
+
+    async devices(preferred) {
+      const [probes, chosen] = await Promise.all([engine.probeDevices(), engine.resolveDevice(preferred)]);
+      return {
+        available: probes.map((p) => ({ device: p.device, label: p.device.toUpperCase(), ok: p.available, reason: p.reason })),
+        chosen: chosen.device,
+        why: chosen.reason,
+      };
+    },
+
+    async openChat({ modelPath, adapterDir, device }) {
+      let session = await engine.ChatSession.open({ modelPath, adapterDir, device });
+      if (!session.model.tokenizer.hasChatTemplate) {
+        // A model without its own template chats with a standard one (the Model step says so).
+        await session.close();
+        session = await engine.ChatSession.open({ modelPath, adapterDir, device, template: 'chatml' });
+      }
+      return {
+        async generate(messages, sampling, { onToken, signal }) {
+          const r = await session.generate(messages, sampling, { onText: onToken, signal });
+          return { text: r.text, tokens: r.tokens.length, promptTokens: r.promptTokens, tokensPerSecond: r.tokensPerSecond };
+        },
+        close: () => session.close(),
+      };
+    },
+
+    async exportModel(opts, onProgress) {
+      await need('exportModel')({ ...opts, force: true }, {
+        onProgress: (p) => onProgress({ fraction: p.fraction ?? 0, stage: p.stage ?? p.message ?? 'Exporting…' }),
+      });
+      return { files: await listFiles(opts.out) };
+    },
+  };
+}

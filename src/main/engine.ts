@@ -1,0 +1,59 @@
+/**
+ * What the main process needs from the engine, in the contract's terms. `engine-facade.ts`
+ * implements it over `src/engine/index.ts`; handlers depend only on this interface, so they carry
+ * no engine or Electron import and run under plain Node.
+ */
+import type { DataReport, DeviceInfo, Device, Example, ExportFormat, GenerateResult, ModelInfo, Sampling, Advanced, TuneEvent } from '../shared/contract.js';
+
+export interface DataOptions {
+  format?: string;
+  map?: { prompt?: string; response?: string; system?: string };
+  maxLength?: number;
+  /** A model folder whose tokenizer counts tokens, when one is chosen. */
+  tokenizerModel?: string;
+  onProgress?: (p: { rowsRead: number; fraction?: number }) => void;
+}
+
+/** An example as stored in the project's JSONL (the engine adds an id and where it came from). */
+export type StoredExample = Example & { [extra: string]: unknown };
+
+export interface ChatHandle {
+  generate(
+    messages: Example['messages'],
+    sampling: Sampling & { loraScale: number },
+    opts: { onToken: (delta: string) => void; signal: AbortSignal },
+  ): Promise<Omit<GenerateResult, 'stopped'>>;
+  close(): Promise<void>;
+}
+
+/** The serializable description of a tuning run that the worker process receives. */
+export interface TuneJobSpec {
+  modelPath: string;
+  trainFile: string;
+  valFile?: string;
+  runDir: string;
+  settings: Advanced;
+  /** Present when continuing from the run's last checkpoint. */
+  resume?: boolean;
+}
+
+export interface EngineFacade {
+  checkData(file: string, opts: DataOptions): Promise<DataReport>;
+  /** Imports `file` and writes train/val JSONL files next to each other in `outDir`. */
+  importData(
+    file: string,
+    opts: DataOptions & { outDir: string; valFraction: number; seed: number },
+  ): Promise<{ report: DataReport; trainFile: string; valFile: string; train: number; val: number }>;
+  readExamples(file: string): Promise<StoredExample[]>;
+  writeExamples(file: string, examples: StoredExample[]): Promise<void>;
+  inspectModel(modelPath: string): Promise<Omit<ModelInfo, 'path' | 'name' | 'origin' | 'kind' | 'fit'>>;
+  devices(preferred: Device): Promise<DeviceInfo>;
+  openChat(opts: { modelPath: string; adapterDir?: string; device?: Device }): Promise<ChatHandle>;
+  exportModel(
+    opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string },
+    onProgress: (p: { fraction: number; stage: string }) => void,
+  ): Promise<{ files: { name: string; bytes: number }[] }>;
+}
+
+/** What the worker process runs; implemented over the engine's `runTuning`. */
+export type TuneFn = (spec: TuneJobSpec, opts: { onEvent: (e: TuneEvent) => void; signal: AbortSignal }) => Promise<{ adapterDir: string; bestStep: number }>;

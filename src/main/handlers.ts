@@ -1,0 +1,447 @@
+/**
+ * One plain function per contract call. No Electron import: the app wires these to IPC
+ * (ipc.ts), the tests call them directly, and the end-to-end transport serves them over HTTP.
+ * Requests arrive already validated by the contract's zod schemas (dispatch.ts).
+ */
+import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, RunSummary, Settings, TuneEvent } from '../shared/contract.js';
+import { AttuneError } from '../shared/errors.js';
+import { EXPORT_CHOICES, PRESETS } from '../shared/presets.js';
+import type { ChatHandle, EngineFacade, TuneJobSpec } from './engine.js';
+import type { JobManager } from './jobs/manager.js';
+import type { JobExit } from './jobs/protocol.js';
+import { RunStore, summarize, type RunRecord } from './runs.js';
+import { addModel, touchRecent, type SettingsStore } from './settings.js';
+import { exists, newId, safeSegment, Workspace, writeFileAtomic } from './workspace.js';
+
+/** File and folder dialogs live in main; the page never names a path on its own. */
+export interface Dialogs {
+  openFile(opts: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null>;
+  openFolder(opts: { title: string }): Promise<string | null>;
+  reveal(p: string): Promise<void>;
+}
+
+export type Emit = <K extends EventName>(name: K, payload: Payload<K>) => void;
+
+export interface HandlerDeps {
+  engine: EngineFacade;
+  settings: SettingsStore;
+  jobs: JobManager;
+  dialogs: Dialogs;
+  emit: Emit;
+  /** Folder with samples/customer-service.jsonl. */
+  resourcesDir: string;
+  version: string;
+  platform: string;
+  machine: () => { totalMemoryBytes: number; freeMemoryBytes: number; cpus: number };
+}
+
+export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
+
+export const SAMPLE_FILE = 'customer-service.jsonl';
+const LINE_BASED = new Set(['.jsonl', '.ndjson', '.csv', '.tsv', '.txt']);
+const DATA_EXTENSIONS = ['jsonl', 'ndjson', 'json', 'csv', 'tsv', 'txt', 'xlsx'];
+const GB = 1024 ** 3;
+
+export function fitFor(tuningBytes: number | undefined, totalMemoryBytes: number): ModelInfo['fit'] {
+  if (!tuningBytes) return undefined;
+  const need = (tuningBytes / GB).toFixed(1);
+  const have = (totalMemoryBytes / GB).toFixed(1);
+  if (tuningBytes < totalMemoryBytes * 0.5) return { verdict: 'fits', explanation: `Tuning needs about ${need} GB of memory; this computer has ${have} GB.` };
+  if (tuningBytes < totalMemoryBytes * 0.85) {
+    return { verdict: 'tight', explanation: `Tuning needs about ${need} GB of ${have} GB. Close other programs, or lower “max length” and “batch”.` };
+  }
+  return { verdict: 'too-big', explanation: `Tuning needs about ${need} GB, more than this computer's ${have} GB. Choose a smaller model.` };
+}
+
+export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promise<void> } {
+  const ws = () => new Workspace(deps.settings.get().workspace);
+  const runs = new RunStore(ws);
+  const modelCache = new Map<string, { mtimeMs: number; info: Omit<ModelInfo, 'origin'> }>();
+  const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
+  const streams = new Map<string, AbortController>();
+  const runKey = (project: string, runId: string) => `${project}/${runId}`;
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  async function summary(name: string): Promise<ProjectSummary> {
+    const rec = await ws().readProject(name);
+    const runIds = await ws().listRunIds(name);
+    return { name: rec.name, updatedAt: rec.updatedAt, runs: runIds.length, data: rec.data && { train: rec.data.train, val: rec.data.val, source: rec.data.source } };
+  }
+
+  function workingFile(project: string, source: string): string {
+    return path.join(ws().workingDir(project), safeSegment(source));
+  }
+
+  async function requireWorking(project: string, source: string): Promise<string> {
+    const f = workingFile(project, source);
+    if (!(await exists(f))) throw new AttuneError('data-missing', 'That file is no longer in the project. Add it again.');
+    return f;
+  }
+
+  /** Copies a file into data/original (kept untouched) and data/working (where fixes go). */
+  async function stage(project: string, name: string, write: (dest: string) => Promise<void>) {
+    await ws().readProject(project);
+    const base = safeSegment(name);
+    const ext = path.extname(base);
+    const stem = base.slice(0, base.length - ext.length);
+    let candidate = base;
+    for (let i = 2; await exists(path.join(ws().originalDir(project), candidate)); i++) candidate = `${stem} (${i})${ext}`;
+    const original = path.join(ws().originalDir(project), candidate);
+    await write(original);
+    await copyFile(original, path.join(ws().workingDir(project), candidate));
+    return { source: candidate, bytes: (await stat(original)).size };
+  }
+
+  async function withRowText(file: string, report: Res<'data.check'>): Promise<Res<'data.check'>> {
+    if (!LINE_BASED.has(path.extname(file).toLowerCase()) || !report.problems.some((p) => p.line)) return report;
+    const lines = (await readFile(file, 'utf8')).split(/\r?\n/);
+    return {
+      ...report,
+      problems: report.problems.map((p) => (p.line && p.rowText === undefined && lines[p.line - 1] !== undefined ? { ...p, rowText: lines[p.line - 1]!.slice(0, 4000) } : p)),
+    };
+  }
+
+  async function checkData(req: Req<'data.check'>): Promise<Res<'data.check'>> {
+    const file = await requireWorking(req.project, req.source);
+    const report = await deps.engine.checkData(file, {
+      format: req.format === 'auto' ? undefined : req.format,
+      map: req.map,
+      maxLength: req.maxLength,
+      onProgress: (p) => deps.emit('data.progress', { project: req.project, source: req.source, ...p }),
+    });
+    return withRowText(file, { ...report, source: req.source });
+  }
+
+  async function knownModels(): Promise<Omit<ModelInfo, 'name' | 'fit'>[]> {
+    const out: Omit<ModelInfo, 'name' | 'fit'>[] = [];
+    const dir = ws().modelsDir;
+    try {
+      for (const d of await readdir(dir, { withFileTypes: true })) {
+        const p = path.join(dir, d.name);
+        if (d.isDirectory() && (await exists(path.join(p, 'config.json')))) out.push({ path: p, kind: 'folder', origin: 'workspace' });
+        else if (d.isFile() && d.name.toLowerCase().endsWith('.gguf')) out.push({ path: p, kind: 'gguf', origin: 'workspace' });
+      }
+    } catch {
+      /* no models folder yet */
+    }
+    for (const m of deps.settings.get().addedModels) if (!out.some((o) => o.path === m.path)) out.push({ path: m.path, kind: m.kind, origin: 'added' });
+    return out;
+  }
+
+  async function requireModel(p: string) {
+    const m = (await knownModels()).find((k) => k.path === p);
+    if (!m) throw new AttuneError('model-unknown', 'That model is not in the workspace. Add it from the Model step first.');
+    return m;
+  }
+
+  async function describe(m: Omit<ModelInfo, 'name' | 'fit'>): Promise<ModelInfo> {
+    const name = path.basename(m.path).replace(/\.gguf$/i, '');
+    const machine = deps.machine();
+    let mtimeMs = 0;
+    let fileBytes: number | undefined;
+    try {
+      const s = await stat(m.path);
+      mtimeMs = s.mtimeMs;
+      fileBytes = s.isFile() ? s.size : await folderBytes(m.path);
+    } catch {
+      return { ...m, name, problem: 'The model is no longer at this location.' };
+    }
+    const cached = modelCache.get(m.path);
+    if (cached && cached.mtimeMs === mtimeMs) return { ...cached.info, origin: m.origin, fit: fitFor(cached.info.memory?.tuningBytes, machine.totalMemoryBytes) };
+    try {
+      const facts = await deps.engine.inspectModel(m.path);
+      const info = { ...facts, path: m.path, kind: m.kind, name, fileBytes };
+      modelCache.set(m.path, { mtimeMs, info });
+      return { ...info, origin: m.origin, fit: fitFor(facts.memory?.tuningBytes, machine.totalMemoryBytes) };
+    } catch (err) {
+      return { ...m, name, fileBytes, problem: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async function requireProjectData(project: string): Promise<{ train: string; val?: string }> {
+    const train = ws().splitFile(project, 'train');
+    if (!(await exists(train))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step before tuning.');
+    const val = ws().splitFile(project, 'val');
+    return { train, val: (await exists(val)) && (await stat(val)).size > 0 ? val : undefined };
+  }
+
+  async function runSummary(project: string, runId: string): Promise<RunSummary> {
+    const rec = await runs.read(project, runId);
+    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    return summarize(rec, !!deps.jobs.get(runKey(project, runId)));
+  }
+
+  function launch(rec: RunRecord): void {
+    const key = runKey(rec.project, rec.runId);
+    let writes = Promise.resolve<unknown>(undefined);
+    const chain = (f: () => Promise<unknown>) => (writes = writes.then(f).catch(() => undefined));
+    const onEvent = (event: TuneEvent) => {
+      deps.emit('tune.progress', { project: rec.project, runId: rec.runId, event });
+      chain(async () => {
+        await runs.appendMetric(rec.project, rec.runId, event);
+        if (event.type === 'step') await runs.update(rec.project, rec.runId, { step: event.step, totalSteps: event.totalSteps });
+        else if (event.type === 'checkpoint') await runs.update(rec.project, rec.runId, { lastCheckpoint: event.path });
+        else if (event.type === 'device') await runs.update(rec.project, rec.runId, { device: event.device, deviceWhy: event.why });
+        else if (event.type === 'done') await runs.update(rec.project, rec.runId, { adapterDir: event.adapterDir, bestStep: event.bestStep });
+      });
+    };
+    const onExit = (exit: JobExit) =>
+      chain(async () => {
+        const state: RunSummary['state'] =
+          exit.reason === 'done' ? 'done' : exit.reason === 'paused' ? 'paused' : exit.reason === 'cancelled' ? 'cancelled' : exit.reason === 'failed' ? 'failed' : 'crashed';
+        const updated = await runs.update(rec.project, rec.runId, {
+          state,
+          exitReason: exit.reason,
+          message: exit.message,
+          endedAt: new Date().toISOString(),
+          ...(exit.result ? { adapterDir: exit.result.adapterDir, bestStep: exit.result.bestStep } : {}),
+        });
+        deps.emit('tune.state', summarize(updated, false));
+      });
+    deps.jobs.start(key, rec.spec, onEvent, onExit);
+  }
+
+  async function stopRun(req: { project: string; runId: string }, reason: 'pause' | 'cancel'): Promise<RunSummary> {
+    const key = runKey(req.project, req.runId);
+    if (!deps.jobs.get(key)) throw new AttuneError('run-not-running', 'That run is not training right now.');
+    const rec = await runs.update(req.project, req.runId, { state: reason === 'pause' ? 'pausing' : 'cancelling' });
+    const s = summarize(rec, true);
+    deps.emit('tune.state', s);
+    void deps.jobs.stop(key, reason);
+    return s;
+  }
+
+  async function requireDoneRun(project: string, runId: string): Promise<RunRecord & { adapterDir: string }> {
+    const rec = await runs.read(project, runId);
+    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run-not-done', 'This run has not finished yet. Finish tuning first.');
+    return rec as RunRecord & { adapterDir: string };
+  }
+
+  // ---- handlers --------------------------------------------------------------------------
+
+  const handlers: Handlers = {
+    'app.info': async () => ({ version: deps.version, platform: deps.platform, settings: deps.settings.get(), machine: deps.machine() }),
+
+    'settings.get': async () => deps.settings.get(),
+    'settings.update': async (req) => deps.settings.update(req as Partial<Settings>),
+    'settings.chooseWorkspace': async () => {
+      const dir = await deps.dialogs.openFolder({ title: 'Choose the folder for your Attune projects' });
+      if (!dir) return null;
+      const next = deps.settings.update({ workspace: dir, recentProjects: [] });
+      await new Workspace(dir).ensure();
+      return next;
+    },
+
+    'projects.list': async () => {
+      await ws().ensure();
+      return Promise.all((await ws().listProjects()).map((p) => summary(p.name)));
+    },
+    'projects.create': async ({ name }) => {
+      await ws().ensure();
+      await ws().createProject(name);
+      touchRecent(deps.settings, name);
+      return summary(name);
+    },
+    'projects.open': async ({ name }) => {
+      const s = await summary(name);
+      touchRecent(deps.settings, name);
+      return s;
+    },
+
+    'data.add': async ({ project, from }) => {
+      if (from.kind === 'sample') {
+        const sample = path.join(deps.resourcesDir, 'samples', SAMPLE_FILE);
+        if (!(await exists(sample))) throw new AttuneError('sample-missing', 'The bundled sample is missing from this installation.');
+        return stage(project, SAMPLE_FILE, (dest) => copyFile(sample, dest));
+      }
+      if (from.kind === 'bytes') {
+        const bytes = Buffer.from(from.base64, 'base64');
+        return stage(project, from.name, (dest) => writeFile(dest, bytes));
+      }
+      const file = await deps.dialogs.openFile({ title: 'Choose a file with your examples', filters: [{ name: 'Examples', extensions: DATA_EXTENSIONS }] });
+      if (!file) return null;
+      return stage(project, path.basename(file), (dest) => copyFile(file, dest));
+    },
+    'data.check': checkData,
+    'data.fixRow': async (req) => {
+      const file = await requireWorking(req.project, req.source);
+      if (!LINE_BASED.has(path.extname(file).toLowerCase())) throw new AttuneError('fix-not-line-based', 'Rows of this kind of file cannot be edited here; fix it in its own program and add it again.');
+      if (/[\r\n]/.test(req.text)) throw new AttuneError('fix-one-line', 'A row must stay on one line.');
+      const text = await readFile(file, 'utf8');
+      const eol = text.includes('\r\n') ? '\r\n' : '\n';
+      const lines = text.split(/\r?\n/);
+      if (req.line > lines.length) throw new AttuneError('fix-line-missing', `The file has no line ${req.line}.`);
+      lines[req.line - 1] = req.text;
+      await writeFileAtomic(file, lines.join(eol));
+      return checkData({ project: req.project, source: req.source });
+    },
+    'data.import': async (req) => {
+      const file = await requireWorking(req.project, req.source);
+      const r = await deps.engine.importData(file, {
+        format: req.format === 'auto' ? undefined : req.format,
+        map: req.map,
+        maxLength: req.maxLength,
+        outDir: ws().dataDir(req.project),
+        valFraction: req.valFraction,
+        seed: req.seed,
+        onProgress: (p) => deps.emit('data.progress', { project: req.project, source: req.source, ...p }),
+      });
+      const trainFile = ws().splitFile(req.project, 'train');
+      const valFile = ws().splitFile(req.project, 'val');
+      if (path.resolve(r.trainFile) !== trainFile) await copyFile(r.trainFile, trainFile);
+      if (path.resolve(r.valFile) !== valFile) await copyFile(r.valFile, valFile);
+      await ws().updateProject(req.project, { data: { source: req.source, train: r.train, val: r.val, importedAt: new Date().toISOString() } });
+      return { report: await withRowText(file, { ...r.report, source: req.source }), train: r.train, val: r.val };
+    },
+    'data.examples': async ({ project, split, offset, limit }) => {
+      const file = ws().splitFile(project, split);
+      const all = (await exists(file)) ? await deps.engine.readExamples(file) : [];
+      return { split, total: all.length, offset, examples: all.slice(offset, offset + limit).map((e) => ({ messages: e.messages })) };
+    },
+    'data.saveExample': async ({ project, split, index, example }) => {
+      const file = ws().splitFile(project, split);
+      if (!(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples first.');
+      const all = await deps.engine.readExamples(file);
+      if (index >= all.length) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+      // An edit keeps what the engine recorded about the example (its source row); only the messages change.
+      if (example) all[index] = { ...all[index], messages: example.messages };
+      else all.splice(index, 1);
+      await deps.engine.writeExamples(file, all);
+      const rec = await ws().readProject(project);
+      if (rec.data) await ws().updateProject(project, { data: { ...rec.data, [split]: all.length } });
+      return { split, total: all.length, offset: index, examples: all.slice(index, index + 1).map((e) => ({ messages: e.messages })) };
+    },
+
+    'models.list': async () => Promise.all((await knownModels()).map(describe)),
+    'models.add': async ({ kind }) => {
+      const p =
+        kind === 'folder'
+          ? await deps.dialogs.openFolder({ title: 'Choose a model folder (with config.json and .safetensors files)' })
+          : await deps.dialogs.openFile({ title: 'Choose a GGUF model file', filters: [{ name: 'GGUF model', extensions: ['gguf'] }] });
+      if (!p) return null;
+      if (kind === 'folder' && !(await exists(path.join(p, 'config.json')))) {
+        throw new AttuneError('model-folder-invalid', 'That folder has no config.json. Choose the folder that holds the model’s config.json and .safetensors files.');
+      }
+      addModel(deps.settings, { path: p, kind });
+      return describe({ path: p, kind, origin: 'added' });
+    },
+    'models.inspect': async ({ path: p }) => describe(await requireModel(p)),
+    'models.devices': async () => deps.engine.devices(deps.settings.get().device),
+
+    'tune.start': async (req) => {
+      await ws().readProject(req.project);
+      await requireModel(req.modelPath);
+      const data = await requireProjectData(req.project);
+      const settings = { ...PRESETS[req.preset].values, ...req.advanced };
+      if (settings.device === 'auto' && deps.settings.get().device !== 'auto') settings.device = deps.settings.get().device;
+      const runId = newId('run');
+      const runDir = ws().runDir(req.project, runId);
+      const spec: TuneJobSpec = { modelPath: req.modelPath, trainFile: data.train, valFile: data.val, runDir, settings };
+      const rec = await runs.write({ runId, project: req.project, modelPath: req.modelPath, preset: req.preset, state: 'running', startedAt: new Date().toISOString(), spec });
+      await writeFileAtomic(path.join(runDir, 'request.json'), JSON.stringify({ preset: req.preset, settings }, null, 2));
+      launch(rec);
+      const s = summarize(rec, true);
+      deps.emit('tune.state', s);
+      return s;
+    },
+    'tune.pause': (req) => stopRun(req, 'pause'),
+    'tune.cancel': (req) => stopRun(req, 'cancel'),
+    'tune.resume': async (req) => {
+      const s = await runSummary(req.project, req.runId);
+      if (!s.resumable) throw new AttuneError('run-not-resumable', 'This run has no saved checkpoint to continue from. Start a new run instead.');
+      const rec = (await runs.read(req.project, req.runId))!;
+      const next = await runs.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined });
+      launch(next);
+      const out = summarize(next, true);
+      deps.emit('tune.state', out);
+      return out;
+    },
+    'tune.runs': async ({ project }) => (await runs.list(project)).map((r) => summarize(r, !!deps.jobs.get(runKey(project, r.runId)))),
+    'tune.metrics': async ({ project, runId }) => {
+      await runSummary(project, runId);
+      return runs.metrics(project, runId);
+    },
+
+    'chat.open': async ({ project, modelPath, runId }) => {
+      await requireModel(modelPath);
+      const adapterDir = runId ? (await requireDoneRun(project, runId)).adapterDir : undefined;
+      const device = deps.settings.get().device;
+      const handle = await deps.engine.openChat({ modelPath, adapterDir, device });
+      const sessionId = newId('chat');
+      sessions.set(sessionId, { handle, hasAdapter: !!adapterDir, queue: Promise.resolve() });
+      return { sessionId, hasAdapter: !!adapterDir };
+    },
+    'chat.generate': async (req) => {
+      const s = sessions.get(req.sessionId);
+      if (!s) throw new AttuneError('chat-closed', 'This chat was closed. Open it again.');
+      if (req.which === 'tuned' && !s.hasAdapter) throw new AttuneError('chat-no-adapter', 'There is no tuned model in this chat yet. Finish a training run first.');
+      if (streams.has(req.streamId)) throw new AttuneError('chat-stream-busy', 'That answer is already being written.');
+      const ctl = new AbortController();
+      streams.set(req.streamId, ctl);
+      // One session answers one prompt at a time: tuned and base take turns.
+      const run = s.queue.then(async () => {
+        if (ctl.signal.aborted) return { text: '', tokens: 0, promptTokens: 0, tokensPerSecond: 0, stopped: true };
+        const r = await s.handle.generate(req.messages, { ...req.sampling, loraScale: req.which === 'tuned' ? 1 : 0 }, {
+          onToken: (delta) => deps.emit('chat.token', { streamId: req.streamId, delta }),
+          signal: ctl.signal,
+        });
+        return { ...r, stopped: ctl.signal.aborted };
+      });
+      s.queue = run.catch(() => undefined);
+      try {
+        return await run;
+      } finally {
+        streams.delete(req.streamId);
+      }
+    },
+    'chat.stop': async ({ streamId }) => {
+      const c = streams.get(streamId);
+      c?.abort();
+      return { stopped: !!c };
+    },
+    'chat.close': async ({ sessionId }) => {
+      const s = sessions.get(sessionId);
+      sessions.delete(sessionId);
+      if (s) await s.queue.then(() => s.handle.close());
+      return { closed: !!s };
+    },
+
+    'export.choices': async () => EXPORT_CHOICES,
+    'export.run': async ({ project, runId, modelPath, format }) => {
+      await requireModel(modelPath);
+      const rec = await requireDoneRun(project, runId);
+      const out = path.join(ws().exportsDir(project), `${runId}-${format}`);
+      const r = await deps.engine.exportModel({ modelPath, adapterDir: rec.adapterDir, format, out }, (p) =>
+        deps.emit('export.progress', { project, runId, format, ...p }),
+      );
+      return { format, out, files: r.files };
+    },
+    'export.reveal': async ({ project, out }) => {
+      const dir = ws().exportsDir(project);
+      const rel = path.relative(dir, path.resolve(out));
+      if (rel.startsWith('..') || path.isAbsolute(rel) || !(await exists(out))) throw new AttuneError('export-missing', 'That export is not in this project.');
+      await deps.dialogs.reveal(out);
+      return { shown: true };
+    },
+  };
+
+  return {
+    ...handlers,
+    async dispose() {
+      for (const c of streams.values()) c.abort();
+      await Promise.all([...sessions.values()].map((s) => s.queue.then(() => s.handle.close()).catch(() => undefined)));
+      sessions.clear();
+      await deps.jobs.stopAll();
+    },
+  };
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const d of await readdir(dir, { withFileTypes: true })) if (d.isFile()) total += (await stat(path.join(dir, d.name))).size;
+  return total;
+}

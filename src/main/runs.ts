@@ -1,0 +1,86 @@
+/** Run records on disk: runs/<runId>/run.json (state, request, progress) and app-metrics.jsonl. */
+import { appendFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { MetricsPoint, RunSummary, TuneEvent } from '../shared/contract.js';
+import type { TuneJobSpec } from './engine.js';
+import { readJson, writeFileAtomic, type Workspace } from './workspace.js';
+
+export interface RunRecord extends Omit<RunSummary, 'resumable' | 'jobId'> {
+  spec: TuneJobSpec;
+  lastCheckpoint?: string;
+}
+
+const ACTIVE: RunSummary['state'][] = ['queued', 'running', 'pausing', 'cancelling'];
+
+export class RunStore {
+  constructor(private readonly ws: () => Workspace) {}
+
+  private file(project: string, runId: string): string {
+    return path.join(this.ws().runDir(project, runId), 'run.json');
+  }
+  metricsFile(project: string, runId: string): string {
+    return path.join(this.ws().runDir(project, runId), 'app-metrics.jsonl');
+  }
+
+  async write(rec: RunRecord): Promise<RunRecord> {
+    await writeFileAtomic(this.file(rec.project, rec.runId), JSON.stringify(rec, null, 2));
+    return rec;
+  }
+
+  async read(project: string, runId: string): Promise<RunRecord | undefined> {
+    return readJson<RunRecord>(this.file(project, runId));
+  }
+
+  async update(project: string, runId: string, patch: Partial<RunRecord>): Promise<RunRecord> {
+    const rec = await this.read(project, runId);
+    if (!rec) throw new Error(`run ${runId} has no record`);
+    return this.write({ ...rec, ...patch });
+  }
+
+  async list(project: string): Promise<RunRecord[]> {
+    const ids = await this.ws().listRunIds(project);
+    const recs = await Promise.all(ids.map((id) => this.read(project, id).catch(() => undefined)));
+    return recs.filter((r): r is RunRecord => !!r).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+
+  async appendMetric(project: string, runId: string, e: TuneEvent): Promise<void> {
+    let point: MetricsPoint | undefined;
+    if (e.type === 'step') point = { step: e.step, loss: e.loss, tokensPerSecond: e.tokensPerSecond };
+    else if (e.type === 'eval') point = { step: e.step, valLoss: e.valLoss };
+    if (point) await appendFile(this.metricsFile(project, runId), JSON.stringify(point) + '\n');
+  }
+
+  async metrics(project: string, runId: string): Promise<MetricsPoint[]> {
+    let text: string;
+    try {
+      text = await readFile(this.metricsFile(project, runId), 'utf8');
+    } catch {
+      return [];
+    }
+    const out: MetricsPoint[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as MetricsPoint);
+      } catch {
+        /* a line cut short by a crash */
+      }
+    }
+    return out;
+  }
+}
+
+/** The UI's view of a record. A record left "running" with no live job belongs to a process that died. */
+export function summarize(rec: RunRecord, live: boolean): RunSummary {
+  const { spec: _spec, lastCheckpoint, ...rest } = rec;
+  const stale = !live && ACTIVE.includes(rec.state);
+  const state = stale ? 'crashed' : rec.state;
+  return {
+    ...rest,
+    state,
+    exitReason: stale ? 'crashed' : rec.exitReason,
+    message: stale ? 'Attune closed while this run was training.' : rec.message,
+    resumable: !live && state !== 'done' && !!lastCheckpoint,
+    jobId: live ? rec.runId : undefined,
+  };
+}

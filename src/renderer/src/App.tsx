@@ -1,0 +1,159 @@
+/** The wizard: a project, then five steps (Data, Model, Tune, Chat, Export). */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { AppInfo, ProjectSummary, Theme } from '../../shared/contract.js';
+import { attune, errorText } from './api.js';
+import { ProjectPicker } from './ProjectPicker.js';
+import { DataStep } from './steps/DataStep.js';
+import { ModelStep } from './steps/ModelStep.js';
+import { TuneStep } from './steps/TuneStep.js';
+import { ChatStep } from './steps/ChatStep.js';
+import { ExportStep } from './steps/ExportStep.js';
+
+export const STEPS = [
+  { id: 'data', title: 'Data', hint: 'Your examples' },
+  { id: 'model', title: 'Model', hint: 'What to tune' },
+  { id: 'tune', title: 'Tune', hint: 'Teach it' },
+  { id: 'chat', title: 'Chat', hint: 'Try it' },
+  { id: 'export', title: 'Export', hint: 'Take it with you' },
+] as const;
+export type StepId = (typeof STEPS)[number]['id'];
+
+/** What the steps share. */
+export interface WizardState {
+  project: ProjectSummary;
+  modelPath?: string;
+  runId?: string;
+}
+
+export interface StepProps {
+  state: WizardState;
+  update: (patch: Partial<WizardState>) => void;
+  next: () => void;
+}
+
+function applyTheme(theme: Theme) {
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+}
+
+export function App() {
+  const [info, setInfo] = useState<AppInfo>();
+  const [error, setError] = useState<string>();
+  const [state, setState] = useState<WizardState>();
+  const [step, setStep] = useState<StepId>('data');
+  const headingRef = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => {
+    attune.app
+      .info({})
+      .then((i) => {
+        setInfo(i);
+        applyTheme(i.settings.theme);
+      })
+      .catch((e) => setError(errorText(e)));
+  }, []);
+
+  const update = useCallback((patch: Partial<WizardState>) => setState((s) => (s ? { ...s, ...patch } : s)), []);
+  const go = useCallback((id: StepId) => {
+    setStep(id);
+    // Move focus to the new step's heading, so screen readers announce it.
+    requestAnimationFrame(() => headingRef.current?.focus());
+  }, []);
+  const index = STEPS.findIndex((s) => s.id === step);
+  const next = useCallback(() => go(STEPS[Math.min(index + 1, STEPS.length - 1)]!.id), [go, index]);
+
+  const setTheme = async (theme: Theme) => {
+    applyTheme(theme);
+    const s = await attune.settings.update({ theme });
+    setInfo((i) => (i ? { ...i, settings: s } : i));
+  };
+
+  const onNavKey = (e: React.KeyboardEvent) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    e.preventDefault();
+    const i = (index + (e.key === 'ArrowDown' ? 1 : STEPS.length - 1)) % STEPS.length;
+    setStep(STEPS[i]!.id);
+    (document.getElementById(`step-tab-${STEPS[i]!.id}`) as HTMLButtonElement | null)?.focus();
+  };
+
+  return (
+    <div className="app">
+      <a className="skip" href="#main">
+        Skip to the current step
+      </a>
+      <header className="topbar">
+        <div className="brand" aria-label="Attune">
+          Attune
+        </div>
+        {state && (
+          <div className="project-name">
+            Project: <strong>{state.project.name}</strong>{' '}
+            <button type="button" className="link" onClick={() => setState(undefined)}>
+              Switch project
+            </button>
+          </div>
+        )}
+        <label className="theme">
+          Theme{' '}
+          <select value={info?.settings.theme ?? 'system'} onChange={(e) => void setTheme(e.target.value as Theme)}>
+            <option value="system">Same as the system</option>
+            <option value="light">Light</option>
+            <option value="dark">Dark</option>
+          </select>
+        </label>
+      </header>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {!state ? (
+        <main id="main" className="content">
+          <ProjectPicker
+            info={info}
+            onOpen={(project) => {
+              setState({ project });
+              setStep(project.data ? 'model' : 'data');
+            }}
+          />
+        </main>
+      ) : (
+        <div className="wizard">
+          <nav aria-label="Steps" className="steps" onKeyDown={onNavKey}>
+            <ol>
+              {STEPS.map((s, i) => (
+                <li key={s.id}>
+                  <button
+                    id={`step-tab-${s.id}`}
+                    type="button"
+                    aria-current={s.id === step ? 'step' : undefined}
+                    className={s.id === step ? 'current' : ''}
+                    onClick={() => go(s.id)}
+                  >
+                    <span className="num" aria-hidden="true">
+                      {i + 1}
+                    </span>
+                    <span>
+                      {s.title}
+                      <small>{s.hint}</small>
+                    </span>
+                  </button>
+                </li>
+              ))}
+            </ol>
+          </nav>
+          <main id="main" className="content" aria-labelledby="step-heading">
+            <h1 id="step-heading" ref={headingRef} tabIndex={-1}>
+              Step {index + 1} of {STEPS.length}: {STEPS[index]!.title}
+            </h1>
+            {step === 'data' && <DataStep state={state} update={update} next={next} />}
+            {step === 'model' && <ModelStep state={state} update={update} next={next} machine={info?.machine} />}
+            {step === 'tune' && <TuneStep state={state} update={update} next={next} />}
+            {step === 'chat' && <ChatStep state={state} update={update} next={next} />}
+            {step === 'export' && <ExportStep state={state} update={update} next={next} />}
+          </main>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+/** Start or open a project. */
+import { useEffect, useState } from 'react';
+import type { AppInfo, ProjectSummary } from '../../shared/contract.js';
+import { attune, errorText } from './api.js';
+import { plural } from './format.js';
+
+export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: ProjectSummary) => void }) {
+  const [projects, setProjects] = useState<ProjectSummary[]>();
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    attune.projects
+      .list({})
+      .then(setProjects)
+      .catch((e) => setError(errorText(e)));
+  }, [info?.settings.workspace]);
+
+  const create = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      onOpen(await attune.projects.create({ name }));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const open = async (n: string) => {
+    try {
+      onOpen(await attune.projects.open({ name: n }));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <section aria-labelledby="welcome">
+      <h1 id="welcome">Teach a small language model to answer like you</h1>
+      <p className="lead">
+        Attune works on this computer only. You give it examples of questions and the answers you want; it tunes a model on them, lets you compare
+        it with the original, and saves it for other programs.
+      </p>
+      <form onSubmit={create} className="card">
+        <h2>Start a new project</h2>
+        <label htmlFor="project-name">Project name</label>
+        <div className="row">
+          <input id="project-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="For example: Support answers" required />
+          <button type="submit" className="primary">
+            Create project
+          </button>
+        </div>
+      </form>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <section className="card" aria-labelledby="recent">
+        <h2 id="recent">Your projects</h2>
+        {!projects ? (
+          <p>Looking in your workspace…</p>
+        ) : projects.length === 0 ? (
+          <p>No projects yet. Create one above.</p>
+        ) : (
+          <ul className="plain">
+            {projects.map((p) => (
+              <li key={p.name}>
+                <button type="button" onClick={() => void open(p.name)}>
+                  Open “{p.name}”
+                </button>{' '}
+                <span className="muted">
+                  {p.data ? `${plural(p.data.train + p.data.val, 'example')}` : 'no examples yet'}, {plural(p.runs, 'training run')}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+        {info && <p className="muted">Workspace folder: {info.settings.workspace}</p>}
+      </section>
+    </section>
+  );
+}

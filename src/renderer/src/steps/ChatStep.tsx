@@ -1,0 +1,203 @@
+/** Step 4: the tuned model and the original side by side on the same prompt, streaming. */
+import { useEffect, useRef, useState } from 'react';
+import type { Example, RunSummary, Sampling } from '../../../shared/contract.js';
+import { attune, errorText } from '../api.js';
+import type { StepProps } from '../App.js';
+
+const DEFAULT_SAMPLING: Sampling = { maxTokens: 200, temperature: 0.7, topP: 0.9, topK: 40, seed: 42 };
+type Which = 'tuned' | 'base';
+let streamCounter = 0;
+
+export function ChatStep({ state, update, next }: StepProps) {
+  const project = state.project.name;
+  const [runs, setRuns] = useState<RunSummary[]>([]);
+  const [session, setSession] = useState<{ sessionId: string; hasAdapter: boolean }>();
+  const [prompt, setPrompt] = useState('');
+  const [reference, setReference] = useState<string>();
+  const [answers, setAnswers] = useState<Record<Which, string>>({ tuned: '', base: '' });
+  const [busy, setBusy] = useState<Which>();
+  const [sampling, setSampling] = useState<Sampling>(DEFAULT_SAMPLING);
+  const [heldOut, setHeldOut] = useState<Example[]>([]);
+  const [error, setError] = useState<string>();
+  const [opening, setOpening] = useState(false);
+  const streams = useRef(new Map<string, Which>());
+
+  useEffect(() => {
+    void attune.tune.runs({ project }).then((rs) => setRuns(rs.filter((r) => r.state === 'done')));
+    void attune.data
+      .examples({ project, split: 'val', offset: 0, limit: 10 })
+      .then((p) => setHeldOut(p.examples))
+      .catch(() => undefined);
+    const off = attune.chat.onToken(({ streamId, delta }) => {
+      const which = streams.current.get(streamId);
+      if (which) setAnswers((a) => ({ ...a, [which]: a[which] + delta }));
+    });
+    return off;
+  }, [project]);
+
+  const runId = state.runId && runs.some((r) => r.runId === state.runId) ? state.runId : runs[0]?.runId;
+
+  useEffect(() => {
+    if (!state.modelPath) return;
+    let closed = false;
+    let opened: string | undefined;
+    setOpening(true);
+    setSession(undefined);
+    attune.chat
+      .open({ project, modelPath: state.modelPath, runId })
+      .then((s) => {
+        opened = s.sessionId;
+        if (closed) void attune.chat.close({ sessionId: s.sessionId });
+        else setSession(s);
+      })
+      .catch((e) => setError(errorText(e)))
+      .finally(() => setOpening(false));
+    return () => {
+      closed = true;
+      if (opened) void attune.chat.close({ sessionId: opened });
+    };
+  }, [project, state.modelPath, runId]);
+
+  const ask = async () => {
+    if (!session || !prompt.trim()) return;
+    setError(undefined);
+    setAnswers({ tuned: '', base: '' });
+    const order: Which[] = session.hasAdapter ? ['tuned', 'base'] : ['base'];
+    for (const which of order) {
+      const streamId = `s${Date.now()}-${++streamCounter}`;
+      streams.current.set(streamId, which);
+      setBusy(which);
+      try {
+        const r = await attune.chat.generate({ sessionId: session.sessionId, streamId, which, messages: [{ role: 'user', content: prompt }], sampling });
+        setAnswers((a) => ({ ...a, [which]: r.text }));
+      } catch (e) {
+        setError(errorText(e));
+        break;
+      } finally {
+        streams.current.delete(streamId);
+      }
+    }
+    setBusy(undefined);
+  };
+
+  const stop = () => {
+    for (const id of streams.current.keys()) void attune.chat.stop({ streamId: id });
+  };
+
+  const useExample = (ex: Example) => {
+    const user = [...ex.messages].reverse().find((m) => m.role === 'user');
+    const answer = [...ex.messages].reverse().find((m) => m.role === 'assistant');
+    setPrompt(user?.content ?? '');
+    setReference(answer?.content);
+  };
+
+  return (
+    <div className="step">
+      <p className="lead">Ask a question and compare: on the left your tuned model, on the right the original. Both get exactly the same question.</p>
+      {runs.length > 1 && (
+        <label>
+          Tuned model from run{' '}
+          <select value={runId} onChange={(e) => update({ runId: e.target.value })}>
+            {runs.map((r) => (
+              <option key={r.runId} value={r.runId}>
+                {r.runId}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {opening && <p aria-live="polite">Loading the model…</p>}
+      {session && !session.hasAdapter && <p className="muted">No finished training run yet: only the original model can answer.</p>}
+
+      {heldOut.length > 0 && (
+        <details className="card">
+          <summary>Try one of your held-out examples</summary>
+          <ul className="plain">
+            {heldOut.map((ex, i) => (
+              <li key={i}>
+                <button type="button" className="link" onClick={() => useExample(ex)}>
+                  {(ex.messages.find((m) => m.role === 'user')?.content ?? '').slice(0, 120)}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+
+      <form
+        className="card"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void ask();
+        }}
+      >
+        <label htmlFor="prompt">Your question</label>
+        <textarea id="prompt" rows={3} value={prompt} onChange={(e) => (setPrompt(e.target.value), setReference(undefined))} />
+        <details>
+          <summary>Answer settings</summary>
+          <div className="grid">
+            <NumberField id="s-temp" label="Creativity (temperature)" help="0 always gives the same answer; higher is more varied." value={sampling.temperature} step={0.1} onChange={(v) => setSampling({ ...sampling, temperature: v })} />
+            <NumberField id="s-max" label="Longest answer (tokens)" help="Where the answer is cut off." value={sampling.maxTokens} step={1} onChange={(v) => setSampling({ ...sampling, maxTokens: v })} />
+            <NumberField id="s-topp" label="Top P" help="Only the most likely words that add up to this share are considered." value={sampling.topP} step={0.05} onChange={(v) => setSampling({ ...sampling, topP: v })} />
+            <NumberField id="s-topk" label="Top K" help="Only this many most likely words are considered (0 = no limit)." value={sampling.topK} step={1} onChange={(v) => setSampling({ ...sampling, topK: v })} />
+            <NumberField id="s-seed" label="Seed" help="The same seed and settings give the same answer." value={sampling.seed} step={1} onChange={(v) => setSampling({ ...sampling, seed: v })} />
+          </div>
+        </details>
+        <div className="row">
+          <button type="submit" className="primary" disabled={!session || !!busy || !prompt.trim()}>
+            Ask both
+          </button>
+          {busy && (
+            <button type="button" onClick={stop}>
+              Stop
+            </button>
+          )}
+        </div>
+      </form>
+
+      <div className="answers">
+        {reference !== undefined && (
+          <section className="card answer" aria-labelledby="ans-ref">
+            <h2 id="ans-ref">Your answer (reference)</h2>
+            <p>{reference}</p>
+          </section>
+        )}
+        {session?.hasAdapter && (
+          <section className="card answer" aria-labelledby="ans-tuned" aria-busy={busy === 'tuned'}>
+            <h2 id="ans-tuned">Tuned model</h2>
+            <p data-testid="answer-tuned" aria-live="polite">
+              {answers.tuned || (busy === 'tuned' ? 'Writing…' : '')}
+            </p>
+          </section>
+        )}
+        <section className="card answer" aria-labelledby="ans-base" aria-busy={busy === 'base'}>
+          <h2 id="ans-base">Original model</h2>
+          <p data-testid="answer-base" aria-live="polite">
+            {answers.base || (busy === 'base' ? 'Writing…' : busy === 'tuned' ? 'Waits for the tuned model to finish…' : '')}
+          </p>
+        </section>
+      </div>
+
+      <div className="nav-buttons">
+        <button type="button" className="primary" onClick={next}>
+          Next: export
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function NumberField(p: { id: string; label: string; help: string; value: number; step: number; onChange: (v: number) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor={p.id}>{p.label}</label>
+      <input id={p.id} type="number" step={p.step} value={p.value} aria-describedby={`${p.id}-help`} onChange={(e) => p.onChange(Number(e.target.value))} />
+      <small id={`${p.id}-help`}>{p.help}</small>
+    </div>
+  );
+}

@@ -1,0 +1,363 @@
+/** Step 1: add a file (drop, pick, or the sample), read the report, fix rows, split, look at examples. */
+import { useEffect, useState } from 'react';
+import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, StagedFile } from '../../../shared/contract.js';
+import { attune, errorText } from '../api.js';
+import { formatDuration, plural } from '../format.js';
+import type { StepProps } from '../App.js';
+
+const MAX_DROP_BYTES = 20 * 1024 * 1024;
+
+async function toBase64(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function DataStep({ state, update, next }: StepProps) {
+  const project = state.project.name;
+  const [staged, setStaged] = useState<StagedFile>();
+  const [report, setReport] = useState<DataReport>();
+  const [busy, setBusy] = useState<string>();
+  const [progress, setProgress] = useState<number>();
+  const [error, setError] = useState<string>();
+  const [valPercent, setValPercent] = useState(10);
+  const [imported, setImported] = useState<ImportResult>();
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => attune.data.onProgress((p) => p.project === project && setProgress(p.rowsRead)), [project]);
+
+  const run = async <T,>(label: string, f: () => Promise<T>): Promise<T | undefined> => {
+    setBusy(label);
+    setError(undefined);
+    setProgress(undefined);
+    try {
+      return await f();
+    } catch (e) {
+      setError(errorText(e));
+      return undefined;
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const stageAndCheck = async (from: Parameters<typeof attune.data.add>[0]['from']) => {
+    const s = await run('Copying your file into the project…', () => attune.data.add({ project, from }));
+    if (!s) return;
+    setStaged(s);
+    setImported(undefined);
+    const r = await run('Reading your examples…', () => attune.data.check({ project, source: s.source }));
+    if (r) setReport(r);
+  };
+
+  const onDrop = async (e: React.DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    if (file.size > MAX_DROP_BYTES) {
+      setError('That file is larger than 20 MB. Use “Choose a file…” instead.');
+      return;
+    }
+    await stageAndCheck({ kind: 'bytes', name: file.name, base64: await toBase64(file) });
+  };
+
+  const doImport = async () => {
+    if (!staged) return;
+    const r = await run('Importing and splitting your examples…', () =>
+      attune.data.import({ project, source: staged.source, valFraction: valPercent / 100, seed: 42 }),
+    );
+    if (r) {
+      setImported(r);
+      setReport(r.report);
+      update({ project: { ...state.project, data: { train: r.train, val: r.val, source: staged.source } } });
+    }
+  };
+
+  return (
+    <div className="step">
+      <p className="lead">
+        Give Attune examples of what people ask and how you answer. A spreadsheet, CSV, JSON or JSONL file works. Your file is copied into the
+        project and never changed.
+      </p>
+
+      <div
+        className={`dropzone ${dragging ? 'dragging' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => void onDrop(e)}
+        aria-label="Drop a file with your examples here"
+        role="region"
+      >
+        <p>Drop a file here, or</p>
+        <div className="row">
+          <button type="button" className="primary" onClick={() => void stageAndCheck({ kind: 'dialog' })} disabled={!!busy}>
+            Choose a file…
+          </button>
+          <button type="button" onClick={() => void stageAndCheck({ kind: 'sample' })} disabled={!!busy}>
+            Use the sample (customer service)
+          </button>
+        </div>
+      </div>
+
+      <div aria-live="polite" className="status">
+        {busy && (
+          <p>
+            {busy}
+            {progress !== undefined && ` ${plural(progress, 'row')} read so far.`}
+          </p>
+        )}
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {!staged && state.project.data && (
+        <p>
+          This project already has {plural(state.project.data.train, 'training example')} and {plural(state.project.data.val, 'held-out example')} from
+          “{state.project.data.source}”. Add a file to replace them, or go on.
+        </p>
+      )}
+
+      {report && staged && (
+        <Report
+          report={report}
+          onFix={async (p, text) => {
+            const r = await run('Checking your change…', () => attune.data.fixRow({ project, source: staged.source, line: p.line!, text }));
+            if (r) setReport(r);
+          }}
+        />
+      )}
+
+      {report && staged && report.accepted > 0 && (
+        <section className="card" aria-labelledby="split-h">
+          <h2 id="split-h">Keep some examples aside</h2>
+          <p>
+            Attune holds back a share of your examples that the model never learns from. It uses them to check that the model learned to answer, not
+            just to repeat.
+          </p>
+          <label htmlFor="val-share">Held-out share: {valPercent}%</label>
+          <input id="val-share" type="range" min={0} max={30} step={1} value={valPercent} onChange={(e) => setValPercent(Number(e.target.value))} />
+          <div className="row">
+            <button type="button" className="primary" onClick={() => void doImport()} disabled={!!busy}>
+              Import {plural(report.accepted, 'example')}
+            </button>
+          </div>
+          {imported && (
+            <p role="status" className="ok">
+              Imported: {plural(imported.train, 'example')} to learn from and {plural(imported.val, 'example')} held out.
+            </p>
+          )}
+        </section>
+      )}
+
+      {(imported || (!staged && state.project.data)) && <ExamplesEditor project={project} key={imported ? `i${imported.train}` : 'existing'} />}
+
+      <div className="nav-buttons">
+        <button type="button" className="primary" onClick={next} disabled={!state.project.data}>
+          Next: choose a model
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem, text: string) => Promise<void> }) {
+  const leftOut = report.problems.filter((p) => p.rejected);
+  const warnings = report.problems.filter((p) => !p.rejected);
+  return (
+    <section className="card" aria-labelledby="report-h">
+      <h2 id="report-h">What Attune found in “{report.source}”</h2>
+      <p className="summary" data-testid="report-summary">
+        Read {plural(report.rowsRead, 'row')}: {report.accepted} ready to use
+        {report.rejected > 0 ? `, ${report.rejected} left out` : ''}
+        {report.duplicates > 0 ? ` (${plural(report.duplicates, 'duplicate')} among them)` : ''}
+        {warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : ''}.
+      </p>
+      {report.fatal && <p className="error">Attune could not read this file. The first problem below says why.</p>}
+      {report.tokens && (
+        <p className="muted">
+          The longest example is {report.tokens.estimated ? 'about ' : ''}
+          {report.tokens.longest} tokens, {report.tokens.total} tokens in all.
+          {report.estimatedTrainingSeconds !== undefined && ` Tuning on them may take ${formatDuration(report.estimatedTrainingSeconds)}.`}
+        </p>
+      )}
+      {report.problems.length > 0 ? (
+        <table className="problems">
+          <caption>
+            {leftOut.length > 0 ? 'Rows that were left out, and warnings. Fix a row here and Attune checks it again.' : 'Warnings (these rows are still used).'}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Row</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Problem</th>
+              <th scope="col">Fix it</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.problems.slice(0, 200).map((p, i) => (
+              <ProblemRow key={`${p.line}-${p.code}-${i}`} problem={p} onFix={onFix} />
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="ok">No problems found.</p>
+      )}
+    </section>
+  );
+}
+
+function ProblemRow({ problem, onFix }: { problem: DataProblem; onFix: (p: DataProblem, text: string) => Promise<void> }) {
+  const [text, setText] = useState(problem.rowText ?? '');
+  const id = `fix-${problem.line}-${problem.code}`;
+  return (
+    <tr className={problem.rejected ? 'error' : 'warning'}>
+      <td>{problem.line ? problem.line : 'whole file'}</td>
+      <td>{problem.rejected ? 'Left out' : 'Warning'}</td>
+      <td>
+        {problem.message}
+        {problem.field && <span className="muted"> (in “{problem.field}”)</span>}
+      </td>
+      <td>
+        {problem.rowText !== undefined && problem.line ? (
+          <div className="fix">
+            <label className="sr-only" htmlFor={id}>
+              Row {problem.line} text
+            </label>
+            <input id={id} value={text} onChange={(e) => setText(e.target.value)} />
+            <button type="button" onClick={() => void onFix(problem, text)} disabled={text === problem.rowText}>
+              Save row {problem.line}
+            </button>
+          </div>
+        ) : (
+          <span className="muted">—</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+const PAGE = 5;
+
+function ExamplesEditor({ project }: { project: string }) {
+  const [split, setSplit] = useState<'train' | 'val'>('train');
+  const [page, setPage] = useState<ExamplesPage>();
+  const [offset, setOffset] = useState(0);
+  const [editing, setEditing] = useState<number>();
+  const [error, setError] = useState<string>();
+
+  const load = async (o = offset, s = split) => {
+    try {
+      setPage(await attune.data.examples({ project, split: s, offset: o, limit: PAGE }));
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  useEffect(() => void load(offset, split), [offset, split]);
+
+  const save = async (index: number, ex: Example | null) => {
+    try {
+      await attune.data.saveExample({ project, split, index, example: ex });
+      setEditing(undefined);
+      await load();
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="examples-h">
+      <h2 id="examples-h">Your examples</h2>
+      <div className="row" role="group" aria-label="Which examples">
+        <button type="button" aria-pressed={split === 'train'} onClick={() => (setSplit('train'), setOffset(0))}>
+          To learn from
+        </button>
+        <button type="button" aria-pressed={split === 'val'} onClick={() => (setSplit('val'), setOffset(0))}>
+          Held out
+        </button>
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {page && (
+        <>
+          <p className="muted">
+            Showing {page.total === 0 ? 0 : offset + 1}–{Math.min(offset + PAGE, page.total)} of {page.total}.
+          </p>
+          <ol className="examples" start={offset + 1}>
+            {page.examples.map((ex, i) =>
+              editing === offset + i ? (
+                <li key={offset + i}>
+                  <ExampleForm example={ex} onSave={(e) => void save(offset + i, e)} onCancel={() => setEditing(undefined)} />
+                </li>
+              ) : (
+                <li key={offset + i}>
+                  {ex.messages.map((m, j) => (
+                    <p key={j} className={`msg ${m.role}`}>
+                      <strong>{m.role === 'user' ? 'Question' : m.role === 'assistant' ? 'Answer' : 'Instructions'}:</strong> {m.content}
+                    </p>
+                  ))}
+                  <div className="row">
+                    <button type="button" onClick={() => setEditing(offset + i)}>
+                      Edit example {offset + i + 1}
+                    </button>
+                    <button type="button" onClick={() => void save(offset + i, null)}>
+                      Remove example {offset + i + 1}
+                    </button>
+                  </div>
+                </li>
+              ),
+            )}
+          </ol>
+          <div className="row">
+            <button type="button" onClick={() => setOffset(Math.max(0, offset - PAGE))} disabled={offset === 0}>
+              Previous
+            </button>
+            <button type="button" onClick={() => setOffset(offset + PAGE)} disabled={offset + PAGE >= page.total}>
+              Next examples
+            </button>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+function ExampleForm({ example, onSave, onCancel }: { example: Example; onSave: (e: Example) => void; onCancel: () => void }) {
+  const [messages, setMessages] = useState(example.messages);
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSave({ messages });
+      }}
+    >
+      {messages.map((m, j) => (
+        <div key={j} className="field">
+          <label htmlFor={`msg-${j}`}>{m.role === 'user' ? 'Question' : m.role === 'assistant' ? 'Answer' : 'Instructions'}</label>
+          <textarea
+            id={`msg-${j}`}
+            value={m.content}
+            rows={3}
+            onChange={(e) => setMessages(messages.map((x, k) => (k === j ? { ...x, content: e.target.value } : x)))}
+          />
+        </div>
+      ))}
+      <div className="row">
+        <button type="submit" className="primary">
+          Save
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

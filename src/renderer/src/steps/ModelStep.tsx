@@ -1,0 +1,133 @@
+/** Step 2: the models in the workspace and those added from a folder or GGUF file; what fits this machine. */
+import { useEffect, useState } from 'react';
+import type { AppInfo, DeviceInfo, ModelInfo } from '../../../shared/contract.js';
+import { attune, errorText } from '../api.js';
+import { formatBytes, formatCount } from '../format.js';
+import type { StepProps } from '../App.js';
+
+const VERDICT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
+
+export function ModelStep({ state, update, next, machine }: StepProps & { machine?: AppInfo['machine'] }) {
+  const [models, setModels] = useState<ModelInfo[]>();
+  const [devices, setDevices] = useState<DeviceInfo>();
+  const [error, setError] = useState<string>();
+
+  const load = async () => {
+    try {
+      const list = await attune.models.list({});
+      setModels(list);
+      if (!state.modelPath) {
+        const first = list.find((m) => !m.problem && m.fit?.verdict !== 'too-big');
+        if (first) update({ modelPath: first.path });
+      }
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  useEffect(() => {
+    void load();
+    attune.models
+      .devices({})
+      .then(setDevices)
+      .catch(() => undefined);
+  }, []);
+
+  const add = async (kind: 'folder' | 'gguf') => {
+    setError(undefined);
+    try {
+      const m = await attune.models.add({ kind });
+      if (m) {
+        await load();
+        if (!m.problem) update({ modelPath: m.path });
+      }
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  return (
+    <div className="step">
+      <p className="lead">
+        Choose the model to tune. Smaller models learn faster and run on more computers; larger ones write better answers.
+        {machine && ` This computer has ${formatBytes(machine.totalMemoryBytes)} of memory.`}
+      </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {!models ? (
+        <p aria-live="polite">Looking for models…</p>
+      ) : models.length === 0 ? (
+        <p>No models yet. Add a model folder (from Hugging Face, with config.json and .safetensors files) or a GGUF file.</p>
+      ) : (
+        <fieldset className="models">
+          <legend>Models</legend>
+          {models.map((m) => (
+            <label key={m.path} className={`model card ${state.modelPath === m.path ? 'selected' : ''}`}>
+              <input
+                type="radio"
+                name="model"
+                value={m.path}
+                checked={state.modelPath === m.path}
+                disabled={!!m.problem}
+                onChange={() => update({ modelPath: m.path })}
+              />
+              <span className="model-body">
+                <strong className="model-name">{m.name}</strong>
+                {m.problem ? (
+                  <span className="error">{m.problem}</span>
+                ) : (
+                  <dl className="facts">
+                    <dt>Size</dt>
+                    <dd>
+                      {formatCount(m.parameters)} parameters{m.fileBytes !== undefined && `, ${formatBytes(m.fileBytes)} on disk`}
+                    </dd>
+                    <dt>Kind</dt>
+                    <dd>
+                      {m.architecture ?? 'unknown'}
+                      {m.dtype ? `, ${m.dtype}` : ''}
+                    </dd>
+                    <dt>Reads up to</dt>
+                    <dd>{m.contextLength ? `${m.contextLength} tokens` : 'unknown'}</dd>
+                    <dt>Chat template</dt>
+                    <dd>{m.hasChatTemplate ? 'Yes, its own' : 'No: Attune will use a standard one'}</dd>
+                    <dt>Memory to tune</dt>
+                    <dd>
+                      {m.fit ? (
+                        <>
+                          <span className={`badge ${m.fit.verdict}`}>{VERDICT[m.fit.verdict]}</span> {m.fit.explanation}
+                        </>
+                      ) : (
+                        'unknown'
+                      )}
+                    </dd>
+                  </dl>
+                )}
+                <span className="muted path">{m.path}</span>
+              </span>
+            </label>
+          ))}
+        </fieldset>
+      )}
+      <div className="row">
+        <button type="button" onClick={() => void add('folder')}>
+          Add a model folder…
+        </button>
+        <button type="button" onClick={() => void add('gguf')}>
+          Add a GGUF file…
+        </button>
+      </div>
+      {devices && (
+        <p className="muted" data-testid="device-line">
+          Work will run on: <strong>{devices.chosen.toUpperCase()}</strong>, because {devices.why}.
+        </p>
+      )}
+      <div className="nav-buttons">
+        <button type="button" className="primary" onClick={next} disabled={!state.modelPath}>
+          Next: tune
+        </button>
+      </div>
+    </div>
+  );
+}

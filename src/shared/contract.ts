@@ -1,0 +1,405 @@
+/**
+ * The IPC contract: one map of calls (zod request schema + response type) and one map of event
+ * streams (payload type). Main registers a handler for every call from `calls`, the preload builds
+ * one verb per call from the same map (`attune.data.check(req)`), and events become typed
+ * subscriptions (`attune.tune.onProgress(cb) -> unsubscribe`).
+ *
+ * Runs in every process: no Node, DOM or Electron imports here.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+/** A phantom marker that carries a response (or event payload) type without a runtime schema. */
+export interface Shape<T> {
+  readonly __shape?: T;
+}
+const shape = <T>(): Shape<T> => ({});
+
+interface CallSpec<Req extends z.ZodType, Res> {
+  request: Req;
+  response: Shape<Res>;
+}
+const call = <Req extends z.ZodType, Res>(request: Req, _response: Shape<Res>): CallSpec<Req, Res> => ({
+  request,
+  response: _response,
+});
+
+/** Names a person gives a project: letters, digits, spaces, dot, dash and underscore. */
+export const projectName = z
+  .string()
+  .trim()
+  .min(1, 'Give the project a name.')
+  .max(64, 'Use a name of at most 64 characters.')
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, 'Use letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.');
+
+/** Ids minted by main (runs, jobs, sessions, streams, staged files): no path separators. */
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'Not a valid id.').refine((s) => s !== '.' && s !== '..', 'Not a valid id.');
+
+const empty = z.object({}).strict();
+
+// ---------------------------------------------------------------------------------------------
+// Shared value types (responses and payloads)
+
+export type Theme = 'system' | 'light' | 'dark';
+
+export interface Settings {
+  workspace: string;
+  theme: Theme;
+  /** Most recent first, project names in the workspace. */
+  recentProjects: string[];
+  /** Models added from outside the workspace (a folder or a GGUF file). */
+  addedModels: { path: string; kind: 'folder' | 'gguf' }[];
+  /** Preferred device for tuning and chat; 'auto' lets the engine choose. */
+  device: Device;
+}
+
+export const device = z.enum(['auto', 'cpu', 'webgpu', 'cuda', 'dml']);
+export type Device = z.infer<typeof device>;
+
+export interface AppInfo {
+  version: string;
+  platform: string;
+  settings: Settings;
+  machine: { totalMemoryBytes: number; freeMemoryBytes: number; cpus: number };
+}
+
+export interface ProjectSummary {
+  name: string;
+  /** Counts after the last import, if any. */
+  data?: { train: number; val: number; source: string };
+  runs: number;
+  updatedAt: string;
+}
+
+export interface StagedFile {
+  /** File name inside the project's data/original folder (the person's file, untouched). */
+  source: string;
+  bytes: number;
+}
+
+export type ProblemSeverity = 'fatal' | 'error' | 'warning';
+export interface DataProblem {
+  /** Stable catalogue code (src/shared/diagnostics.ts). */
+  code: string;
+  severity: ProblemSeverity;
+  /** True when the row was left out because of this problem. */
+  rejected: boolean;
+  message: string;
+  line?: number;
+  field?: string;
+  /** The raw text of the row, where the file is line-based, so a person can fix it in place. */
+  rowText?: string;
+}
+
+export interface Example {
+  /** Chat messages in order; the last assistant turn is what the model learns to say. */
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+}
+
+export interface DataReport {
+  source: string;
+  format: string;
+  rowsRead: number;
+  accepted: number;
+  rejected: number;
+  duplicates: number;
+  /** True when the file could not be read at all. */
+  fatal: boolean;
+  problems: DataProblem[];
+  /** Token counts; `estimated` when no model tokenizer was used (characters / 4). */
+  tokens?: { total: number; longest: number; estimated: boolean };
+  /** A first guess of how long training takes on this machine. */
+  estimatedTrainingSeconds?: number;
+}
+
+export interface ImportResult {
+  report: DataReport;
+  train: number;
+  val: number;
+}
+
+export interface ExamplesPage {
+  split: 'train' | 'val';
+  total: number;
+  offset: number;
+  examples: Example[];
+}
+
+export interface ModelInfo {
+  /** Absolute path to the folder or GGUF file. */
+  path: string;
+  name: string;
+  origin: 'workspace' | 'added';
+  kind: 'folder' | 'gguf';
+  architecture?: string;
+  parameters?: number;
+  dtype?: string;
+  contextLength?: number;
+  vocabSize?: number;
+  hasChatTemplate?: boolean;
+  fileBytes?: number;
+  memory?: { inferenceBytes: number; tuningBytes: number };
+  /** Whether tuning fits this machine, in plain words. */
+  fit?: { verdict: 'fits' | 'tight' | 'too-big'; explanation: string };
+  /** Present when the model could not be read. */
+  problem?: string;
+}
+
+export interface DeviceInfo {
+  available: { device: Exclude<Device, 'auto'>; label: string; ok: boolean; reason?: string }[];
+  chosen: Exclude<Device, 'auto'>;
+  why: string;
+}
+
+export type RunState = 'queued' | 'running' | 'pausing' | 'paused' | 'cancelling' | 'cancelled' | 'done' | 'failed' | 'crashed';
+/** Why a worker process ended (stored on the run and shown in the UI). */
+export type ExitReason = 'done' | 'cancelled' | 'paused' | 'failed' | 'crashed' | 'killed';
+
+export interface RunSummary {
+  runId: string;
+  project: string;
+  modelPath: string;
+  preset: PresetName;
+  state: RunState;
+  exitReason?: ExitReason;
+  message?: string;
+  startedAt: string;
+  endedAt?: string;
+  /** Last known progress. */
+  step?: number;
+  totalSteps?: number;
+  bestStep?: number;
+  adapterDir?: string;
+  /** Whether a checkpoint exists to resume from. */
+  resumable: boolean;
+  device?: string;
+  deviceWhy?: string;
+  jobId?: string;
+}
+
+export type TuneEvent =
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
+  | { type: 'eval'; step: number; valLoss: number }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'device'; device: string; why: string }
+  | { type: 'done'; adapterDir: string; bestStep: number };
+
+export interface MetricsPoint {
+  step: number;
+  loss?: number;
+  valLoss?: number;
+  tokensPerSecond?: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number;
+  promptTokens: number;
+  tokensPerSecond: number;
+  stopped: boolean;
+}
+
+export type ExportFormat = 'peft' | 'merged' | 'gguf-f16' | 'gguf-q8_0' | 'gguf-q4';
+export interface ExportChoice {
+  format: ExportFormat;
+  title: string;
+  explanation: string;
+}
+export interface ExportResult {
+  format: ExportFormat;
+  out: string;
+  files: { name: string; bytes: number }[];
+}
+
+export interface AppError {
+  code: string;
+  message: string;
+  details?: { file?: string; line?: number; field?: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets
+
+export const presetName = z.enum(['quick', 'balanced', 'thorough']);
+export type PresetName = z.infer<typeof presetName>;
+
+export const advanced = z
+  .object({
+    rank: z.number().int().min(1).max(256),
+    learningRate: z.number().positive().max(1),
+    epochs: z.number().int().min(1).max(100),
+    batchSize: z.number().int().min(1).max(512),
+    maxLength: z.number().int().min(16).max(131072),
+    seed: z.number().int().min(0).max(2 ** 31 - 1),
+    device,
+  })
+  .strict();
+export type Advanced = z.infer<typeof advanced>;
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+const dataFormat = z.enum(['auto', 'jsonl', 'json', 'csv', 'tsv', 'xlsx', 'txt']);
+/** Column mapping for table-shaped files: which column holds the prompt, the answer, the system text. */
+const columnMap = z.object({ prompt: z.string().max(200).optional(), response: z.string().max(200).optional(), system: z.string().max(200).optional() }).strict();
+
+const chatMessage = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) }).strict();
+const example = z.object({ messages: z.array(chatMessage).min(1).max(200) }).strict();
+
+const sampling = z
+  .object({
+    maxTokens: z.number().int().min(1).max(4096),
+    temperature: z.number().min(0).max(5),
+    topP: z.number().gt(0).max(1),
+    topK: z.number().int().min(0).max(1000),
+    seed: z.number().int().min(0).max(2 ** 31 - 1),
+  })
+  .strict();
+export type Sampling = z.infer<typeof sampling>;
+
+/** 20 MB of base64 is the most a dropped file may carry over IPC. */
+const MAX_UPLOAD_BASE64 = 28_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// The channel map
+
+export const calls = {
+  'app.info': call(empty, shape<AppInfo>()),
+
+  'settings.get': call(empty, shape<Settings>()),
+  'settings.update': call(
+    z.object({ theme: z.enum(['system', 'light', 'dark']).optional(), device: device.optional() }).strict(),
+    shape<Settings>(),
+  ),
+  /** Opens a folder dialog; null when the person cancels. */
+  'settings.chooseWorkspace': call(empty, shape<Settings | null>()),
+
+  'projects.list': call(empty, shape<ProjectSummary[]>()),
+  'projects.create': call(z.object({ name: projectName }).strict(), shape<ProjectSummary>()),
+  'projects.open': call(z.object({ name: projectName }).strict(), shape<ProjectSummary>()),
+
+  /** Copies the person's file into the project untouched: from a dialog, dropped bytes, or the bundled sample. */
+  'data.add': call(
+    z
+      .object({
+        project: projectName,
+        from: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('dialog') }).strict(),
+          z.object({ kind: z.literal('sample') }).strict(),
+          z
+            .object({
+              kind: z.literal('bytes'),
+              name: z.string().min(1).max(200),
+              base64: z.string().max(MAX_UPLOAD_BASE64),
+            })
+            .strict(),
+        ]),
+      })
+      .strict(),
+    shape<StagedFile | null>(),
+  ),
+  'data.check': call(
+    z.object({ project: projectName, source: id, format: dataFormat.optional(), map: columnMap.optional(), maxLength: z.number().int().min(16).max(131072).optional() }).strict(),
+    shape<DataReport>(),
+  ),
+  /** Replaces one line of the working copy (line-based files only), so a person can fix a rejected row. */
+  'data.fixRow': call(z.object({ project: projectName, source: id, line: z.number().int().min(1), text: z.string().max(1_000_000) }).strict(), shape<DataReport>()),
+  'data.import': call(
+    z
+      .object({
+        project: projectName,
+        source: id,
+        format: dataFormat.optional(),
+        map: columnMap.optional(),
+        maxLength: z.number().int().min(16).max(131072).optional(),
+        valFraction: z.number().min(0).max(0.5),
+        seed: z.number().int().min(0).max(2 ** 31 - 1),
+      })
+      .strict(),
+    shape<ImportResult>(),
+  ),
+  'data.examples': call(
+    z.object({ project: projectName, split: z.enum(['train', 'val']), offset: z.number().int().min(0), limit: z.number().int().min(1).max(500) }).strict(),
+    shape<ExamplesPage>(),
+  ),
+  'data.saveExample': call(
+    z.object({ project: projectName, split: z.enum(['train', 'val']), index: z.number().int().min(0), example: example.nullable() }).strict(),
+    shape<ExamplesPage>(),
+  ),
+
+  'models.list': call(empty, shape<ModelInfo[]>()),
+  /** Opens a dialog for a model folder or a GGUF file; null when the person cancels. */
+  'models.add': call(z.object({ kind: z.enum(['folder', 'gguf']) }).strict(), shape<ModelInfo | null>()),
+  'models.inspect': call(z.object({ path: z.string().min(1).max(4096) }).strict(), shape<ModelInfo>()),
+  'models.devices': call(empty, shape<DeviceInfo>()),
+
+  'tune.start': call(
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),
+    shape<RunSummary>(),
+  ),
+  'tune.pause': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
+  'tune.resume': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
+  'tune.cancel': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
+  'tune.runs': call(z.object({ project: projectName }).strict(), shape<RunSummary[]>()),
+  'tune.metrics': call(z.object({ project: projectName, runId: id }).strict(), shape<MetricsPoint[]>()),
+
+  'chat.open': call(
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), runId: id.optional() }).strict(),
+    shape<{ sessionId: string; hasAdapter: boolean }>(),
+  ),
+  /** Streams `chat.token` events tagged with `streamId`; resolves with the whole answer. */
+  'chat.generate': call(
+    z
+      .object({
+        sessionId: id,
+        streamId: id,
+        which: z.enum(['tuned', 'base']),
+        messages: z.array(chatMessage).min(1).max(200),
+        sampling,
+      })
+      .strict(),
+    shape<GenerateResult>(),
+  ),
+  'chat.stop': call(z.object({ streamId: id }).strict(), shape<{ stopped: boolean }>()),
+  'chat.close': call(z.object({ sessionId: id }).strict(), shape<{ closed: boolean }>()),
+
+  'export.choices': call(empty, shape<ExportChoice[]>()),
+  'export.run': call(
+    z.object({ project: projectName, runId: id, modelPath: z.string().min(1).max(4096), format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']) }).strict(),
+    shape<ExportResult>(),
+  ),
+  /** Shows an export in the system file manager (paths inside the workspace only). */
+  'export.reveal': call(z.object({ project: projectName, out: z.string().min(1).max(4096) }).strict(), shape<{ shown: boolean }>()),
+} as const;
+
+export const events = {
+  'data.progress': shape<{ project: string; source: string; rowsRead: number; fraction?: number }>(),
+  'tune.progress': shape<{ project: string; runId: string; event: TuneEvent }>(),
+  'tune.state': shape<RunSummary>(),
+  'chat.token': shape<{ streamId: string; delta: string }>(),
+  'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Derived types
+
+export type Calls = typeof calls;
+export type CallName = keyof Calls;
+export type EventName = keyof typeof events;
+export type Req<K extends CallName> = z.infer<Calls[K]['request']>;
+/** What a caller passes (defaults not yet applied). */
+export type ReqIn<K extends CallName> = z.input<Calls[K]['request']>;
+export type Res<K extends CallName> = Calls[K]['response'] extends Shape<infer T> ? T : never;
+export type Payload<K extends EventName> = (typeof events)[K] extends Shape<infer T> ? T : never;
+
+export const callNames = Object.keys(calls) as CallName[];
+export const eventNames = Object.keys(events) as EventName[];
+
+/** What travels back over IPC for every call: errors are values, so their code and text survive. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: AppError };
+
+/** The IPC channel for an event (kept apart from call channels so neither can be mistaken for the other). */
+export const eventChannel = (name: EventName): string => `event:${name}`;
+export const callChannel = (name: CallName): string => `call:${name}`;
