@@ -29,6 +29,8 @@ export interface InputSpec {
   dims?: Shape;
   domain?: Domain;
   name?: string;
+  /** Fed to the graph but not differentiated or perturbed (activations, frozen inputs). */
+  frozen?: boolean;
 }
 
 export interface GradcheckOptions {
@@ -56,6 +58,8 @@ export interface GradcheckResult {
   checks: DirectionCheck[];
   maxRelErr: number;
   graph: GraphBuilder;
+  /** Number of forward nodes: graph.nodes from here on are the backward pass (then output Identities). */
+  forwardNodeCount: number;
   grads: Map<string, Value>;
 }
 
@@ -103,9 +107,11 @@ export async function gradcheck(
   const g = new GraphBuilder('gradcheck');
   const xs = specs.map((s, i) => g.input(s.name ?? `x${i}`, dtype, s.dims ?? s.shape));
   const loss = build(g, xs);
-  const grads = buildBackward(g, loss, xs, opts.backward);
+  const forwardNodeCount = g.nodes.length;
+  const free = specs.flatMap((s, i) => (s.frozen ? [] : [i]));
+  const grads = buildBackward(g, loss, free.map((i) => xs[i]), opts.backward);
   g.output(loss, 'loss');
-  xs.forEach((x, i) => g.output(grads.get(x.name)!, `grad_${i}`));
+  free.forEach((i) => g.output(grads.get(xs[i].name)!, `grad_${i}`));
   const session = await ort.InferenceSession.create(serializeGraph(g).model);
 
   const x0 = specs.map((s) => sample(rand, size(s.shape), s.domain));
@@ -116,6 +122,7 @@ export async function gradcheck(
   const base = await session.run(feeds(x0));
   const lossValue = Number(base.loss.data[0]);
   const gradData = specs.map((s, i) => {
+    if (s.frozen) return new Float64Array(size(s.shape));
     const t = base[`grad_${i}`];
     const dims = Array.from(t.dims);
     if (dims.length !== s.shape.length || dims.some((d, k) => d !== s.shape[k])) {
@@ -129,12 +136,10 @@ export async function gradcheck(
 
   const lossAt = async (values: Float64Array[]) => Number((await session.run(feeds(values))).loss.data[0]);
   const directions: { name: string; d: Float64Array[] }[] = [];
-  for (let k = 0; k < (opts.directions ?? 2); k++) directions.push({ name: `joint ${k}`, d: specs.map((s) => sample(rand, size(s.shape))) });
-  if (specs.length > 1) {
-    specs.forEach((s, i) =>
-      directions.push({ name: `input ${i}`, d: specs.map((t, j) => (j === i ? sample(rand, size(s.shape)) : new Float64Array(size(t.shape)))) }),
-    );
-  }
+  const direction = (only?: number) =>
+    specs.map((s, j) => (!s.frozen && (only === undefined || only === j) ? sample(rand, size(s.shape)) : new Float64Array(size(s.shape))));
+  for (let k = 0; k < (opts.directions ?? 2); k++) directions.push({ name: `joint ${k}`, d: direction() });
+  if (free.length > 1) free.forEach((i) => directions.push({ name: `input ${i}`, d: direction(i) }));
 
   const checks: DirectionCheck[] = [];
   for (const { name, d } of directions) {
@@ -158,7 +163,7 @@ export async function gradcheck(
     const rows = checks.map((c) => `  ${c.direction}: analytic ${c.analytic.toPrecision(12)} numeric ${c.numeric.toPrecision(12)} rel ${c.relErr.toExponential(2)}`);
     throw new Error(`${label}: directional derivative off by ${worst.relErr.toExponential(2)} > ${rtol}\n${rows.join('\n')}`);
   }
-  return { seed, loss: lossValue, checks, maxRelErr: worst.relErr, graph: g, grads };
+  return { seed, loss: lossValue, checks, maxRelErr: worst.relErr, graph: g, forwardNodeCount, grads };
 }
 
 /**

@@ -1,4 +1,5 @@
-// Probe: which ONNX ops used by autodiff rules have float64 kernels on ORT CPU.
+// Probe: which ONNX ops used by autodiff rules (and a few neighbours) have float64 kernels on ORT CPU.
+// Run: npx tsx tests/engine/onnx/probe-f64.ts   (onnxruntime-node 1.30: all but Erf do)
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../../src/engine/onnx/builder.js';
 import { attr, type Value } from '../../../src/engine/onnx/graph.js';

@@ -5,14 +5,14 @@
  */
 import type { GraphBuilder } from '../../builder.js';
 import type { Value } from '../../graph.js';
-import { flattenLead, rank, transposeLast2, type GradRule } from '../rule.js';
+import { flattenLead, rank, reshapeLike, transposeLast2, type GradRule } from '../rule.js';
 
 export const linalgRules: GradRule[] = [
   // Y[..., m, n] = A[..., m, k] @ B[..., k, n]   (batch dims broadcast)
   //   dA = dY @ Bᵀ,  dB = Aᵀ @ dY
   {
     name: 'MatMul',
-    vjp: ({ g, inputs: [a, b], dy, needs }) => [needs(0) ? matMulDa(g, dy, b!) : null, needs(1) ? matMulDb(g, a!, b!, dy) : null],
+    vjp: ({ g, inputs: [a, b], dy, needs }) => [needs(0) ? matMulDa(g, dy, a!, b!) : null, needs(1) ? matMulDb(g, a!, b!, dy) : null],
     emitForward: (g, [a, b]) => g.matMul(a, b),
     cases: [
       { label: '2d', shapes: [[3, 4], [4, 5]] },
@@ -60,9 +60,13 @@ export const linalgRules: GradRule[] = [
   },
 ];
 
-/** dA = dY @ Bᵀ (2-D: one Gemm with transB). */
-function matMulDa(g: GraphBuilder, dy: Value, b: Value): Value {
+/**
+ * dA = dY @ Bᵀ. With a 2-D B (a weight) this is one Gemm with transB over dY's rows, reshaped
+ * back to A's shape: no Transpose of the weight, no batched product.
+ */
+function matMulDa(g: GraphBuilder, dy: Value, a: Value, b: Value): Value {
   if (rank(dy) === 2 && rank(b) === 2) return g.gemm(dy, b, { transB: true }, 'da');
+  if (rank(b) === 2) return reshapeLike(g, g.gemm(flattenLead(g, dy, 'dy_rows'), b, { transB: true }, 'da_rows'), a, 'da');
   return g.matMul(dy, transposeLast2(g, b, 'bT'), 'da');
 }
 

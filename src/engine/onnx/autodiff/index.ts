@@ -1,0 +1,5 @@
+/** Reverse-mode autodiff over ONNX graphs built with GraphBuilder, and the optimizer update. */
+export { buildBackward, planBackward, type BackwardOptions, type BackwardPlan } from './backward.js';
+export { adamW, clipByGlobalNorm, type AdamWOptions, type AdamWState } from './optimizer.js';
+export { allEntries, allRules, lookup, registerNotDifferentiable, registerRule, registerZeroGradient, type RegistryEntry } from './registry.js';
+export type { Domain, GradCase, GradRule, Vjp, VjpContext } from './rule.js';
