@@ -97,6 +97,7 @@ export class ModelTokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 

@@ -1,0 +1,75 @@
+/** Runs Attune's own inference graph on a loaded model, for tests: logits of every position. */
+import { buildInferenceGraph, loraInputName } from '../../src/engine/models/inference-graph.js';
+import type { LoadedModel } from '../../src/engine/models/load.js';
+import type { LoraTarget } from '../../src/engine/models/decoder.js';
+import { serializeGraph } from '../../src/engine/onnx/serialize.js';
+import { createSession, floatTensor, int64Tensor, type Session, type Tensor } from '../../src/engine/runtime/session.js';
+
+export interface TestLora {
+  rank: number;
+  alpha: number;
+  targets: LoraTarget[];
+  /** keyed `blk.{l}.{target}` */
+  factors: Map<string, { a: Float32Array; b: Float32Array }>;
+}
+
+export async function allLogitsSession(model: LoadedModel, lora?: TestLora): Promise<Session> {
+  const g = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, lora: lora && { rank: lora.rank, targets: lora.targets } });
+  return createSession(serializeGraph(g).model, { threads: 1 });
+}
+
+export function emptyPast(model: LoadedModel): Record<string, Tensor> {
+  const c = model.config;
+  const feeds: Record<string, Tensor> = {};
+  for (let l = 0; l < c.layers; l++) {
+    feeds[`past.${l}.key`] = floatTensor(new Float32Array(0), [1, c.kvHeads, 0, c.headDim]);
+    feeds[`past.${l}.value`] = floatTensor(new Float32Array(0), [1, c.kvHeads, 0, c.headDim]);
+  }
+  return feeds;
+}
+
+export function loraFeeds(model: LoadedModel, lora: TestLora | undefined, loraScale: number): Record<string, Tensor> {
+  if (!lora) return {};
+  const feeds: Record<string, Tensor> = { lora_scale: floatTensor(Float32Array.of((loraScale * lora.alpha) / lora.rank), []) };
+  for (let l = 0; l < model.config.layers; l++) {
+    for (const t of lora.targets) {
+      const f = lora.factors.get(`blk.${l}.${t}`)!;
+      feeds[loraInputName(l, t, 'A')] = floatTensor(f.a, [lora.rank, f.a.length / lora.rank]);
+      feeds[loraInputName(l, t, 'B')] = floatTensor(f.b, [f.b.length / lora.rank, lora.rank]);
+    }
+  }
+  return feeds;
+}
+
+/** Logits [T, V] of the whole sequence in one pass (no cache). */
+export async function forwardLogits(session: Session, model: LoadedModel, ids: number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
+  const out = await session.run({ input_ids: int64Tensor(ids, [1, ids.length]), ...emptyPast(model), ...extra });
+  return out.logits.data as Float32Array;
+}
+
+/** Logits [T, V] computed by prefilling `split` tokens and decoding the rest one at a time. */
+export async function cachedLogits(session: Session, model: LoadedModel, ids: number[], split: number, extra: Record<string, Tensor> = {}): Promise<Float32Array> {
+  const V = model.config.vocab;
+  const result = new Float32Array(ids.length * V);
+  let past = emptyPast(model);
+  let pos = 0;
+  const chunks = [ids.slice(0, split), ...ids.slice(split).map((t) => [t])];
+  for (const chunk of chunks) {
+    const out = await session.run({ input_ids: int64Tensor(chunk, [1, chunk.length]), ...past, ...extra });
+    result.set(out.logits.data as Float32Array, pos * V);
+    pos += chunk.length;
+    past = {};
+    for (let l = 0; l < model.config.layers; l++) {
+      past[`past.${l}.key`] = out[`present.${l}.key`];
+      past[`past.${l}.value`] = out[`present.${l}.value`];
+    }
+  }
+  return result;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
