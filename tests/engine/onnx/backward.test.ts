@@ -89,4 +89,13 @@ describe('buildBackward', () => {
     expect(() => buildBackward(g, loss, [x, u])).toThrow(/does not depend on u/);
     expect(buildBackward(g, loss, [x, u], { unconnected: 'zeros' }).get('u')!.shape).toEqual([2]);
   });
+
+  it('float32 fallback: the same check in float32 with the documented looser tolerance', async () => {
+    const r = await gradcheck(
+      (g, [x, w]) => sumAll(g, g.mul(g.softmax(g.matMul(x, w), -1), g.constant('float32', [3, 2], [0.3, -1.2, 0.8, 0.1, -0.5, 2]))),
+      [{ shape: [3, 4] }, { shape: [4, 2] }],
+      { seed: 5, dtype: 'float32' },
+    );
+    expect(r.maxRelErr).toBeLessThan(2e-3);
+  });
 });

@@ -13,7 +13,7 @@ const cases: Case[] = [
   ['MatMul', (g, x, y) => g.matMul(x, g.transpose(y, [1, 0]))], ['Gemm', (g, x, y) => g.gemm(x, y, { transB: true, alpha: 0.5 })],
   ['Softmax', (g, x) => g.softmax(x)], ['LogSoftmax', (g, x) => g.logSoftmax(x)],
   ['Where', (g, x, y) => g.where(g.greater(x, y), x, y)], ['Max', (g, x, y) => g.max(x, y)], ['Min', (g, x, y) => g.op('Min', [x, y])[0]],
-  ['Relu', (g, x) => g.op('Relu', [x])[0]], ['Sum', (g, x, y) => g.op('Sum', [x, y, x])[0]],
+  ['Relu', (g, x) => g.op('Relu', [x])[0]], ['Sum', (g, x, y) => g.op('Sum', [x, y, x], {}, { outputs: [{ dtype: x.dtype, shape: [2, 3] }] })[0]],
   ['ReduceSum', (g, x) => g.reduceSum(x, [1])], ['ReduceMean', (g, x) => g.reduceMean(x, [1])], ['ReduceMax', (g, x) => g.reduceMax(x, [1])],
   ['Expand', (g, x) => g.expand(g.reduceSum(x, [1]), g.ints([2, 3]), [2, 3])],
   ['Pad', (g, x) => g.op('Pad', [x, g.ints([0, 1, 0, 2])], {}, { outputs: [{ dtype: x.dtype, shape: [2, 6] }] })[0]],
@@ -29,7 +29,7 @@ const cases: Case[] = [
   ['Erf', (g, x) => g.op('Erf', [x])[0]], ['Abs', (g, x) => g.op('Abs', [x])[0]], ['Sin', (g, x) => g.sin(x)], ['Cos', (g, x) => g.cos(x)],
   ['ReduceSumSquare', (g, x) => g.op('ReduceSumSquare', [x, g.ints([1])], {}, { outputs: [{ dtype: x.dtype, shape: [2, 1] }] })[0]],
   ['ReduceL2', (g, x) => g.op('ReduceL2', [x, g.ints([1])], {}, { outputs: [{ dtype: x.dtype, shape: [2, 1] }] })[0]],
-  ['Clip', (g, x) => g.op('Clip', [x, g.scalar(0, 'float64'), g.scalar(1, 'float64')])[0]],
+  ['Clip', (g, x) => g.op('Clip', [x, g.scalar(0, 'float64'), g.scalar(1, 'float64')], {}, { outputs: [{ dtype: x.dtype, shape: [2, 3] }] })[0]],
   ['Trilu', (g, x) => g.op('Trilu', [x], {}, { outputs: [{ dtype: x.dtype, shape: [2, 3] }] })[0]],
 ];
 for (const [name, f] of cases) {

@@ -8,6 +8,12 @@
  *                       with the reason (e.g. Floor: its derivative is zero almost everywhere,
  *                       which would silently freeze everything upstream).
  * An op in none of the three states also throws, naming the op and the node.
+ *
+ * Layout: rules sit in a few family tables (rules/elementwise, linalg, shape, reduce), each rule
+ * next to a comment with its forward semantics, rather than one file per op: the families share
+ * helpers and gradcheck batteries. Composite ops have no fused rules yet: the builder's
+ * rmsNorm and silu decompose into primitive ops, so their gradients come from the primitives.
+ * Softmax's rule is the fused "D trick" form (it only needs the output P).
  */
 import type { GradRule } from './rule.js';
 import { elementwiseRules } from './rules/elementwise.js';

@@ -17,6 +17,7 @@ export const linalgRules: GradRule[] = [
     cases: [
       { label: '2d', shapes: [[3, 4], [4, 5]] },
       { label: 'batched x 2d weight', shapes: [[2, 3, 4], [4, 5]] },
+      { label: 'symbolic batch x 2d weight', shapes: [[2, 3, 4], [4, 5]], dims: [['b', 't', 4], [4, 5]] },
       { label: '2d x batched', shapes: [[3, 4], [2, 4, 5]] },
       { label: 'batched both', shapes: [[2, 3, 4], [2, 4, 5]] },
       { label: 'broadcast batch', shapes: [[2, 1, 3, 4], [3, 4, 2]] },
