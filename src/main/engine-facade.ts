@@ -7,7 +7,7 @@
  * nothing here pretends to do their work. `Expected` records the signature each call assumes;
  * once the engine exports the function, its real type replaces the assumption.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as engine from '../engine/index.js';
 import type { DataProblem, DataReport, Example, ExportFormat, TuneEvent } from '../shared/contract.js';
@@ -37,37 +37,11 @@ interface EngineDataOptions {
   seed?: number;
   onProgress?: (p: { bytesRead: number; totalBytes: number; rowsRead: number }) => void;
 }
-/** The engine's TuneConfig as the app fills it in. */
-interface EngineTuneConfig {
-  modelPath: string;
-  trainFile: string;
-  valFile?: string;
-  outDir: string;
-  rank: number;
-  learningRate: number;
-  epochs: number;
-  batchSize: number;
-  maxLength: number;
-  seed: number;
-  device: string;
-  resumeFrom?: string;
-}
-type EngineTuneEvent =
-  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
-  | { type: 'eval'; step: number; valLoss: number }
-  | { type: 'checkpoint'; step: number; path: string }
-  | { type: 'done'; adapterDir: string; bestStep: number }
-  | { type: string; [k: string]: unknown };
-
 interface Expected {
   checkDataFile(file: string, opts: EngineDataOptions): Promise<EngineDataReport>;
   importDataFile(file: string, opts: EngineDataOptions & { out: string; force?: boolean }): Promise<EngineDataReport>;
   readNormalizedJsonl(file: string): Promise<StoredExample[]>;
   splitExamples<T extends { id: string; messages: Example['messages'] }>(examples: readonly T[], opts: { valFraction?: number; seed?: number }): { train: T[]; validation: T[] };
-  runTuning(
-    config: EngineTuneConfig,
-    opts: { onEvent: (e: EngineTuneEvent) => void; signal: AbortSignal },
-  ): Promise<{ adapterDir: string; bestStep: number; device?: string; deviceReason?: string }>;
   exportModel(
     opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string; force?: boolean },
     cb: { onProgress?: (p: { fraction?: number; stage?: string; message?: string }) => void },
@@ -87,7 +61,7 @@ export function need<K extends keyof Expected>(name: K): Expected[K] {
 
 /** Which assumed engine functions this build lacks (for the report and a start-up log line). */
 export function missingEngineFunctions(): string[] {
-  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples', 'runTuning', 'exportModel'];
+  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples', 'exportModel'];
   return names.filter((n) => typeof exported[n] !== 'function');
 }
 
@@ -131,48 +105,54 @@ function toJsonl(examples: readonly unknown[]): string {
   return examples.map((e) => JSON.stringify(e)).join('\n') + (examples.length ? '\n' : '');
 }
 
-export function toTuneConfig(spec: TuneJobSpec): EngineTuneConfig {
+export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
   const s = spec.settings;
   return {
-    modelPath: spec.modelPath,
-    trainFile: spec.trainFile,
-    valFile: spec.valFile,
-    outDir: spec.runDir,
+    model: spec.modelPath,
+    data: spec.dataFile,
+    out: spec.runDir,
+    valFraction: spec.valFraction,
+    template: spec.template,
+    device: s.device,
     rank: s.rank,
-    learningRate: s.learningRate,
+    lr: s.learningRate,
     epochs: s.epochs,
     batchSize: s.batchSize,
     maxLength: s.maxLength,
     seed: s.seed,
-    device: s.device,
-    ...(spec.resume ? { resumeFrom: spec.runDir } : {}),
   };
 }
 
-function toTuneEvent(e: EngineTuneEvent): TuneEvent | undefined {
+/** Keeps the fields the contract names (the engine's events carry more). */
+export function toTuneEvent(e: engine.TuneProgress): TuneEvent | undefined {
   switch (e.type) {
+    case 'start':
+      return { type: 'start', totalSteps: e.totalSteps, trainExamples: e.trainExamples, valExamples: e.valExamples, resumedFromStep: e.resumedFromStep };
     case 'step':
+      return { type: 'step', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds };
     case 'eval':
+      return { type: 'eval', step: e.step, valLoss: e.valLoss };
     case 'checkpoint':
+      return { type: 'checkpoint', step: e.step, path: e.path };
     case 'done':
-      return e as TuneEvent;
+      return { type: 'done', adapterDir: e.adapterDir, bestStep: e.bestStep };
     default:
       return undefined;
   }
 }
 
-/** The worker's job: the engine's runTuning, with the device decision reported first. */
+/** The worker's job: the engine's runTuning (or resumeTuning), with the device decision reported first. */
 export const runTuneJob: TuneFn = async (spec, { onEvent, signal }) => {
-  const runTuning = need('runTuning');
   const dev = await engine.resolveDevice(spec.settings.device);
   onEvent({ type: 'device', device: dev.device, why: dev.reason });
-  const r = await runTuning({ ...toTuneConfig(spec), device: dev.device }, {
+  const cb = {
     signal,
-    onEvent: (e) => {
+    onEvent: (e: engine.TuneProgress) => {
       const ev = toTuneEvent(e);
       if (ev) onEvent(ev);
     },
-  });
+  };
+  const r = spec.resume ? await engine.resumeTuning(spec.runDir, cb) : await engine.runTuning(toTuneConfig(spec), cb);
   return { adapterDir: r.adapterDir, bestStep: r.bestStep };
 };
 
@@ -197,17 +177,13 @@ export function createEngineFacade(): EngineFacade {
     },
 
     async importData(file, opts) {
-      await mkdir(opts.outDir, { recursive: true });
-      const out = path.join(opts.outDir, 'examples.jsonl');
-      const report = await need('importDataFile')(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out, force: true });
+      const report = await need('importDataFile')(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out: opts.out, force: true });
       if (report.fatal || !report.out) throw new AttuneError('data-nothing-imported', report.problems.find((p) => p.severity === 'fatal')?.message ?? 'Nothing could be imported from this file.');
-      const all = (await need('readNormalizedJsonl')(report.out)) as (StoredExample & { id: string })[];
-      const { train, validation } = need('splitExamples')(all, { valFraction: opts.valFraction, seed: opts.seed });
-      const trainFile = path.join(opts.outDir, 'train.jsonl');
-      const valFile = path.join(opts.outDir, 'val.jsonl');
-      await writeFileAtomic(trainFile, toJsonl(train));
-      await writeFileAtomic(valFile, toJsonl(validation));
-      return { report: toDataReport(report), trainFile, valFile, train: train.length, val: validation.length };
+      return { report: toDataReport(report), train: report.split.train, val: report.split.validation };
+    },
+
+    splitExamples(examples, opts) {
+      return need('splitExamples')(examples as (StoredExample & { id: string })[], opts);
     },
 
     async readExamples(file) {

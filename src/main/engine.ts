@@ -29,22 +29,24 @@ export interface ChatHandle {
 /** The serializable description of a tuning run that the worker process receives. */
 export interface TuneJobSpec {
   modelPath: string;
-  trainFile: string;
-  valFile?: string;
+  /** The project's normalised examples; the engine splits them with `valFraction` and the seed, as the app shows them. */
+  dataFile: string;
+  valFraction: number;
   runDir: string;
   settings: Advanced;
+  /** A named chat template for models without their own. */
+  template?: string;
   /** Present when continuing from the run's last checkpoint. */
   resume?: boolean;
 }
 
 export interface EngineFacade {
   checkData(file: string, opts: DataOptions): Promise<DataReport>;
-  /** Imports `file` and writes train/val JSONL files next to each other in `outDir`. */
-  importData(
-    file: string,
-    opts: DataOptions & { outDir: string; valFraction: number; seed: number },
-  ): Promise<{ report: DataReport; trainFile: string; valFile: string; train: number; val: number }>;
+  /** Imports `file` into the normalised JSONL `out` (replacing it) and counts the split. */
+  importData(file: string, opts: DataOptions & { out: string; valFraction: number; seed: number }): Promise<{ report: DataReport; train: number; val: number }>;
   readExamples(file: string): Promise<StoredExample[]>;
+  /** The same seeded split the engine's tuning uses. */
+  splitExamples(examples: StoredExample[], opts: { valFraction: number; seed: number }): { train: StoredExample[]; validation: StoredExample[] };
   writeExamples(file: string, examples: StoredExample[]): Promise<void>;
   inspectModel(modelPath: string): Promise<Omit<ModelInfo, 'path' | 'name' | 'origin' | 'kind' | 'fit'>>;
   devices(preferred: Device): Promise<DeviceInfo>;
@@ -56,4 +58,4 @@ export interface EngineFacade {
 }
 
 /** What the worker process runs; implemented over the engine's `runTuning`. */
-export type TuneFn = (spec: TuneJobSpec, opts: { onEvent: (e: TuneEvent) => void; signal: AbortSignal }) => Promise<{ adapterDir: string; bestStep: number }>;
+export type TuneFn = (spec: TuneJobSpec, opts: { onEvent: (e: TuneEvent) => void; signal: AbortSignal }) => Promise<{ adapterDir: string; bestStep: number | null }>;

@@ -40,6 +40,8 @@ export interface HandlerDeps {
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
 
 export const SAMPLE_FILE = 'customer-service.jsonl';
+/** The chat template used for models that have none of their own. */
+export const FALLBACK_TEMPLATE = 'chatml';
 const LINE_BASED = new Set(['.jsonl', '.ndjson', '.csv', '.tsv', '.txt']);
 const DATA_EXTENSIONS = ['jsonl', 'ndjson', 'json', 'csv', 'tsv', 'txt', 'xlsx'];
 const GB = 1024 ** 3;
@@ -161,11 +163,19 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     }
   }
 
-  async function requireProjectData(project: string): Promise<{ train: string; val?: string }> {
-    const train = ws().splitFile(project, 'train');
-    if (!(await exists(train))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step before tuning.');
-    const val = ws().splitFile(project, 'val');
-    return { train, val: (await exists(val)) && (await stat(val)).size > 0 ? val : undefined };
+  async function requireProjectData(project: string) {
+    const rec = await ws().readProject(project);
+    const file = ws().examplesFile(project);
+    if (!rec.data || !(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step first.');
+    return { file, ...rec.data };
+  }
+
+  /** The examples of one side of the split, in the engine's order, and all of them. */
+  async function splitView(project: string, split: 'train' | 'val') {
+    const data = await requireProjectData(project);
+    const all = await deps.engine.readExamples(data.file);
+    const parts = deps.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+    return { all, list: split === 'train' ? parts.train : parts.validation, data };
   }
 
   async function runSummary(project: string, runId: string): Promise<RunSummary> {
@@ -285,35 +295,33 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         format: req.format === 'auto' ? undefined : req.format,
         map: req.map,
         maxLength: req.maxLength,
-        outDir: ws().dataDir(req.project),
+        out: ws().examplesFile(req.project),
         valFraction: req.valFraction,
         seed: req.seed,
         onProgress: (p) => deps.emit('data.progress', { project: req.project, source: req.source, ...p }),
       });
-      const trainFile = ws().splitFile(req.project, 'train');
-      const valFile = ws().splitFile(req.project, 'val');
-      if (path.resolve(r.trainFile) !== trainFile) await copyFile(r.trainFile, trainFile);
-      if (path.resolve(r.valFile) !== valFile) await copyFile(r.valFile, valFile);
-      await ws().updateProject(req.project, { data: { source: req.source, train: r.train, val: r.val, importedAt: new Date().toISOString() } });
+      await ws().updateProject(req.project, {
+        data: { source: req.source, train: r.train, val: r.val, valFraction: req.valFraction, seed: req.seed, importedAt: new Date().toISOString() },
+      });
       return { report: await withRowText(file, { ...r.report, source: req.source }), train: r.train, val: r.val };
     },
     'data.examples': async ({ project, split, offset, limit }) => {
-      const file = ws().splitFile(project, split);
-      const all = (await exists(file)) ? await deps.engine.readExamples(file) : [];
-      return { split, total: all.length, offset, examples: all.slice(offset, offset + limit).map((e) => ({ messages: e.messages })) };
+      const { list } = await splitView(project, split);
+      return { split, total: list.length, offset, examples: list.slice(offset, offset + limit).map((e) => ({ messages: e.messages })) };
     },
     'data.saveExample': async ({ project, split, index, example }) => {
-      const file = ws().splitFile(project, split);
-      if (!(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples first.');
-      const all = await deps.engine.readExamples(file);
-      if (index >= all.length) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+      const { all, list, data } = await splitView(project, split);
+      const target = list[index];
+      if (!target) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+      const at = all.indexOf(target);
       // An edit keeps what the engine recorded about the example (its source row); only the messages change.
-      if (example) all[index] = { ...all[index], messages: example.messages };
-      else all.splice(index, 1);
-      await deps.engine.writeExamples(file, all);
-      const rec = await ws().readProject(project);
-      if (rec.data) await ws().updateProject(project, { data: { ...rec.data, [split]: all.length } });
-      return { split, total: all.length, offset: index, examples: all.slice(index, index + 1).map((e) => ({ messages: e.messages })) };
+      if (example) all[at] = { ...target, messages: example.messages };
+      else all.splice(at, 1);
+      await deps.engine.writeExamples(ws().examplesFile(project), all);
+      const next = deps.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+      await ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
+      const nextList = split === 'train' ? next.train : next.validation;
+      return { split, total: nextList.length, offset: index, examples: nextList.slice(index, index + 1).map((e) => ({ messages: e.messages })) };
     },
 
     'models.list': async () => Promise.all((await knownModels()).map(describe)),
@@ -334,15 +342,24 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
     'tune.start': async (req) => {
       await ws().readProject(req.project);
-      await requireModel(req.modelPath);
+      const model = await describe(await requireModel(req.modelPath));
+      if (model.problem) throw new AttuneError('model-unreadable', model.problem);
       const data = await requireProjectData(req.project);
       const settings = { ...PRESETS[req.preset].values, ...req.advanced };
       if (settings.device === 'auto' && deps.settings.get().device !== 'auto') settings.device = deps.settings.get().device;
+      // The split seed stays the one the Data step showed, so "held out" means the same examples everywhere.
+      if (req.advanced?.seed === undefined) settings.seed = data.seed;
       const runId = newId('run');
       const runDir = ws().runDir(req.project, runId);
-      const spec: TuneJobSpec = { modelPath: req.modelPath, trainFile: data.train, valFile: data.val, runDir, settings };
+      const spec: TuneJobSpec = {
+        modelPath: req.modelPath,
+        dataFile: data.file,
+        valFraction: data.valFraction,
+        runDir,
+        settings,
+        template: model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined,
+      };
       const rec = await runs.write({ runId, project: req.project, modelPath: req.modelPath, preset: req.preset, state: 'running', startedAt: new Date().toISOString(), spec });
-      await writeFileAtomic(path.join(runDir, 'request.json'), JSON.stringify({ preset: req.preset, settings }, null, 2));
       launch(rec);
       const s = summarize(rec, true);
       deps.emit('tune.state', s);

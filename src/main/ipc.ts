@@ -5,19 +5,8 @@
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent, type WebFrameMain } from 'electron';
 import { callChannel, callNames, eventChannel, type EventName, type Payload } from '../shared/contract.js';
 import { dispatch } from './dispatch.js';
+import { isTrustedUrl } from './trust.js';
 import type { Handlers } from './handlers.js';
-
-/** True for our renderer: the packaged file or, in development, the electron-vite dev server. */
-export function isTrustedUrl(url: string, rendererUrl: string): boolean {
-  try {
-    const u = new URL(url);
-    const r = new URL(rendererUrl);
-    if (r.protocol === 'file:') return u.protocol === 'file:' && u.pathname === r.pathname;
-    return u.origin === r.origin;
-  } catch {
-    return false;
-  }
-}
 
 export function registerIpc(handlers: Handlers, getWindow: () => BrowserWindow | undefined, rendererUrl: string): () => void {
   const trusted = (event: IpcMainInvokeEvent): boolean => {

@@ -4,7 +4,7 @@
  */
 import { BrowserWindow, session, shell } from 'electron';
 import { fileURLToPath } from 'node:url';
-import { isTrustedUrl } from './ipc.js';
+import { isTrustedUrl } from './trust.js';
 
 export interface WindowOptions {
   preload: string;

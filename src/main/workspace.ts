@@ -11,7 +11,7 @@ export interface ProjectRecord {
   name: string;
   createdAt: string;
   updatedAt: string;
-  data?: { source: string; train: number; val: number; importedAt: string };
+  data?: { source: string; train: number; val: number; valFraction: number; seed: number; importedAt: string };
 }
 
 /** Writes through a temporary file and a rename, so a crash never leaves half a file. */
@@ -81,8 +81,9 @@ export class Workspace {
   workingDir(name: string): string {
     return path.join(this.dataDir(name), 'working');
   }
-  splitFile(name: string, split: 'train' | 'val'): string {
-    return path.join(this.dataDir(name), `${split}.jsonl`);
+  /** The normalised examples (train and held-out together; the split is computed from the seed). */
+  examplesFile(name: string): string {
+    return path.join(this.dataDir(name), 'examples.jsonl');
   }
   runsDir(name: string): string {
     return path.join(this.projectDir(name), 'runs');

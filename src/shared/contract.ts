@@ -170,7 +170,7 @@ export interface RunSummary {
   /** Last known progress. */
   step?: number;
   totalSteps?: number;
-  bestStep?: number;
+  bestStep?: number | null;
   adapterDir?: string;
   /** Whether a checkpoint exists to resume from. */
   resumable: boolean;
@@ -180,11 +180,12 @@ export interface RunSummary {
 }
 
 export type TuneEvent =
+  | { type: 'start'; totalSteps: number; trainExamples: number; valExamples: number; resumedFromStep: number }
   | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
   | { type: 'eval'; step: number; valLoss: number }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'device'; device: string; why: string }
-  | { type: 'done'; adapterDir: string; bestStep: number };
+  | { type: 'done'; adapterDir: string; bestStep: number | null };
 
 export interface MetricsPoint {
   step: number;
@@ -241,7 +242,8 @@ export type Advanced = z.infer<typeof advanced>;
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-const dataFormat = z.enum(['auto', 'jsonl', 'json', 'csv', 'tsv', 'xlsx', 'txt']);
+/** The engine's formats (src/engine/data/types.ts DATA_FORMATS) or 'auto' to detect. */
+const dataFormat = z.enum(['auto', 'alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx']);
 /** Column mapping for table-shaped files: which column holds the prompt, the answer, the system text. */
 const columnMap = z.object({ prompt: z.string().max(200).optional(), response: z.string().max(200).optional(), system: z.string().max(200).optional() }).strict();
 

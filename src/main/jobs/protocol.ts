@@ -9,7 +9,7 @@ export type ToWorker = { type: 'start'; spec: TuneJobSpec } | { type: 'stop'; re
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'event'; event: TuneEvent }
-  | { type: 'result'; adapterDir: string; bestStep: number }
+  | { type: 'result'; adapterDir: string; bestStep: number | null }
   | { type: 'stopped'; reason: StopReason }
   | { type: 'error'; error: AppError };
 
@@ -19,7 +19,7 @@ export interface JobExit {
   message?: string;
   code?: number | null;
   signal?: string | null;
-  result?: { adapterDir: string; bestStep: number };
+  result?: { adapterDir: string; bestStep: number | null };
   error?: AppError;
 }
 
