@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { failAndExit } from './output.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerChatCommand } from './commands/chat.js';
+import { registerTuneCommand } from './commands/tune.js';
 
 export function buildProgram(): Command {
   const program = new Command('attune')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerModelCommands(program);
   registerChatCommand(program);
+  registerTuneCommand(program);
   return program;
 }
 

@@ -21,8 +21,8 @@ interface ErrorWithCode {
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof Error) {
     const e = err as Error & ErrorWithCode;
-    const known = e.name === 'AttuneError' || e.name === 'WeightsError' || e.name === 'DataError' || typeof e.code === 'string';
-    if (known && typeof e.code === 'string' && !e.code.startsWith('ERR_')) return { code: e.code, message: e.message.split('\n')[0] };
+    const known = e.name === 'AttuneError' || e.name === 'WeightsError' || e.name === 'DataError';
+    if (known) return { code: typeof e.code === 'string' ? e.code : 'error', message: e.message.split('\n')[0] };
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { code: 'file-not-found', message: `A file was not found: ${(e as NodeJS.ErrnoException).path ?? e.message}` };
     return { code: 'internal', message: `Something went wrong inside Attune: ${e.message.split('\n')[0]}` };
   }

@@ -9,3 +9,6 @@ export { loadAdapter, saveAdapter, type Adapter } from './adapter/adapter.js';
 export { ModelTokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { NAMED_TEMPLATES } from './tokenizer/chat-template.js';
 export { AttuneError, isAttuneError } from '../shared/errors.js';
+export { runTuning, resumeTuning, type TuneConfig, type TuneProgress, type TuneResult } from './train/tune.js';
+export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters } from './train/trainer.js';
+export { findUntrainedTokens } from './models/untrained-tokens.js';

@@ -105,6 +105,25 @@ export const shapeRules: GradRule[] = [
   { name: 'Slice', vjp: sliceVjp, cases: sliceCases() },
   // y = take(data, indices, axis): scatter-add the gradient back into zeros (repeated rows add up)
   { name: 'Gather', vjp: gatherVjp, cases: gatherCases() },
+  // y = data with y[indices] = updates (no reduction): the scattered slots take their gradient
+  // from dy (GatherND), the rest of data keeps it; indices are not differentiable.
+  {
+    name: 'ScatterND',
+    vjp: ({ g, inputs: [data, indices, updates], dy, needs }) => {
+      const dUpdates = needs(2) ? g.op('GatherND', [dy, indices!], {}, { name: 'dupdates', outputs: [{ dtype: dy.dtype, shape: updates!.shape }] })[0] : null;
+      const dData = needs(0)
+        ? g.op('ScatterND', [dy, indices!, zerosLike(g, updates!, 'zero_updates')], {}, { name: 'ddata', outputs: [{ dtype: dy.dtype, shape: data!.shape }] })[0]
+        : null;
+      return [dData, null, dUpdates];
+    },
+    cases: [
+      {
+        label: 'rows of a table',
+        shapes: [[5, 3], [2, 3]],
+        emit: (g, [data, updates]) => g.op('ScatterND', [data, g.constant('int64', [2, 1], [3n, 1n]), updates], {}, { outputs: [{ dtype: data.dtype, shape: data.shape }] })[0],
+      },
+    ],
+  },
   // y = cond ? a : b   (cond is not differentiable)
   {
     name: 'Where',

@@ -1,0 +1,183 @@
+/**
+ * `runTuning`: a whole tuning run from a model path and a data file, as the CLI and the app
+ * start it. Imports and splits the data into the run folder (so the run can be reproduced and
+ * resumed from its own copy), decides which token rows to train, writes config.json and runs
+ * the trainer. `resumeTuning(runDir)` continues a run from its last checkpoint.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { AttuneError } from '../../shared/errors.js';
+import { loadAdapter } from '../adapter/adapter.js';
+import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
+import type { DataReport } from '../data/index.js';
+import { loadModel, type LoadedModel } from '../models/load.js';
+import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
+import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
+import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
+import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
+import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
+
+export interface TuneConfig extends Partial<TrainingHyperparameters> {
+  model: string;
+  data: string;
+  out: string;
+  format?: string;
+  map?: Record<string, string>;
+  valFraction?: number;
+  initAdapter?: string;
+  device?: DeviceChoice;
+  template?: string;
+  /** 'auto' trains the rows of untrained special tokens the template uses; 'none'; or explicit ids. */
+  trainTokens?: 'auto' | 'none' | number[];
+  threads?: number;
+}
+
+export type TuneProgress = TuneEvent | { type: 'data'; report: DataReport; train: number; validation: number } | { type: 'tokens'; ids: number[]; tokens: string[]; reason: string };
+
+export interface TuneCallbacks {
+  onEvent?: (e: TuneProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface TuneResult extends TrainerResult {
+  runDir: string;
+  trainTokens: number[];
+}
+
+/** The resolved settings saved in config.json. */
+export interface SavedRunConfig {
+  version: 1;
+  model: string;
+  data: string;
+  format?: string;
+  map?: Record<string, string>;
+  valFraction: number;
+  initAdapter?: string;
+  device: DeviceChoice;
+  template?: string;
+  trainTokens: 'auto' | 'none' | number[];
+  hp: TrainingHyperparameters;
+}
+
+export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Promise<TuneResult> {
+  const runDir = path.resolve(config.out);
+  if (await exists(runPaths(runDir).config)) {
+    throw new AttuneError('tune-run-exists', `${runDir} already holds a tuning run. Resume it with "attune tune --resume ${config.out}", or choose another folder.`, { file: runDir });
+  }
+  const hp = resolveHyperparameters(config);
+  const saved: SavedRunConfig = {
+    version: 1,
+    model: path.resolve(config.model),
+    data: path.resolve(config.data),
+    format: config.format,
+    map: config.map,
+    valFraction: config.valFraction ?? 0.1,
+    initAdapter: config.initAdapter ? path.resolve(config.initAdapter) : undefined,
+    device: config.device ?? 'auto',
+    template: config.template,
+    trainTokens: config.trainTokens ?? 'auto',
+    hp,
+  };
+  return execute(runDir, saved, false, config.threads, cb);
+}
+
+export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads?: number } = {}): Promise<TuneResult> {
+  const dir = path.resolve(runDir);
+  const file = runPaths(dir).config;
+  if (!(await exists(file))) throw new AttuneError('tune-resume-missing', `${dir} is not a tuning run folder (it has no config.json).`, { file });
+  let saved: SavedRunConfig;
+  try {
+    saved = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new AttuneError('tune-resume-invalid', `${file} cannot be read (${(e as Error).message}).`, { file });
+  }
+  return execute(dir, saved, true, cb.threads, cb);
+}
+
+function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
+  const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS };
+  for (const key of Object.keys(DEFAULT_HYPERPARAMETERS) as (keyof TrainingHyperparameters)[]) {
+    if (c[key] !== undefined) (hp as unknown as Record<string, unknown>)[key] = c[key];
+  }
+  if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
+  const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
+  if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
+  const positive: (keyof TrainingHyperparameters)[] = ['rank', 'batchSize', 'gradAccum', 'maxLength', 'lr'];
+  for (const k of positive) {
+    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune-setting', `The setting ${k} must be greater than 0 (got ${String(hp[k])}).`, { field: k });
+  }
+  return hp;
+}
+
+async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks): Promise<TuneResult> {
+  const model = await loadModel(saved.model, { template: saved.template });
+  if (!model.tokenizer.hasChatTemplate) {
+    throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one with --template (alpaca, chatml or llama3).`, { file: saved.model });
+  }
+  const hp = saved.hp;
+  const dataCopy = path.join(runDir, 'data.jsonl');
+  if (!resume) {
+    await mkdir(runDir, { recursive: true });
+    const report = await importDataFile(saved.data, {
+      out: dataCopy,
+      format: saved.format as never,
+      map: saved.map as never,
+      tokenizer: model.tokenizer,
+      maxLength: hp.maxLength,
+      valFraction: saved.valFraction,
+      seed: hp.seed,
+      epochs: hp.epochs,
+    });
+    if (report.counts.imported === 0) {
+      throw new AttuneError('tune-no-data', `No usable examples in ${saved.data}: ${report.counts.rejected} were rejected. Run "attune data check ${saved.data}" to see why.`, { file: saved.data });
+    }
+    cb.onEvent?.({ type: 'data', report, train: 0, validation: 0 });
+  }
+  const examples = await readNormalizedJsonl(dataCopy);
+  const { train: trainSet, validation } = splitExamples(examples, { valFraction: saved.valFraction, seed: hp.seed });
+  const tokenize = (e: (typeof examples)[number]) => tokenizeConversation(model.tokenizer, e.messages);
+  const trainTokens = resolveTrainTokens(model, saved.trainTokens);
+  if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
+  if (!resume) await writeJsonAtomic(runPaths(runDir).config, saved);
+
+  const device = await resolveDevice(saved.device);
+  const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config) : undefined;
+  if (initAdapter && (initAdapter.rank !== hp.rank || initAdapter.targets.join() !== hp.targets.join())) {
+    throw new AttuneError('adapter-mismatch', `The starting adapter has rank ${initAdapter.rank} on ${initAdapter.targets.join(',')}, but this run uses rank ${hp.rank} on ${hp.targets.join(',')}. Use the same rank and targets.`);
+  }
+  const result = await train({
+    model,
+    runDir,
+    train: trainSet.map(tokenize),
+    validation: validation.map(tokenize),
+    hp,
+    device: device.device,
+    trainTokens: trainTokens.ids.length ? trainTokens : undefined,
+    initAdapter,
+    resume,
+    threads,
+    onEvent: cb.onEvent,
+    signal: cb.signal,
+  });
+  return { ...result, runDir, trainTokens: trainTokens.ids };
+}
+
+function resolveTrainTokens(model: LoadedModel, choice: 'auto' | 'none' | number[]): { ids: number[]; embed: Float32Array; head?: Float32Array; reason: string } {
+  const untrained = findUntrainedTokens(model);
+  const untrainedIds = new Set(untrained.map((u) => u.id));
+  let ids: number[] = [];
+  let reason = '';
+  if (choice === 'auto') {
+    ids = [...untrainedIds];
+    reason = 'these tokens end or frame an answer in the chat template, but the base model never learned them';
+  } else if (Array.isArray(choice)) {
+    for (const id of choice) {
+      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab) throw new AttuneError('tune-train-tokens', `Token id ${id} is outside the vocabulary (0-${model.config.vocab - 1}).`, { field: 'train-tokens' });
+    }
+    ids = [...new Set(choice)].sort((a, b) => a - b);
+    reason = 'you asked for these tokens to be trained';
+  }
+  const embed = initialTokenRows(model, ids, untrainedIds, 'token_embd.weight');
+  const head = model.config.tieEmbeddings ? undefined : initialTokenRows(model, ids, untrainedIds, 'output.weight');
+  return { ids, embed, head, reason };
+}
