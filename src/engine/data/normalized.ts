@@ -1,0 +1,43 @@
+/**
+ * The project's normalised examples: one `Example` as JSON per line (UTF-8, "\n").
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { AttuneError } from '../../shared/errors.js';
+import type { Example } from './types.js';
+
+export const ExampleSchema = z.object({
+  id: z.string().min(1),
+  messages: z
+    .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
+    .min(2),
+  source: z.object({ file: z.string(), line: z.number().int().nonnegative(), sheet: z.string().optional() }),
+});
+
+/** Streams the examples of a normalised file; a line that is not an Example is an error naming the line. */
+export async function* streamNormalizedJsonl(file: string): AsyncGenerator<Example> {
+  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of rl) {
+    line++;
+    if (!text.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new AttuneError('data.invalid-json', `Line ${line} of ${file} is not valid JSON; this file should be written by Attune's importer.`, { file, line });
+    }
+    const parsed = ExampleSchema.safeParse(value);
+    if (!parsed.success) {
+      throw new AttuneError('data.wrong-type', `Line ${line} of ${file} is not an imported example (${parsed.error.issues[0]?.message ?? 'wrong shape'}).`, { file, line });
+    }
+    yield parsed.data as Example;
+  }
+}
+
+export async function readNormalizedJsonl(file: string): Promise<Example[]> {
+  const out: Example[] = [];
+  for await (const e of streamNormalizedJsonl(file)) out.push(e);
+  return out;
+}
