@@ -39,6 +39,8 @@ export interface StepGraphOptions {
   eps: number;
   weightDecay: number;
   maxGradNorm: number;
+  /** Number of loss chunks; by default sized so one chunk's logits stay under ~32 MB. */
+  lossChunks?: number;
   /** Forward and loss only (validation): outputs loss_sum, no gradients or updates. */
   evalOnly?: boolean;
 }
@@ -123,7 +125,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const flatTargets = g.reshape(targets, ['tokens'], 'flat_targets');
   const flatWeight = g.mul(g.reshape(lossWeight, ['tokens'], 'flat_weight'), lossScale, 'scaled_weight');
   const flatWeightRaw = g.reshape(lossWeight, ['tokens'], 'flat_weight_raw');
-  const K = lossChunks(cfg, opts.maxTokensPerMicroBatch);
+  const K = opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch);
   const n = g.shapeOf(hidden, 0, 1, 'n_tokens'); // [1]
   const chunk = g.div(g.add(n, g.ints([K - 1]), 'n_plus'), g.ints([K]), 'chunk_size'); // ceil(N / K)
   const lossParts: Value[] = [];

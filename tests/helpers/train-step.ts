@@ -1,0 +1,49 @@
+/** Runs one micro-batch through Attune's training-step graph and returns loss and gradients. */
+import type { LoadedModel } from '../../src/engine/models/load.js';
+import { serializeGraph } from '../../src/engine/onnx/serialize.js';
+import { createSession, floatTensor, int64Tensor, type Tensor } from '../../src/engine/runtime/session.js';
+import { collate, type TokenizedExample } from '../../src/engine/train/batches.js';
+import { buildTrainStepGraph, trainableTensors, type StepGraphOptions } from '../../src/engine/train/step-graph.js';
+
+export const STEP_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
+
+/** Gradient of the mean masked cross-entropy w.r.t. every trainable tensor (apply = 0 leaves acc = grad). */
+export async function stepGradients(
+  model: LoadedModel,
+  opts: StepGraphOptions,
+  params: Map<string, Float32Array>,
+  examples: TokenizedExample[],
+): Promise<{ loss: number; grads: Map<string, Float32Array>; targets: number }> {
+  const g = buildTrainStepGraph(model.config, model.weights, opts);
+  const session = await createSession(serializeGraph(g).model, { threads: 1 });
+  const mb = collate(examples, 1 << 20, 0);
+  const feeds: Record<string, Tensor> = {
+    input_ids: int64Tensor(mb.inputIds, [mb.batch, mb.seq]),
+    targets: int64Tensor(mb.targets, [mb.batch, mb.seq]),
+    loss_weight: floatTensor(mb.lossWeight, [mb.batch, mb.seq]),
+    loss_scale: floatTensor(Float32Array.of(1 / mb.targetTokens), []),
+    step: floatTensor(Float32Array.of(1), []),
+    lr: floatTensor(Float32Array.of(0), []),
+    apply: floatTensor(Float32Array.of(0), []),
+  };
+  for (const s of trainableTensors(model.config, opts)) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    feeds[s.name] = floatTensor(params.get(s.name)!, s.shape);
+    for (const p of ['adam.m.', 'adam.v.', 'acc.']) feeds[`${p}${s.name}`] = floatTensor(new Float32Array(n), s.shape);
+  }
+  const out = await session.run(feeds);
+  const grads = new Map<string, Float32Array>();
+  for (const s of trainableTensors(model.config, opts)) grads.set(s.name, out[`new.acc.${s.name}`].data as Float32Array);
+  await session.release();
+  return { loss: (out.loss_sum.data as Float32Array)[0] / mb.targetTokens, grads, targets: mb.targetTokens };
+}
+
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
