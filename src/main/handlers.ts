@@ -64,6 +64,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
   const streams = new Map<string, AbortController>();
   const runKey = (project: string, runId: string) => `${project}/${runId}`;
+  /** Jobs whose process has ended but whose record is still being written: not "left running". */
+  const finishing = new Set<string>();
+  const isLive = (project: string, runId: string) => !!deps.jobs.get(runKey(project, runId)) || finishing.has(runKey(project, runId));
 
   // ---- helpers ---------------------------------------------------------------------------
 
@@ -181,7 +184,11 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   async function runSummary(project: string, runId: string): Promise<RunSummary> {
     const rec = await runs.read(project, runId);
     if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
-    return summarize(rec, !!deps.jobs.get(runKey(project, runId)));
+    return summarize(rec, isLive(project, runId));
+  }
+
+  function assertIdle(): void {
+    if (deps.jobs.active.length > 0) throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
   }
 
   function launch(rec: RunRecord): void {
@@ -198,7 +205,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         else if (event.type === 'done') await runs.update(rec.project, rec.runId, { adapterDir: event.adapterDir, bestStep: event.bestStep });
       });
     };
-    const onExit = (exit: JobExit) =>
+    const onExit = (exit: JobExit) => {
+      finishing.add(key);
       chain(async () => {
         const state: RunSummary['state'] =
           exit.reason === 'done' ? 'done' : exit.reason === 'paused' ? 'paused' : exit.reason === 'cancelled' ? 'cancelled' : exit.reason === 'failed' ? 'failed' : 'crashed';
@@ -209,8 +217,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
           endedAt: new Date().toISOString(),
           ...(exit.result ? { adapterDir: exit.result.adapterDir, bestStep: exit.result.bestStep } : {}),
         });
+        finishing.delete(key);
         deps.emit('tune.state', summarize(updated, false));
-      });
+      }).finally(() => finishing.delete(key));
+    };
     deps.jobs.start(key, rec.spec, onEvent, onExit);
   }
 
@@ -342,6 +352,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
     'tune.start': async (req) => {
       await ws().readProject(req.project);
+      assertIdle();
       const model = await describe(await requireModel(req.modelPath));
       if (model.problem) throw new AttuneError('model-unreadable', model.problem);
       const data = await requireProjectData(req.project);
@@ -369,6 +380,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.cancel': (req) => stopRun(req, 'cancel'),
     'tune.resume': async (req) => {
       const s = await runSummary(req.project, req.runId);
+      assertIdle();
       if (!s.resumable) throw new AttuneError('run-not-resumable', 'This run has no saved checkpoint to continue from. Start a new run instead.');
       const rec = (await runs.read(req.project, req.runId))!;
       const next = await runs.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined });
@@ -377,7 +389,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       deps.emit('tune.state', out);
       return out;
     },
-    'tune.runs': async ({ project }) => (await runs.list(project)).map((r) => summarize(r, !!deps.jobs.get(runKey(project, r.runId)))),
+    'tune.runs': async ({ project }) => (await runs.list(project)).map((r) => summarize(r, isLive(project, r.runId))),
     'tune.metrics': async ({ project, runId }) => {
       await runSummary(project, runId);
       return runs.metrics(project, runId);
