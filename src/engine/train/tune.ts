@@ -96,7 +96,8 @@ export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads
 
 function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS };
-  for (const key of Object.keys(DEFAULT_HYPERPARAMETERS) as (keyof TrainingHyperparameters)[]) {
+  const keys = [...Object.keys(DEFAULT_HYPERPARAMETERS), 'maxSteps'] as (keyof TrainingHyperparameters)[];
+  for (const key of keys) {
     if (c[key] !== undefined) (hp as unknown as Record<string, unknown>)[key] = c[key];
   }
   if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
