@@ -90,7 +90,11 @@ export const DIAGNOSTICS = entries({
     severity: 'error',
     template: '{where}: {field} is missing, and every example needs one.',
   },
-  'data.wrong-type': { severity: 'error', template: '{where}: {field} should be text but is {found}.' },
+  'data.wrong-type': { severity: 'error', template: '{where}: {field} should be {expected} but is {found}.' },
+  'data.mixed-formats': {
+    severity: 'error',
+    template: '{where}: this example is written as {other}, but the rest of the file is {format}; write it like the others.',
+  },
   'data.empty-instruction': {
     severity: 'error',
     template: '{where}: {field} is empty, so the model would not know what question this answer belongs to.',

@@ -30,10 +30,12 @@ interface ParseState {
   /** The current cell started with a quote. */
   quoted: boolean;
   atCellStart: boolean;
+  /** Text came right after a closing quote (`"abc"x`): the quotes do not pair up. */
+  strayQuote: boolean;
 }
 
 function newState(): ParseState {
-  return { cells: [], cell: '', inQuotes: false, quoteSeen: false, quoted: false, atCellStart: true };
+  return { cells: [], cell: '', inQuotes: false, quoteSeen: false, quoted: false, atCellStart: true, strayQuote: false };
 }
 
 function feedLine(s: ParseState, text: string, delim: string): void {
@@ -47,6 +49,7 @@ function feedLine(s: ParseState, text: string, delim: string): void {
           continue;
         }
         s.inQuotes = false; // the quote closed the cell; fall through to handle ch unquoted
+        if (ch !== delim) s.strayQuote = true;
       } else if (ch === '"') {
         s.quoteSeen = true;
         continue;
@@ -120,6 +123,12 @@ export async function* csvRecords(lines: AsyncIterable<TextLine>, delim: string)
       chars += more.text.length + 1;
       s.cell += '\n';
       feedLine(s, more.text, delim);
+    }
+    if (broken === undefined && s.strayQuote) {
+      broken =
+        taken.length > 1
+          ? `its quotation marks do not pair up: a quoted cell opened here seems to close on line ${taken[taken.length - 1]!.line}`
+          : 'there is text right after a closing quotation mark';
     }
     if (broken !== undefined) {
       yield { kind: 'error', line: first.line, row, detail: broken };

@@ -40,6 +40,8 @@ export function describeValue(v: unknown): string {
       return 'a group of fields';
     case 'undefined':
       return 'missing';
+    case 'string':
+      return `the text "${v.length > 30 ? v.slice(0, 30) + '…' : v}"`;
     default:
       return `${typeof v}`;
   }
@@ -56,7 +58,7 @@ function textField(rec: Record<string, unknown>, key: string, required: boolean)
     if (required) return { ok: false, d: fail('data.missing-field', key) };
     return { ok: true, value: undefined };
   }
-  if (typeof v !== 'string') return { ok: false, d: fail('data.wrong-type', key, { found: describeValue(v) }) };
+  if (typeof v !== 'string') return { ok: false, d: fail('data.wrong-type', key, { expected: 'text', found: describeValue(v) }) };
   return { ok: true, value: v.trim() };
 }
 
@@ -124,10 +126,10 @@ const KNOWN_ROLES = 'system, user or assistant (in ShareGPT files: system, human
 
 /** ShareGPT (`conversations: [{from, value}]`) and OpenAI chat (`messages: [{role, content}]`); either spelling is accepted in both. */
 function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'openai'): Drafted {
-  const listKey = format === 'sharegpt' ? ('conversations' in rec ? 'conversations' : 'messages') : 'messages' in rec ? 'messages' : 'conversations';
+  const listKey = format === 'sharegpt' ? ('messages' in rec && !('conversations' in rec) ? 'messages' : 'conversations') : 'conversations' in rec && !('messages' in rec) ? 'conversations' : 'messages';
   const list = rec[listKey];
   if (list === undefined) return fail('data.missing-field', listKey);
-  if (!Array.isArray(list)) return fail('data.wrong-type', listKey, { found: describeValue(list) });
+  if (!Array.isArray(list)) return fail('data.wrong-type', listKey, { expected: 'a list of messages', found: describeValue(list) });
   const messages: DraftMessage[] = [];
   // Some ShareGPT exports keep the system prompt beside the conversation.
   if (typeof rec.system === 'string' && rec.system.trim()) {
@@ -141,7 +143,7 @@ function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'o
       ok: false,
       failure: { code, field, params: { field: label, ...params } },
     });
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) return withLabel('data.wrong-type', { found: describeValue(m) });
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return withLabel('data.wrong-type', { expected: 'a message with a role and a text', found: describeValue(m) });
     const mm = m as Record<string, unknown>;
     const roleKey = 'from' in mm ? 'from' : 'role';
     const contentKey = 'value' in mm ? 'value' : 'content';
@@ -155,7 +157,7 @@ function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'o
     if (Array.isArray(content)) {
       const parts = content as unknown[];
       if (!parts.every((p) => p && typeof p === 'object' && (p as { type?: unknown }).type === 'text' && typeof (p as { text?: unknown }).text === 'string')) {
-        return { ok: false, failure: { code: 'data.wrong-type', field: `${field}.${contentKey}`, params: { field: `the text of ${label}`, found: 'something other than text (an image or a tool call)' } } };
+        return { ok: false, failure: { code: 'data.wrong-type', field: `${field}.${contentKey}`, params: { field: `the text of ${label}`, expected: 'text', found: 'something other than text (an image or a tool call)' } } };
       }
       content = parts.map((p) => (p as { text: string }).text).join('');
     }
@@ -163,7 +165,7 @@ function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'o
       return { ok: false, failure: { code: 'data.missing-field', field: `${field}.${contentKey}`, params: { field: `the text of ${label}` } } };
     }
     if (typeof content !== 'string') {
-      return { ok: false, failure: { code: 'data.wrong-type', field: `${field}.${contentKey}`, params: { field: `the text of ${label}`, found: describeValue(content) } } };
+      return { ok: false, failure: { code: 'data.wrong-type', field: `${field}.${contentKey}`, params: { field: `the text of ${label}`, expected: 'text', found: describeValue(content) } } };
     }
     const text = content.trim();
     if (role === 'system' && !text) continue; // an empty system prompt is no prompt
@@ -178,6 +180,17 @@ export function draftRecord(value: unknown, format: DataFormat): Drafted {
     return { ok: false, failure: { code: 'data.not-an-object', params: { found: describeValue(value) } } };
   }
   const rec = value as Record<string, unknown>;
+  const own = formatOfRecord(rec);
+  const sameFamily = (a: DataFormat, b: DataFormat) => a === b || (['sharegpt', 'openai'].includes(a) && ['sharegpt', 'openai'].includes(b));
+  if (own && !sameFamily(own, format) && !(format === 'qa' && own !== 'sharegpt' && own !== 'openai')) {
+    const names: Record<DataFormat, string> = { alpaca: 'Alpaca (instruction/output)', dolly: 'Dolly (instruction/response)', sharegpt: 'a ShareGPT conversation', openai: 'OpenAI chat messages', qa: 'a question/answer pair', csv: 'a table', xlsx: 'a table' };
+    // Only when the fields this format needs are missing: extra fields alone are fine.
+    const d = format === 'sharegpt' || format === 'openai' ? draftConversation(rec, format) : draftPair(rec, format as 'alpaca' | 'dolly' | 'qa');
+    if (!d.ok && d.failure.code === 'data.missing-field') {
+      return { ok: false, failure: { code: 'data.mixed-formats', params: { other: names[own], format: names[format] } } };
+    }
+    return d;
+  }
   switch (format) {
     case 'alpaca':
     case 'dolly':
