@@ -7,6 +7,7 @@ import { failAndExit } from './output.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerChatCommand } from './commands/chat.js';
 import { registerTuneCommand } from './commands/tune.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 export function buildProgram(): Command {
   const program = new Command('attune')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerChatCommand(program);
   registerTuneCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

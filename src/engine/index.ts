@@ -12,3 +12,4 @@ export { AttuneError, isAttuneError } from '../shared/errors.js';
 export { runTuning, resumeTuning, type TuneConfig, type TuneProgress, type TuneResult } from './train/tune.js';
 export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters } from './train/trainer.js';
 export { findUntrainedTokens } from './models/untrained-tokens.js';
+export { checkDataFile, importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type DataReport } from './data/index.js';
