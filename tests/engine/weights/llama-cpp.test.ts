@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeGgufModel, type FloatTensor } from '../../../src/engine/weights/gguf-model.js';
 import { readSafetensors, tensorToFloat32 } from '../../../src/engine/weights/safetensors.js';
 import { GGUF_FILE, HF_DIR, tempDir } from './fixtures.js';
@@ -47,10 +47,7 @@ describe('llama.cpp loads what Attune writes', () => {
     dir = await tempDir();
     llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
   }, 60_000);
-  afterAll(async () => {
-    for (const m of models) await m.dispose();
-    await llama?.dispose();
-  });
+  // No dispose: node-llama-cpp's dispose can stall inside a vitest fork; the fork's exit frees it all.
   const load = async (modelPath: string): Promise<LlamaModel> => {
     const m = await llama.loadModel({ modelPath });
     models.push(m);
