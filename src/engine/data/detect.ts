@@ -66,9 +66,19 @@ function sampleLines(text: string, complete: boolean): string[] {
   return lines;
 }
 
-function recordsOfSample(text: string, complete: boolean): { container: 'json' | 'jsonl'; records: unknown[] } {
+function recordsOfSample(text: string, complete: boolean, ext: string): { container: 'json' | 'jsonl'; records: unknown[] } {
   const trimmed = text.trimStart();
-  if (trimmed.startsWith('[')) {
+  const isJsonlName = ext === '.jsonl' || ext === '.ndjson';
+  const firstLineParses = (() => {
+    try {
+      JSON.parse(text.split(/\r\n|\n|\r/).find((l) => l.trim()) ?? '');
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  // A ".jsonl" whose first line is a complete JSON value stays JSONL even if that value is a list.
+  if (trimmed.startsWith('[') && !(isJsonlName && firstLineParses)) {
     // Parse whole elements from the sample.
     const records: unknown[] = [];
     let depth = 0;
@@ -118,6 +128,10 @@ function recordsOfSample(text: string, complete: boolean): { container: 'json' |
     if (records.length >= 20) break;
   }
   if (parsedLines === 0 && nonEmpty > 0) {
+    // No line parses on its own: one pretty-printed object, or JSONL whose lines are all broken.
+    const firstLine = text.split(/\r\n|\n|\r/).find((l) => l.trim())!.trim();
+    const oneLineObject = firstLine.length > 1 && firstLine.endsWith('}');
+    if (ext === '.jsonl' || ext === '.ndjson') return { container: 'jsonl', records: [] };
     if (complete) {
       try {
         const whole = JSON.parse(text) as unknown;
@@ -127,7 +141,7 @@ function recordsOfSample(text: string, complete: boolean): { container: 'json' |
         /* fall through */
       }
     }
-    return { container: 'json', records: [] };
+    return { container: oneLineObject ? 'jsonl' : 'json', records: [] };
   }
   return { container: 'jsonl', records };
 }
@@ -196,12 +210,12 @@ export async function detectFormat(file: string, chosen: DataFormat | 'auto' = '
   if (chosen === 'qa' && first !== '{' && first !== '[') return { format: 'qa', container: 'text', encoding, how, description: `Q:/A: text, ${encName}` };
   if (chosen !== 'auto') {
     if (first !== '{' && first !== '[') throw fatal('data.format-mismatch', file, { format: chosen, detail: 'it is not JSON (it should start with "[" or "{")' });
-    const { container } = recordsOfSample(text, complete);
+    const { container } = recordsOfSample(text, complete, ext);
     return { format: chosen, container, encoding, how, description: `${container === 'json' ? 'JSON' : 'JSONL'}, ${encName}` };
   }
 
   if (first === '{' || first === '[') {
-    const { container, records } = recordsOfSample(text, complete);
+    const { container, records } = recordsOfSample(text, complete, ext);
     const format = voteFormat(records);
     if (format) return { format, container, encoding, how, description: `${container === 'json' ? 'JSON' : 'JSONL'}, ${encName}` };
     if (ext === '.json' || ext === '.jsonl' || records.length > 0) {

@@ -66,7 +66,9 @@ function emptyReport(file: string, opts: CheckOptions): DataReport {
 function fatalReport(report: DataReport, err: AttuneError): DataReport {
   const code = (err.code in DIAGNOSTICS ? err.code : 'data.file-unreadable') as DiagnosticCode;
   report.fatal = true;
-  report.problems.push({ code, severity: 'fatal', file: report.file, line: err.details.line ?? 0, field: err.details.field, message: err.message, rejected: false });
+  const p: Problem = { code, severity: 'fatal', file: report.file, line: err.details.line ?? 0, message: err.message, rejected: false };
+  if (err.details.field !== undefined) p.field = err.details.field;
+  report.problems.unshift(p);
   report.problemCounts[code] = (report.problemCounts[code] ?? 0) + 1;
   return report;
 }
