@@ -120,11 +120,17 @@ const n = (x: number) => x.toLocaleString('en-GB');
 /** The report as a person reads it. */
 export function formatReport(r: DataReport, opts: { all?: boolean } = {}): string {
   const lines: string[] = [];
-  const { FORMAT_LABEL } = { FORMAT_LABEL: { alpaca: 'Alpaca', dolly: 'Dolly', sharegpt: 'ShareGPT', openai: 'OpenAI chat', qa: 'question/answer pairs', csv: 'table (CSV)', xlsx: 'Excel workbook' } };
-  const how = [r.detected.container.toUpperCase(), r.detected.encoding, r.detected.delimiter ? `"${r.detected.delimiter === '\t' ? '\\t' : r.detected.delimiter}"-separated` : undefined].filter(Boolean).join(', ');
+  const FORMAT_LABEL = { alpaca: 'Alpaca', dolly: 'Dolly', sharegpt: 'ShareGPT', openai: 'OpenAI chat', qa: 'question/answer pairs', csv: 'table', xlsx: 'Excel workbook' };
+  const DELIMS: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'vertical bar' };
+  const d = r.detected;
+  const how = [
+    d.container === 'json' || d.container === 'jsonl' ? d.container.toUpperCase() : d.container === 'text' ? 'Q:/A: text' : undefined,
+    d.delimiter ? `${DELIMS[d.delimiter] ?? `"${d.delimiter}"`}-separated` : undefined,
+    d.encoding,
+  ].filter(Boolean).join(', ');
   lines.push(`${r.file}`);
   if (!r.fatal) {
-    lines.push(`  Read as:        ${FORMAT_LABEL[r.format]} (${how})${r.detected.how === 'chosen' ? ', as you chose' : ''}`);
+    lines.push(`  Read as:        ${FORMAT_LABEL[r.format]}${how ? ` (${how})` : ''}${d.how === 'chosen' ? ', as you chose' : ''}`);
     const c = r.counts;
     lines.push(`  Rows read:      ${n(c.rowsRead)}`);
     lines.push(`  Imported:       ${n(c.imported)}`);
