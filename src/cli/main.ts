@@ -8,6 +8,7 @@ import { registerModelCommands } from './commands/models.js';
 import { registerChatCommand } from './commands/chat.js';
 import { registerTuneCommand } from './commands/tune.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDataCommands } from './commands/data.js';
 
 export function buildProgram(): Command {
   const program = new Command('attune')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerChatCommand(program);
   registerTuneCommand(program);
+  registerDataCommands(program);
   registerDemoCommand(program);
   return program;
 }

@@ -121,6 +121,8 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
     await mkdir(runDir, { recursive: true });
     const report = await importDataFile(saved.data, {
       out: dataCopy,
+      // The run folder is new (no config.json): a data.jsonl there is from an attempt that failed.
+      force: true,
       format: saved.format as never,
       map: saved.map as never,
       tokenizer: model.tokenizer,
