@@ -12,6 +12,8 @@ export interface ArchitectureRow {
   qkvBias: boolean;
   /** RMSNorm of each query/key head before RoPE (Qwen3). */
   qkNorm: boolean;
+  /** GGUF `general.architecture` llama.cpp's converter writes (Mistral is converted as llama). */
+  ggufName: 'llama' | 'qwen2' | 'qwen3';
   /** llama.cpp stores Q/K rows permuted for this architecture (convert_hf_to_gguf's LlamaModel.permute). */
   ggufPermutesQK: boolean;
   /** Example models a person might recognise, for messages. */
@@ -25,6 +27,7 @@ export const ARCHITECTURES: readonly ArchitectureRow[] = [
     hfArchitectures: ['LlamaForCausalLM'],
     qkvBias: false,
     qkNorm: false,
+    ggufName: 'llama',
     ggufPermutesQK: true,
     examples: 'Llama 3.x, SmolLM/SmolLM2, TinyLlama',
   },
@@ -34,6 +37,7 @@ export const ARCHITECTURES: readonly ArchitectureRow[] = [
     hfArchitectures: ['MistralForCausalLM'],
     qkvBias: false,
     qkNorm: false,
+    ggufName: 'llama',
     ggufPermutesQK: true,
     examples: 'Mistral 7B',
   },
@@ -43,6 +47,7 @@ export const ARCHITECTURES: readonly ArchitectureRow[] = [
     hfArchitectures: ['Qwen2ForCausalLM'],
     qkvBias: true,
     qkNorm: false,
+    ggufName: 'qwen2',
     ggufPermutesQK: false,
     examples: 'Qwen2, Qwen2.5',
   },
@@ -52,6 +57,7 @@ export const ARCHITECTURES: readonly ArchitectureRow[] = [
     hfArchitectures: ['Qwen3ForCausalLM'],
     qkvBias: false,
     qkNorm: true,
+    ggufName: 'qwen3',
     ggufPermutesQK: false,
     examples: 'Qwen3',
   },

@@ -1,5 +1,6 @@
-// Architectures Attune moves between GGUF and HF form: one row each. Nothing outside this table
-// may switch on an architecture name.
+// The GGUF view of the one architecture table (src/engine/models/architectures.ts): one row per
+// GGUF `general.architecture`, listing the HF model types llama.cpp's converter writes as it.
+import { ARCHITECTURES } from '../models/architectures.js';
 
 export interface GgufArch {
   /** general.architecture */
@@ -15,12 +16,15 @@ export interface GgufArch {
   qkNorm: boolean;
 }
 
-export const GGUF_ARCHS: readonly GgufArch[] = [
+export const GGUF_ARCHS: readonly GgufArch[] = ARCHITECTURES.filter((a) => a.ggufName === a.name).map((a) => ({
+  gguf: a.ggufName,
   // Mistral (MistralForCausalLM) is converted by LlamaModel too: arch "llama", permuted.
-  { gguf: 'llama', modelTypes: ['llama', 'mistral'], hfClass: 'LlamaForCausalLM', permuteQK: true, attentionBias: false, qkNorm: false },
-  { gguf: 'qwen2', modelTypes: ['qwen2'], hfClass: 'Qwen2ForCausalLM', permuteQK: false, attentionBias: true, qkNorm: false },
-  { gguf: 'qwen3', modelTypes: ['qwen3'], hfClass: 'Qwen3ForCausalLM', permuteQK: false, attentionBias: false, qkNorm: true },
-];
+  modelTypes: ARCHITECTURES.filter((b) => b.ggufName === a.ggufName).flatMap((b) => b.hfModelTypes),
+  hfClass: a.hfArchitectures[0],
+  permuteQK: a.ggufPermutesQK,
+  attentionBias: a.qkvBias,
+  qkNorm: a.qkNorm,
+}));
 
 export const archByGguf = (name: string): GgufArch | undefined => GGUF_ARCHS.find((a) => a.gguf === name);
 export const archByModelType = (modelType: string): GgufArch | undefined => GGUF_ARCHS.find((a) => a.modelTypes.includes(modelType));
