@@ -6,6 +6,7 @@ import { AttuneError } from '../../shared/errors.js';
 import { loadAdapter, type Adapter } from '../adapter/adapter.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
+import { tableRows } from '../models/weights.js';
 import { createSession, type ResolvedDevice, type Session } from '../runtime/session.js';
 import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
 import { inferenceSessionFor } from './inference-session.js';
@@ -149,14 +150,10 @@ export class ChatSession {
 
 /** The base model's embedding (and untied head) rows for token ids. */
 export function baseRows(model: LoadedModel, ids: number[]): { embed: Float32Array; head?: Float32Array } {
-  const D = model.config.hidden;
-  const take = (name: string) => {
-    const t = model.weights.get(name).data;
-    const out = new Float32Array(ids.length * D);
-    ids.forEach((id, i) => out.set(t.subarray(id * D, (id + 1) * D), i * D));
-    return out;
+  return {
+    embed: tableRows(model.weights, 'token_embd.weight', ids),
+    head: model.config.tieEmbeddings ? undefined : tableRows(model.weights, 'output.weight', ids),
   };
-  return { embed: take('token_embd.weight'), head: model.config.tieEmbeddings ? undefined : take('output.weight') };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -2,6 +2,8 @@
  * Picks the next token from a row of logits: repetition penalty, temperature, top-k, top-p,
  * with a seeded generator so the same seed gives the same text. Temperature 0 is greedy.
  */
+import { seededRandom } from '../util/random.js';
+
 export interface SamplingParams {
   temperature: number;
   topK: number;
@@ -12,17 +14,6 @@ export interface SamplingParams {
 
 export const DEFAULT_SAMPLING: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0 };
 
-/** mulberry32: small, fast, seedable; quality is ample for sampling. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;

@@ -9,7 +9,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from './decoder.js';
-import type { ModelWeights } from './weights.js';
+import { frozenWeightLookup, type ModelWeights } from './weights.js';
 
 export interface InferenceGraphOptions {
   /** Only the last position's logits (generation); all positions for scoring and tests. */
@@ -36,16 +36,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
     value: g.input(`past.${l}.value`, 'float32', ['batch', KV, 'past', hd]),
   }));
 
-  const initializers = new Map<string, Value>();
-  const weight = (name: string): Value => {
-    let v = initializers.get(name);
-    if (!v) {
-      const t = weights.get(name);
-      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      initializers.set(name, v);
-    }
-    return v;
-  };
+  const weight = frozenWeightLookup(g, weights);
 
   let lora;
   if (opts.lora) {

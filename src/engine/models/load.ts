@@ -105,7 +105,7 @@ async function loadGguf(file: string, opts: { template?: string }): Promise<Load
     rawConfig: g.config,
     weights: new ModelWeights(tensors, file),
     tokenizer,
-    storedDtype: g.fileType,
+    storedDtype: 'GGUF (read as F32)',
     fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
   };
 }

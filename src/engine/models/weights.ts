@@ -3,6 +3,8 @@
  * F16/BF16/quantised sources are converted on load: the CPU graphs compute in F32.
  */
 import { AttuneError } from '../../shared/errors.js';
+import type { GraphBuilder } from '../onnx/builder.js';
+import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
 import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './decoder.js';
 
@@ -72,4 +74,27 @@ export function checkWeights(cfg: ModelConfig, tensors: Map<string, WeightTensor
       throw new AttuneError('model-weight-unexpected', `${source}: the weight "${name}" is not part of a ${cfg.arch.name} model with this config.`, { file: source, field: name });
     }
   }
+}
+
+/** A lookup that adds each frozen weight to the graph as an initializer the first time it is used. */
+export function frozenWeightLookup(g: GraphBuilder, weights: ModelWeights): (name: string) => Value {
+  const added = new Map<string, Value>();
+  return (name) => {
+    let v = added.get(name);
+    if (!v) {
+      const t = weights.get(name);
+      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      added.set(name, v);
+    }
+    return v;
+  };
+}
+
+/** Copies rows `ids` of a [rows, width] table (embedding or LM head) into one [ids, width] array. */
+export function tableRows(weights: ModelWeights, name: string, ids: number[]): Float32Array {
+  const t = weights.get(name);
+  const width = t.shape[1];
+  const out = new Float32Array(ids.length * width);
+  ids.forEach((id, i) => out.set(t.data.subarray(id * width, (id + 1) * width), i * width));
+  return out;
 }

@@ -4,7 +4,7 @@
  * similar length and little compute goes to padding, while the order still varies per epoch.
  * Padding is on the right; the causal mask means real tokens never see it.
  */
-import { seededRandom } from '../generate/sampler.js';
+import { seededRandom } from '../util/random.js';
 
 export interface TokenizedExample {
   ids: number[];

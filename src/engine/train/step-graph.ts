@@ -24,7 +24,7 @@ import { attr } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
-import type { ModelWeights } from '../models/weights.js';
+import { frozenWeightLookup, type ModelWeights } from '../models/weights.js';
 
 export interface StepGraphOptions {
   rank: number;
@@ -89,16 +89,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const lr = g.input('lr', 'float32', []);
   const apply = g.input('apply', 'float32', []);
 
-  const frozen = new Map<string, Value>();
-  const weight = (name: string): Value => {
-    let v = frozen.get(name);
-    if (!v) {
-      const t = weights.get(name);
-      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      frozen.set(name, v);
-    }
-    return v;
-  };
+  const weight = frozenWeightLookup(g, weights);
 
   const specs = trainableTensors(cfg, opts);
   const params = new Map(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));

@@ -10,11 +10,12 @@ import { AttuneError } from '../../shared/errors.js';
 import type { Adapter } from '../adapter/adapter.js';
 import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
+import { tableRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
 import type { ResolvedDevice } from '../runtime/session.js';
-import { seededRandom } from '../generate/sampler.js';
+import { seededRandom } from '../util/random.js';
 import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import {
@@ -224,7 +225,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
       const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
       const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
-      let acc = accZeros;
+      let acc: Map<string, Float32Array> = accZeros;
       let lossSum = 0;
       let gradNorm = 0;
       for (let k = 0; k < micro.length; k++) {
@@ -370,21 +371,14 @@ function toAdapter(input: TrainerInput, params: Map<string, Float32Array>): Adap
     adapter.tokenRows = {
       ids: input.trainTokens.ids,
       embed: params.get(TOKEN_EMBED_PARAM)!,
-      baseEmbed: baseRowsOf(model, input.trainTokens.ids, 'token_embd.weight'),
+      baseEmbed: tableRows(model.weights, 'token_embd.weight', input.trainTokens.ids),
       head: params.get(TOKEN_HEAD_PARAM),
-      baseHead: model.config.tieEmbeddings ? undefined : baseRowsOf(model, input.trainTokens.ids, 'output.weight'),
+      baseHead: model.config.tieEmbeddings ? undefined : tableRows(model.weights, 'output.weight', input.trainTokens.ids),
     };
   }
   return adapter;
 }
 
-function baseRowsOf(model: LoadedModel, ids: number[], name: string): Float32Array {
-  const D = model.config.hidden;
-  const t = model.weights.get(name).data;
-  const out = new Float32Array(ids.length * D);
-  ids.forEach((id, i) => out.set(t.subarray(id * D, (id + 1) * D), i * D));
-  return out;
-}
 
 function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
