@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { loadModel, type LoadedModel } from './load.js';
 import { parameterCount, type ModelConfig } from './config.js';
+import { findUntrainedTokens, type UntrainedToken } from './untrained-tokens.js';
 
 export interface MemoryEstimate {
   inferenceBytes: number;
@@ -27,6 +28,8 @@ export interface ModelReport {
   hasChatTemplate: boolean;
   chatTemplate?: string;
   stopTokens: string[];
+  /** Special tokens the chat template uses whose rows were never trained (Attune trains them). */
+  untrainedTokens: UntrainedToken[];
   memory: MemoryEstimate;
 }
 
@@ -70,6 +73,7 @@ export function reportFor(model: LoadedModel): ModelReport {
     hasChatTemplate: tok.hasChatTemplate,
     chatTemplate: tok.chatTemplateSource,
     stopTokens: tok.stopTokenIds.map((id) => tok.idToToken(id) ?? String(id)),
+    untrainedTokens: findUntrainedTokens(model),
     memory: estimateMemory(cfg),
   };
 }
