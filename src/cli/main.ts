@@ -8,6 +8,7 @@ import { registerModelCommands } from './commands/models.js';
 import { registerChatCommand } from './commands/chat.js';
 import { registerTuneCommand } from './commands/tune.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEvalCommand } from './commands/eval.js';
 import { registerDataCommands } from './commands/data.js';
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerChatCommand(program);
   registerTuneCommand(program);
   registerDataCommands(program);
+  registerEvalCommand(program);
   registerDemoCommand(program);
   return program;
 }

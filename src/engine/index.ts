@@ -13,3 +13,4 @@ export { runTuning, resumeTuning, type TuneConfig, type TuneProgress, type TuneR
 export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters } from './train/trainer.js';
 export { findUntrainedTokens } from './models/untrained-tokens.js';
 export { checkDataFile, importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type DataReport } from './data/index.js';
+export { reviewAdapter, similarity, type ReviewReport, type ReviewSample } from './eval/review.js';

@@ -59,6 +59,16 @@ export function adapterFeeds(cfg: ModelConfig, adapter: Adapter | undefined, lor
   return feeds;
 }
 
+/** An empty KV cache (past length 0) for a batch of one. */
+export function emptyPastFeeds(cfg: ModelConfig): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (let l = 0; l < cfg.layers; l++) {
+    feeds[`past.${l}.key`] = floatTensor(new Float32Array(0), [1, cfg.kvHeads, 0, cfg.headDim]);
+    feeds[`past.${l}.value`] = floatTensor(new Float32Array(0), [1, cfg.kvHeads, 0, cfg.headDim]);
+  }
+  return feeds;
+}
+
 export async function generateTokens(
   session: Session,
   cfg: ModelConfig,
@@ -70,12 +80,7 @@ export async function generateTokens(
   if (promptIds.length === 0) throw new Error('generateTokens: the prompt is empty');
   const sampler = new Sampler(params);
   const stops = new Set(params.stopTokenIds);
-  const empty = new Float32Array(0);
-  let past: Record<string, Tensor> = {};
-  for (let l = 0; l < cfg.layers; l++) {
-    past[`past.${l}.key`] = floatTensor(empty, [1, cfg.kvHeads, 0, cfg.headDim]);
-    past[`past.${l}.value`] = floatTensor(empty, [1, cfg.kvHeads, 0, cfg.headDim]);
-  }
+  let past = emptyPastFeeds(cfg);
   const tokens: number[] = [];
   const history = [...promptIds];
   let input = promptIds;

@@ -22,6 +22,7 @@ import { baseRows } from '../../../src/engine/generate/chat-session.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession } from '../../../src/engine/runtime/session.js';
+import { reviewAdapter } from '../../../src/engine/eval/review.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-real-'));
 const dataFile = path.join(tmp, 'train.jsonl');
@@ -72,6 +73,17 @@ describe('instruction tuning stories260K', () => {
     expect(tuned.filter((a) => a.text.startsWith('Dear ')).length / tuned.length).toBeGreaterThanOrEqual(0.9);
     expect(tuned.filter((a) => a.stoppedBy === 'stop-token').length / tuned.length).toBeLessThan(0.2);
   }, 120_000);
+
+  it('attune eval: the held-out review scores the tuned model above the base model', async () => {
+    const r = await reviewAdapter({ modelPath: STORIES260K_HF_DIR, adapterDir: withTokens.adapterDir, n: 4, maxTokens: 48 });
+    expect(r.heldOutExamples).toBeGreaterThan(10);
+    expect(r.samples).toHaveLength(4);
+    expect(r.tuned.loss).toBeLessThan(r.base.loss / 10);
+    expect(r.tuned.perplexity).toBeCloseTo(Math.exp(r.tuned.loss), 6);
+    expect(r.average.tuned).toBeGreaterThan(0.9);
+    expect(r.average.base).toBeLessThan(0.3);
+    for (const s of r.samples) expect(s.expected).toMatch(/^Dear .*Have a nice day!$/);
+  }, 60_000);
 
   it('the saved adapter (with trained token rows) loads back with the same logits as training left them', async () => {
     const model = await loadModel(STORIES260K_HF_DIR);
