@@ -4,6 +4,9 @@
  *   adapter_model.safetensors with keys
  *     base_model.model.model.layers.{l}.self_attn.q_proj.lora_A.weight   [r, in]
  *     base_model.model.model.layers.{l}.self_attn.q_proj.lora_B.weight   [out, r]
+ *   and, with trained token rows (`trainable_token_indices` in the config), PEFT's
+ *     base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta   [n, D]
+ *     base_model.model.lm_head.token_adapter.trainable_tokens_delta              [n, D] (untied)
  * so the adapter also loads in PEFT (`PeftModel.from_pretrained(base, dir)`).
  */
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -52,6 +55,11 @@ export interface Adapter {
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
+const TOKEN_ROWS_KEY = {
+  embed: 'base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta',
+  head: 'base_model.model.lm_head.token_adapter.trainable_tokens_delta',
+};
+
 const peftKey = (layer: number, t: LoraTarget, f: 'A' | 'B') => `base_model.model.model.layers.${layer}.${HF_TARGET_MODULE[t]}.lora_${f}.weight`;
 
 /** Writes the adapter folder whole: into a temporary sibling, then renamed into place. */
@@ -96,15 +104,13 @@ async function writeAdapterFiles(dir: string, adapter: Adapter, cfg: ModelConfig
     attune: { template: adapter.template ?? null },
   };
   if (adapter.tokenRows) {
-    const { ids, embed, baseEmbed, head, baseHead } = adapter.tokenRows;
+    const { ids, embed, head } = adapter.tokenRows;
     const D = cfg.hidden;
-    const delta = (tuned: Float32Array, base: Float32Array) => tuned.map((x, i) => x - base[i]);
-    // PEFT's trainable-tokens layout: a delta per trained row, and the original rows.
+    // PEFT's trainable tokens: despite the name, `trainable_tokens_delta` holds the rows' new
+    // values, which PEFT writes over the base rows (index_copy), not differences.
     config.trainable_token_indices = cfg.tieEmbeddings ? ids : { embed_tokens: ids, lm_head: ids };
-    tensors.set('base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta', float32ToTensor(delta(embed, baseEmbed), [ids.length, D], 'F32'));
-    if (!cfg.tieEmbeddings && head && baseHead) {
-      tensors.set('base_model.model.lm_head.token_adapter.trainable_tokens_delta', float32ToTensor(delta(head, baseHead), [ids.length, D], 'F32'));
-    }
+    tensors.set(TOKEN_ROWS_KEY.embed, float32ToTensor(embed, [ids.length, D], 'F32'));
+    if (!cfg.tieEmbeddings && head) tensors.set(TOKEN_ROWS_KEY.head, float32ToTensor(head, [ids.length, D], 'F32'));
   }
   await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
   await writeFileAtomic(path.join(dir, ADAPTER_CONFIG), async (write) => {
@@ -177,17 +183,16 @@ export async function loadAdapter(
   const tti = raw.trainable_token_indices;
   if (tti) {
     const ids = Array.isArray(tti) ? (tti as number[]) : ((tti as Record<string, number[]>).embed_tokens ?? []);
-    const deltaE = file.tensors.get('base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta');
-    if (!deltaE || !baseRows) throw new AttuneError('adapter-mismatch', `${weightsFile}: trained token rows are listed but their deltas are missing.`, { file: weightsFile });
+    const embedRows = file.tensors.get(TOKEN_ROWS_KEY.embed);
+    if (!embedRows) throw new AttuneError('adapter-mismatch', `${weightsFile}: trained token rows are listed in ${ADAPTER_CONFIG} but the file does not hold them.`, { file: weightsFile });
+    if (!baseRows) throw new Error('loadAdapter: an adapter with trained token rows needs the base model rows');
     const base = baseRows(ids);
-    const dE = tensorToFloat32(deltaE);
-    const deltaH = file.tensors.get('base_model.model.lm_head.token_adapter.trainable_tokens_delta');
-    const dH = deltaH ? tensorToFloat32(deltaH) : undefined;
+    const headRows = file.tensors.get(TOKEN_ROWS_KEY.head);
     adapter.tokenRows = {
       ids,
-      embed: base.embed.map((x, i) => x + dE[i]),
+      embed: tensorToFloat32(embedRows, TOKEN_ROWS_KEY.embed, weightsFile),
       baseEmbed: base.embed,
-      head: dH && base.head ? base.head.map((x, i) => x + dH[i]) : undefined,
+      head: headRows ? tensorToFloat32(headRows, TOKEN_ROWS_KEY.head, weightsFile) : undefined,
       baseHead: base.head,
     };
   }
