@@ -9,6 +9,7 @@ import { registerChatCommand } from './commands/chat.js';
 import { registerTuneCommand } from './commands/tune.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerDevicesCommand } from './commands/devices.js';
 import { registerDataCommands } from './commands/data.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerTuneCommand(program);
   registerDataCommands(program);
   registerEvalCommand(program);
+  registerDevicesCommand(program);
   registerDemoCommand(program);
   return program;
 }

@@ -80,3 +80,16 @@ describe('attune CLI', () => {
     expect(JSON.parse(r.stdout).error.message).toMatch(/does not exist/);
   });
 });
+
+describe('attune devices', () => {
+  it('lists the CPU as usable and explains each provider that is not', async () => {
+    const r = await attune(['devices', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const cpu = j.devices.find((d: { device: string }) => d.device === 'cpu');
+    expect(cpu.available).toBe(true);
+    for (const d of j.devices.filter((x: { available: boolean }) => !x.available)) expect(d.reason).toMatch(/\w+ \w+/);
+    expect(['cpu', 'cuda']).toContain(j.auto.device);
+    expect(j.auto.reason.length).toBeGreaterThan(10);
+  });
+});

@@ -77,7 +77,7 @@ export async function probeDevices(): Promise<DeviceProbe[]> {
       const err = Math.max(...Array.from(got, (v, i) => Math.abs(v - reference[i])));
       results.push(err < 1e-3 ? { device, available: true } : { device, available: false, reason: `its results differ from the CPU's (max error ${err.toExponential(1)})` });
     } catch (e) {
-      results.push({ device, available: false, reason: `it could not start: ${firstLine((e as Error).message)}` });
+      results.push({ device, available: false, reason: startFailure((e as Error).message) });
     }
   }
   cached = results;
@@ -100,8 +100,12 @@ function notBundledReason(device: ResolvedDevice): string {
   return 'this build of ONNX Runtime does not include it';
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0].slice(0, 200);
+/** ONNX Runtime's start-up errors name source files; say what they mean instead. */
+function startFailure(message: string): string {
+  if (/adapter|Vulkan|no (suitable )?device/i.test(message)) return 'it found no usable graphics card (or its driver is missing)';
+  if (/cuda|cudnn|libcu/i.test(message)) return 'the NVIDIA driver or CUDA libraries could not be loaded';
+  const line = message.split('\n')[0].replace(/^\S*onnxruntime\S*:\d+\s*/, '');
+  return `it could not start (${line.slice(0, 160)})`;
 }
 
 export async function resolveDevice(choice: DeviceChoice): Promise<ResolvedDeviceInfo> {
