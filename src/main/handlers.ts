@@ -124,10 +124,11 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     const out: Omit<ModelInfo, 'name' | 'fit'>[] = [];
     const dir = ws().modelsDir;
     try {
-      for (const d of await readdir(dir, { withFileTypes: true })) {
-        const p = path.join(dir, d.name);
-        if (d.isDirectory() && (await exists(path.join(p, 'config.json')))) out.push({ path: p, kind: 'folder', origin: 'workspace' });
-        else if (d.isFile() && d.name.toLowerCase().endsWith('.gguf')) out.push({ path: p, kind: 'gguf', origin: 'workspace' });
+      for (const name of await readdir(dir)) {
+        const p = path.join(dir, name);
+        const s = await stat(p).catch(() => undefined); // follows links: a model may be linked into the workspace
+        if (s?.isDirectory() && (await exists(path.join(p, 'config.json')))) out.push({ path: p, kind: 'folder', origin: 'workspace' });
+        else if (s?.isFile() && name.toLowerCase().endsWith('.gguf')) out.push({ path: p, kind: 'gguf', origin: 'workspace' });
       }
     } catch {
       /* no models folder yet */

@@ -68,12 +68,15 @@ export function App() {
     setInfo((i) => (i ? { ...i, settings: s } : i));
   };
 
+  /** Up/Down (and Home/End) move focus between the step buttons; Enter or Space opens the step. */
   const onNavKey = (e: React.KeyboardEvent) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const ids = STEPS.map((s) => `step-tab-${s.id}`);
+    const at = ids.indexOf((e.target as HTMLElement).id);
+    if (at < 0) return;
+    const to = e.key === 'ArrowDown' ? (at + 1) % ids.length : e.key === 'ArrowUp' ? (at + ids.length - 1) % ids.length : e.key === 'Home' ? 0 : e.key === 'End' ? ids.length - 1 : -1;
+    if (to < 0) return;
     e.preventDefault();
-    const i = (index + (e.key === 'ArrowDown' ? 1 : STEPS.length - 1)) % STEPS.length;
-    setStep(STEPS[i]!.id);
-    (document.getElementById(`step-tab-${STEPS[i]!.id}`) as HTMLButtonElement | null)?.focus();
+    document.getElementById(ids[to]!)?.focus();
   };
 
   return (

@@ -54,7 +54,7 @@ export function ExportStep({ state }: StepProps) {
       </fieldset>
       <div className="row">
         <button type="button" className="primary" disabled={!run || busy} onClick={() => void doExport()}>
-          Export
+          Save the tuned model
         </button>
       </div>
       <div aria-live="polite">
