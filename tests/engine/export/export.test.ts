@@ -106,7 +106,7 @@ describe('GGUF export', () => {
   const TYPE = { 'gguf-f32': 'F32', 'gguf-f16': 'F16', 'gguf-q8_0': 'Q8_0', 'gguf-q4': 'Q4_0' } as const;
   // Agreement of the top token with unquantised base + adapter, over the test sequence's positions.
   // 4 bits cost a 260K-parameter model with 64-wide rows a lot (measured 0.42 here, 0.84 on a
-  // story prompt); the exactness check above is what proves the export.
+  // story prompt); the exactness check against the quantised twin is what proves the export.
   const minAgreement = { 'gguf-f32': 1, 'gguf-f16': 1, 'gguf-q8_0': 0.9, 'gguf-q4': 0.35 } as const;
   it.each(Object.keys(TYPE) as (keyof typeof TYPE)[])('%s loads back in Attune as exactly the quantised merge of base + adapter', async (format) => {
     // What the file should hold: base + adapter merged by hand, through the type's quantizer.
