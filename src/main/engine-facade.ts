@@ -42,10 +42,15 @@ interface Expected {
   importDataFile(file: string, opts: EngineDataOptions & { out: string; force?: boolean }): Promise<EngineDataReport>;
   readNormalizedJsonl(file: string): Promise<StoredExample[]>;
   splitExamples<T extends { id: string; messages: Example['messages'] }>(examples: readonly T[], opts: { valFraction?: number; seed?: number }): { train: T[]; validation: T[] };
-  exportModel(
-    opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string; force?: boolean },
-    cb: { onProgress?: (p: { fraction?: number; stage?: string; message?: string }) => void },
-  ): Promise<unknown>;
+  /** src/engine/export/export.ts (not yet re-exported from src/engine/index.ts). */
+  exportModel(opts: {
+    modelPath: string;
+    adapterDir?: string;
+    format: ExportFormat;
+    out: string;
+    force?: boolean;
+    onProgress?: (p: { phase: 'load' | 'merge' | 'convert' | 'write' | 'done'; done: number; total: number }) => void;
+  }): Promise<{ out: string; files: { name: string; bytes: number }[]; warnings: string[] }>;
 }
 
 const exported = engine as unknown as Partial<Record<keyof Expected, unknown>>;
@@ -170,6 +175,14 @@ async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]
 
 // ---- the facade ------------------------------------------------------------------------
 
+const EXPORT_PHASE = {
+  load: 'Reading the model…',
+  merge: 'Building your changes into the model…',
+  convert: 'Converting the weights…',
+  write: 'Writing the files…',
+  done: 'Done.',
+} as const;
+
 export function createEngineFacade(): EngineFacade {
   return {
     async checkData(file, opts) {
@@ -233,10 +246,13 @@ export function createEngineFacade(): EngineFacade {
     },
 
     async exportModel(opts, onProgress) {
-      await need('exportModel')({ ...opts, force: true }, {
-        onProgress: (p) => onProgress({ fraction: p.fraction ?? 0, stage: p.stage ?? p.message ?? 'Exporting…' }),
+      const r = await need('exportModel')({
+        ...opts,
+        // The folder is this run's export in this format: exporting again replaces it.
+        force: true,
+        onProgress: (p) => onProgress({ fraction: p.total > 0 ? p.done / p.total : 0, stage: EXPORT_PHASE[p.phase] }),
       });
-      return { files: await listFiles(opts.out) };
+      return { files: r.files.length ? r.files : await listFiles(r.out) };
     },
   };
 }
