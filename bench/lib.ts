@@ -1,0 +1,147 @@
+/**
+ * Shared helpers of the benchmarks: child processes (one per engine and repeat, so that peak RSS
+ * is per engine), medians, peak RSS, machine description and plain-text tables.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+export const WORK_DIR = path.join(BENCH_DIR, '.work');
+
+/** Peak resident set size of this process in MiB (VmHWM; falls back to resourceUsage). */
+export function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    /* not Linux */
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Command-line flags: `--name value` and `--flag` (true). */
+export function parseArgs(argv: string[]): Map<string, string | true> {
+  const out = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) {
+      out.set(a.slice(2, eq), a.slice(eq + 1));
+    } else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+      out.set(a.slice(2), argv[++i]!);
+    } else {
+      out.set(a.slice(2), true);
+    }
+  }
+  return out;
+}
+
+export function intArg(args: Map<string, string | true>, name: string, fallback: number): number {
+  const v = args.get(name);
+  if (v === undefined || v === true) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+const RESULT_PREFIX = '@@BENCH_RESULT ';
+
+/** A child prints its result with this; the parent picks the line out of its stdout. */
+export function emitResult(result: unknown): void {
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+export interface ChildRun<T> {
+  result: T;
+  seconds: number;
+}
+
+/**
+ * Runs a command, echoes its stderr (progress) indented, and returns the JSON it printed with
+ * `emitResult`. Throws with the tail of its output when it fails.
+ */
+export function runChild<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, label = cmd): Promise<ChildRun<T>> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let tail = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      const s = d.toString();
+      tail = (tail + s).slice(-4000);
+      if (process.env.BENCH_VERBOSE) process.stderr.write(s.replace(/^/gm, `    [${label}] `));
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code !== 0 || !line) {
+        reject(new Error(`${label} failed (exit ${code ?? signal}):\n${(tail + stdout.slice(-2000)).trim()}`));
+        return;
+      }
+      resolve({ result: JSON.parse(line.slice(RESULT_PREFIX.length)) as T, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** A child running a bench TypeScript file under tsx with the same Node. */
+export function runTsChild<T>(file: string, args: string[], env: NodeJS.ProcessEnv = {}, label?: string): Promise<ChildRun<T>> {
+  return runChild<T>(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, file), ...args], env, label ?? `${file} ${args.join(' ')}`);
+}
+
+export function machineDescription(): string {
+  let model = os.cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    const m = /^Model name:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8').replace(/^model name\s*:/gm, 'Model name:'));
+    if (m) model = m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  const flags = (() => {
+    try {
+      const f = readFileSync('/proc/cpuinfo', 'utf8');
+      return ['avx2', 'avx512f', 'avx512_bf16', 'avx_vnni'].filter((x) => new RegExp(`\\b${x}\\b`).test(f));
+    } catch {
+      return [];
+    }
+  })();
+  const mem = (os.totalmem() / 2 ** 30).toFixed(0);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return `${model}, ${os.availableParallelism?.() ?? os.cpus().length} logical CPUs [${flags.join(' ')}], ${mem} GiB RAM, load average ${load}`;
+}
+
+/** Right-aligned plain-text table (first column left-aligned). */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  const line = (r: (string | number)[]) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]!) : String(c).padStart(widths[i]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+export function fmt(x: number, digits?: number): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  const d = digits ?? (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2);
+  return x.toFixed(d);
+}
+
+export function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
