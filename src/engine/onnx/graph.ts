@@ -34,6 +34,20 @@ export interface GraphNode {
   readonly inputs: string[];
   readonly outputs: string[];
   readonly attrs: Record<string, AttrValue>;
+  /** A composite's own gradient (see `Graph.composite`); autodiff uses it instead of the op's rule. */
+  readonly composite?: CompositeGradient;
+}
+
+/**
+ * The gradient of a composite built from several nodes, attached to the node that produces its
+ * output. Autodiff treats that node as a function of `inputs` alone (the values the composite
+ * was built from) and calls `vjp`, which returns one gradient (or null) per input; the
+ * composite's inner nodes get no gradient. This is how fused rules (RMSNorm, SiLU, LoRA
+ * projection with a merged weight) save both time and activation memory.
+ */
+export interface CompositeGradient {
+  inputs: string[];
+  vjp: (g: import('./builder.js').GraphBuilder, dy: Value, needs: (i: number) => boolean) => (Value | null)[];
 }
 
 /** Raw little-endian bytes of a tensor, kept as a view (weights are never copied here). */
@@ -182,6 +196,17 @@ export class Graph {
       attrs,
     });
     return outs;
+  }
+
+  /**
+   * Marks `output` (produced by the last node built) as a composite of `inputs` with its own
+   * gradient rule. Returns `output` for chaining.
+   */
+  composite(output: Value, inputs: Value[], vjp: CompositeGradient['vjp']): Value {
+    const i = this.nodes.findIndex((n) => n.outputs.includes(output.name));
+    if (i < 0) throw new Error(`graph ${this.name}: no node produces ${output.name}`);
+    this.nodes[i] = { ...this.nodes[i], composite: { inputs: inputs.map((x) => x.name), vjp } };
+    return output;
   }
 
   /** Records which values ops read, for passes that need consumers (autodiff, pruning). */

@@ -39,6 +39,12 @@ export interface StepGraphOptions {
   eps: number;
   weightDecay: number;
   maxGradNorm: number;
+  /**
+   * Merge each adapter into its weight for the step (W' = W + s B A, one GEMM each way, fused
+   * gradient). Off by default: on this CPU build ORT prepacks constant weights once, and a
+   * per-step merged weight loses that (measured in bench/), so the separate path is faster.
+   */
+  mergeLora?: boolean;
   /** Number of loss chunks; by default sized so one chunk's logits stay under ~32 MB. */
   lossChunks?: number;
   /** Forward and loss only (validation): outputs loss_sum, no gradients or updates. */
@@ -109,6 +115,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     rank: opts.rank,
     targets: opts.targets,
     scale: g.scalar(opts.alpha / opts.rank),
+    mergedScale: opts.mergeLora ? opts.alpha / opts.rank : undefined,
     factors: (l, t) => ({ a: params.get(loraParamName(l, t, 'A'))!, b: params.get(loraParamName(l, t, 'B'))! }),
   });
 

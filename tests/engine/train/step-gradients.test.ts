@@ -23,8 +23,12 @@ const SEQS = [
   { ids: [1, 90, 12, 250, 3], lossMask: [0, 0, 1, 1, 1] },
 ];
 
-for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3'] as const) {
-  describe(`${arch}: training-step gradients`, () => {
+const ARCH_CASES = [
+  ...(['llama', 'mistral', 'qwen2', 'qwen3'] as const).map((arch) => ({ arch, mergeLora: false })),
+  { arch: 'qwen2' as const, mergeLora: true }, // the merged-weight projection with its fused gradient
+];
+for (const { arch, mergeLora } of ARCH_CASES) {
+  describe(`${arch}${mergeLora ? ' (merged LoRA)' : ''}: training-step gradients`, () => {
     it('LoRA gradients on all seven projections match finite differences of the reference', async () => {
       const dir = path.join(tmp, arch);
       writeTinyModel(dir, arch, { seed: 5, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24 });
@@ -40,7 +44,7 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3'] as const) {
           params.set(loraParamName(l, t, 'B'), Float32Array.from(lora.B.get(loraModulePath(l, t))!));
         }
       }
-      const opts = { rank, alpha, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 16, trainTokenIds: [], ...STEP_DEFAULTS };
+      const opts = { rank, alpha, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 16, trainTokenIds: [], mergeLora, ...STEP_DEFAULTS };
       const ours = await stepGradients(model, opts, params, SEQS);
       const expected = referenceLoraGrads(ref, SEQS.map((s) => s.ids), SEQS.map((s) => s.lossMask), lora);
       expect(Math.abs(ours.loss - expected.loss)).toBeLessThan(1e-4);

@@ -38,6 +38,9 @@ export interface BackwardPlan {
  * Which forward nodes and values the backward pass touches. Throws, naming op and node, if a
  * node on the path has no gradient rule or is marked not differentiable.
  */
+/** What a node reads as far as gradients go: a composite's inputs, else its own. */
+const gradInputs = (n: GraphNode): string[] => n.composite?.inputs ?? n.inputs;
+
 export function planBackward(g: GraphBuilder, loss: Value, wrt: Value[], opts: BackwardOptions = {}): BackwardPlan {
   const nodes = g.nodes.slice();
   const stop = new Set((opts.stopGradient ?? []).map((v) => v.name));
@@ -55,8 +58,8 @@ export function planBackward(g: GraphBuilder, loss: Value, wrt: Value[], opts: B
       if (i && !produced.has(i)) throw new Error(`autodiff: node ${n.name} reads ${i} before it is produced (graph not topological)`);
     }
     n.outputs.forEach((o) => produced.add(o));
-    if (!n.inputs.some((i) => dependent.has(i))) continue;
-    if (lookup(n.op, n.domain)?.kind === 'zeroGradient') continue;
+    if (!gradInputs(n).some((i) => dependent.has(i))) continue;
+    if (!n.composite && lookup(n.op, n.domain)?.kind === 'zeroGradient') continue;
     for (const o of n.outputs) if (!stop.has(o) && isFloat(dtypeOf(o) ?? 'bool')) dependent.add(o);
   }
 
@@ -66,13 +69,14 @@ export function planBackward(g: GraphBuilder, loss: Value, wrt: Value[], opts: B
   const onPath: GraphNode[] = [];
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
-    if (!n.outputs.some((o) => active.has(o)) || !n.inputs.some((i) => dependent.has(i))) continue;
+    if (!n.outputs.some((o) => active.has(o)) || !gradInputs(n).some((i) => dependent.has(i))) continue;
     onPath.push(n);
-    for (const i of n.inputs) if (dependent.has(i)) active.add(i);
+    for (const i of gradInputs(n)) if (dependent.has(i)) active.add(i);
   }
   onPath.reverse();
 
   for (const n of onPath) {
+    if (n.composite) continue;
     const entry = lookup(n.op, n.domain);
     const where = `node '${n.name}' (output '${n.outputs[0]}') on the path to the loss '${loss.name}'`;
     if (!entry) throw new Error(`autodiff: no gradient rule for op ${n.domain ? `${n.domain}.` : ''}${n.op}, needed at ${where}`);
@@ -113,22 +117,27 @@ export function buildBackward(g: GraphBuilder, loss: Value, wrt: Value[], opts: 
 
   for (let k = plan.nodes.length - 1; k >= 0; k--) {
     const node = plan.nodes[k];
-    const entry = lookup(node.op, node.domain);
-    if (entry?.kind !== 'rule') throw new Error(`autodiff: internal: ${node.op} has no rule`); // planBackward checked
     const dys = node.outputs.map((o) => (plan.active.has(o) ? total(o) : null));
     if (dys.every((d) => d === null)) continue;
-    const inputs = node.inputs.map((i) => (i ? g.value(i) : null));
-    const outputs = node.outputs.map((o) => g.value(o));
-    const grads = g.scope(`${prefix}/${node.outputs[0]}`, () =>
-      entry.rule.vjp(makeContext(g, node, inputs, outputs, dys, plan.active)),
-    );
-    checkArity(entry.rule, node, grads);
+    const inputs = gradInputs(node).map((i) => (i ? g.value(i) : null));
+    let grads: (Value | null)[];
+    if (node.composite) {
+      const composite = node.composite;
+      grads = g.scope(`${prefix}/${node.outputs[0]}`, () => composite.vjp(g, dys[0]!, (i) => !!inputs[i] && plan.active.has(inputs[i]!.name)));
+      if (grads.length !== inputs.length) throw new Error(`autodiff: the composite at '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
+    } else {
+      const entry = lookup(node.op, node.domain);
+      if (entry?.kind !== 'rule') throw new Error(`autodiff: internal: ${node.op} has no rule`); // planBackward checked
+      const outputs = node.outputs.map((o) => g.value(o));
+      grads = g.scope(`${prefix}/${node.outputs[0]}`, () => entry.rule.vjp(makeContext(g, node, inputs, outputs, dys, plan.active)));
+      checkArity(entry.rule, node, grads);
+    }
     g.scope(`${prefix}/${node.outputs[0]}`, () => {
       inputs.forEach((x, i) => {
         if (!x || !plan.active.has(x.name)) return;
         const grad = grads[i];
         if (!grad) {
-          throw new Error(`autodiff: the ${node.op} rule gave no gradient for input ${i} ('${x.name}') of node '${node.name}', which lies on the path to the loss`);
+          throw new Error(`autodiff: the ${node.composite ? 'composite' : node.op} rule gave no gradient for input ${i} ('${x.name}') of node '${node.name}', which lies on the path to the loss`);
         }
         if (grad.dtype !== x.dtype) throw new Error(`autodiff: ${node.op} rule at '${node.name}' gave a ${grad.dtype} gradient for ${x.dtype} input '${x.name}'`);
         add(x.name, unbroadcast(g, grad, x, node));
