@@ -124,7 +124,7 @@ async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[
       await rm(tmp, { recursive: true, force: true });
     }
   } else {
-    throw new AttuneError('eval-no-data', 'Give the examples to review with --data (the adapter is not inside a run folder with its own data).');
+    throw new AttuneError('eval-no-data', 'Choose the examples to review: this adapter is not inside a run folder with its own data.');
   }
   return { heldOut: splitExamples(examples, { valFraction, seed }).validation };
 }

@@ -77,7 +77,7 @@ export class ChatSession {
   ): Promise<ChatResult> {
     const tok = this.model.tokenizer;
     if (!tok.hasChatTemplate) {
-      throw new AttuneError('template-missing', 'This model has no chat template, so Attune does not know how to format a conversation for it. Pick one with --template (alpaca, chatml or llama3).');
+      throw new AttuneError('template-missing', 'This model has no chat template, so Attune does not know how to format a conversation for it. Choose one of Attune\'s templates (alpaca, chatml or llama3).');
     }
     const promptIds = tok.encodeChat(messages, { addGenerationPrompt: true });
     return this.complete(promptIds, opts, cb);

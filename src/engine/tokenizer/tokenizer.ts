@@ -112,7 +112,7 @@ export class ModelTokenizer {
   /** Renders the conversation with the chat template (text, not ids). */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt: boolean }): string {
     if (!this.template) {
-      throw new AttuneError('template-missing', 'This model has no chat template. Pick one (for example --template alpaca or chatml).');
+      throw new AttuneError('template-missing', 'This model has no chat template. Choose one of Attune\'s templates (alpaca, chatml or llama3).');
     }
     return this.template.render(messages, opts);
   }

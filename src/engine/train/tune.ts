@@ -62,7 +62,7 @@ export interface SavedRunConfig {
 export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Promise<TuneResult> {
   const runDir = path.resolve(config.out);
   if (await exists(runPaths(runDir).config)) {
-    throw new AttuneError('tune-run-exists', `${runDir} already holds a tuning run. Resume it with "attune tune --resume ${config.out}", or choose another folder.`, { file: runDir });
+    throw new AttuneError('tune-run-exists', `${runDir} already holds a tuning run. Resume that run, or choose another folder.`, { file: runDir });
   }
   const hp = resolveHyperparameters(config);
   const saved: SavedRunConfig = {
@@ -113,7 +113,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
 async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks): Promise<TuneResult> {
   const model = await loadModel(saved.model, { template: saved.template });
   if (!model.tokenizer.hasChatTemplate) {
-    throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one with --template (alpaca, chatml or llama3).`, { file: saved.model });
+    throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });
   }
   const hp = saved.hp;
   const dataCopy = path.join(runDir, 'data.jsonl');
@@ -132,7 +132,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
       epochs: hp.epochs,
     });
     if (report.counts.imported === 0) {
-      throw new AttuneError('tune-no-data', `No usable examples in ${saved.data}: ${report.counts.rejected} were rejected. Run "attune data check ${saved.data}" to see why.`, { file: saved.data });
+      throw new AttuneError('tune-no-data', `No usable examples in ${saved.data}: all ${report.counts.rejected} were left out. Check the data to see why (for example, examples longer than ${hp.maxLength} tokens are left out).`, { file: saved.data });
     }
     cb.onEvent?.({ type: 'data', report, train: 0, validation: 0 });
   }
