@@ -11,6 +11,8 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerDevicesCommand } from './commands/devices.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerExportCommand } from './commands/export.js';
+import { registerServeCommand } from './commands/serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('attune')
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerChatCommand(program);
   registerTuneCommand(program);
   registerDataCommands(program);
+  registerExportCommand(program);
+  registerServeCommand(program);
   registerEvalCommand(program);
   registerDevicesCommand(program);
   registerDemoCommand(program);

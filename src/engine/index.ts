@@ -14,3 +14,5 @@ export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters }
 export { findUntrainedTokens } from './models/untrained-tokens.js';
 export { checkDataFile, importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type DataReport } from './data/index.js';
 export { reviewAdapter, similarity, type ReviewReport, type ReviewSample } from './eval/review.js';
+export { exportModel, mergeAdapterWeights, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportProgress, type ExportResult } from './export/index.js';
+export { startServer, type RunningServer, type ServeOptions } from './serve/index.js';

@@ -205,7 +205,7 @@ async function writeGgufFolder(
   });
   progress({ phase: 'write', done: 1, total: 1 });
   const stopTokens = tok.stopTokenIds.map((id) => tok.idToToken(id)).filter((s): s is string => typeof s === 'string');
-  const modelfile = buildModelfile({ ggufFile, chatTemplate: src.chatTemplate, bosToken: tok.bosToken, eosToken: tok.eosToken, stopTokens, system });
+  const modelfile = buildModelfile({ ggufFile, name: ollamaName(base), chatTemplate: src.chatTemplate, bosToken: tok.bosToken, eosToken: tok.eosToken, stopTokens, system });
   await writeFile(path.join(dir, 'Modelfile'), modelfile.text);
   return modelfile;
 }
@@ -238,5 +238,10 @@ function readme(format: ExportFormat, src: ExportSource, name: string, adapterDi
     'A GGUF file with the adapter merged in, and the tokenizer and chat template in its metadata.\n\n' +
     `- llama.cpp: \`llama-cli -m <the .gguf file> -cnv\` (or \`llama-server -m <the .gguf file>\`)\n` +
     '- LM Studio: copy the .gguf file into a folder under LM Studio\'s models folder (for example `~/.lmstudio/models/attune/' + name + '/`), or use `lms import <the .gguf file>`.\n' +
-    `- Ollama: in this folder, \`ollama create ${name.toLowerCase()} -f Modelfile\`, then \`ollama run ${name.toLowerCase()}\`. The Modelfile sets the chat template, the stop tokens and any system prompt.\n`;
+    `- Ollama: in this folder, \`ollama create ${ollamaName(name)} -f Modelfile\`, then \`ollama run ${ollamaName(name)}\`. The Modelfile sets the chat template, the stop tokens and any system prompt.\n`;
+}
+
+/** Ollama model names: lower case letters, digits, '.', '_' and '-'. */
+function ollamaName(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'my-model';
 }

@@ -16,6 +16,8 @@ import { ChatTemplate, NAMED_TEMPLATES, type ChatMessage } from '../tokenizer/ch
 export interface OllamaTemplateRow {
   /** Go template; `{eos}` is replaced by the model's end-of-sequence token text. */
   template: string;
+  /** Stop strings besides the stop tokens: the start of a next turn, should the model go on. */
+  stops: string[];
 }
 
 export const OLLAMA_TEMPLATES: Record<string, OllamaTemplateRow> = {
@@ -24,18 +26,21 @@ export const OLLAMA_TEMPLATES: Record<string, OllamaTemplateRow> = {
       '{{ if .System }}{{ .System }}\n\n{{ end }}' +
       '{{ if .Prompt }}### Instruction:\n{{ .Prompt }}\n\n{{ end }}' +
       '### Response:\n{{ .Response }}{eos}\n\n',
+    stops: ['### Instruction:'],
   },
   chatml: {
     template:
       '{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}' +
       '{{ if .Prompt }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n{{ end }}' +
       '<|im_start|>assistant\n{{ .Response }}<|im_end|>\n',
+    stops: ['<|im_start|>', '<|im_end|>'],
   },
   llama3: {
     template:
       '{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}' +
       '{{ if .Prompt }}<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>{{ end }}' +
       '<|start_header_id|>assistant<|end_header_id|>\n\n{{ .Response }}<|eot_id|>',
+    stops: ['<|start_header_id|>', '<|eot_id|>'],
   },
 };
 
@@ -80,6 +85,8 @@ export function identifyTemplate(source: string, specials: { bos_token?: string;
 export interface ModelfileOptions {
   /** File name of the GGUF next to the Modelfile. */
   ggufFile: string;
+  /** Name suggested for `ollama create`. */
+  name?: string;
   /** Jinja source of the chat template the adapter was trained with. */
   chatTemplate?: string;
   bosToken?: string;
@@ -102,10 +109,10 @@ export function buildModelfile(o: ModelfileOptions): Modelfile {
   const row = named ? OLLAMA_TEMPLATES[named] : undefined;
   const template = row ? row.template.replaceAll('{eos}', o.eosToken ?? '') : GENERIC_OLLAMA_TEMPLATE;
   const lines = [
-    '# Ollama: ollama create my-model -f Modelfile && ollama run my-model',
+    `# Ollama: ollama create ${o.name ?? 'my-model'} -f Modelfile && ollama run ${o.name ?? 'my-model'}`,
     `FROM ./${o.ggufFile}`,
     `TEMPLATE ${goString(template)}`,
-    ...[...new Set(o.stopTokens)].filter((s) => s.length > 0).map((s) => `PARAMETER stop ${JSON.stringify(s)}`),
+    ...[...new Set([...o.stopTokens, ...(row?.stops ?? [])])].filter((s) => s.length > 0).map((s) => `PARAMETER stop ${JSON.stringify(s)}`),
   ];
   if (o.system) lines.push(`SYSTEM ${goString(o.system)}`);
   return {
