@@ -69,7 +69,7 @@ describe('merged Hugging Face folder', () => {
     await s.release();
   });
 
-  it.each(['llama', 'mistral', 'qwen2', 'qwen3'] as TinyArch[])('%s (tiny, untied head rows for llama/mistral): round trip within 1e-3', async (arch) => {
+  it.each(['llama', 'mistral', 'qwen2', 'qwen3'] as TinyArch[])('%s (tiny, untied head rows for llama/mistral): merged and GGUF round trips within 1e-3', async (arch) => {
     const dir = path.join(tmp, `tiny-${arch}`);
     writeTinyModel(dir, arch, { seed: 3 });
     const model = await loadModel(dir);
@@ -83,6 +83,10 @@ describe('merged Hugging Face folder', () => {
     expect(err).toBeLessThan(1e-3);
     const st = await readSafetensors(path.join(out, 'model.safetensors'));
     expect(st.tensors.has('lm_head.weight')).toBe(!model.config.tieEmbeddings);
+    // The same through GGUF (Q/K permutation, qkv biases, q/k norms, head_dim, untied head).
+    const g = await roundTrip(model, dir, aDir, 'gguf-f32', want, tokens);
+    measured[`gguf-f32 tiny ${arch}`] = g.err;
+    expect(g.err).toBeLessThan(1e-3);
   });
 
   it('an F16 base gives F16 safetensors (torch_dtype float16) within F16 rounding', async () => {

@@ -36,11 +36,11 @@ describe('attune serve (process)', () => {
       child.on('exit', () => reject(new Error(`serve exited early: ${err}`)));
     });
     expect(listening).toMatchObject({ url: `http://127.0.0.1:${port}/v1`, port, model: 'stories260K-hf' });
-    const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
+    const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data[0].id).toBe('stories260K-hf');
     const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 8 }) });
     expect(r.status).toBe(200);
-    expect((await r.json()).usage.completion_tokens).toBeGreaterThan(0);
+    expect(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBeGreaterThan(0);
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exit).toBe(0);
