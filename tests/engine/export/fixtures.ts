@@ -111,7 +111,7 @@ export function mergedTwin(model: LoadedModel, adapter: Adapter, type?: 'F32' | 
       if (t.shape.length < 2) continue;
       const block = type === 'F16' ? 1 : 32;
       const ty = t.shape[1]! % block ? 'F16' : type;
-      t.data = dequantize(ty, quantize(ty, t.data), t.data.length);
+      t.data = Float32Array.from(dequantize(ty, quantize(ty, t.data), t.data.length));
     }
   }
   const weights = new (model.weights.constructor as new (t: typeof tensors, s: string) => typeof model.weights)(tensors, 'merged twin');

@@ -114,7 +114,7 @@ describe('GGUF base models', () => {
     const ref = await logits(dir, ids);
     for (const type of ['Q4_K', 'Q6_K'] as const) {
       const tensors: GgufTensorToWrite[] = [];
-      const expectedDown = { bytes: new Uint8Array() };
+      const expectedDown: { bytes: Uint8Array } = { bytes: new Uint8Array() };
       for (const t of g.tensors.values()) {
         const x = new Float32Array(t.bytes.slice().buffer);
         if (t.shape.length === 2) {
