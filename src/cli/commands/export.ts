@@ -21,6 +21,11 @@ export function registerExportCommand(program: Command): void {
       const r = await exportModel({
         modelPath: o.model, adapterDir: o.adapter, format: o.format, out: o.out, force: o.force === true, system: o.system, dtype: o.dtype,
         onProgress: progress,
+      }).catch((e: Error & { code?: string }) => {
+        // The engine's words are for the app too; name the flag here.
+        if (e?.code === 'export-exists') e.message = `${o.out} already exists; pass --force to replace it.`;
+        if (e?.code === 'export-adapter-missing') e.message = 'A PEFT export needs the adapter folder: pass --adapter <dir>.';
+        throw e;
       });
       if (o.json) {
         printJson({ type: 'result', ...r });

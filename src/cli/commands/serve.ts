@@ -21,6 +21,9 @@ export function registerServeCommand(program: Command): void {
         modelPath: o.model, adapterDir: o.adapter, port: o.port, modelId: o.modelId, defaultTemperature: o.temperature,
         defaultMaxTokens: o.maxTokens, threads: o.threads, device: o.device,
         onLog: (line) => (o.json ? printJson({ type: 'request', line }) : process.stdout.write(`${line}\n`)),
+      }).catch((e: Error & { code?: string }) => {
+        if (e?.code === 'serve-port-in-use') e.message = `Port ${o.port} is already in use on 127.0.0.1; choose another with --port.`;
+        throw e;
       });
       if (o.json) printJson({ type: 'listening', url: server.url, port: server.port, model: server.modelId });
       else {

@@ -59,11 +59,11 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) {
     throw new AttuneError('export-format', `"${o.format}" is not an export format; choose one of ${EXPORT_FORMATS.join(', ')}.`, { field: 'format' });
   }
-  if (o.format === 'peft' && !o.adapterDir) throw new AttuneError('export-adapter-missing', 'A PEFT export needs the adapter folder (--adapter).', { field: 'adapter' });
+  if (o.format === 'peft' && !o.adapterDir) throw new AttuneError('export-adapter-missing', 'A PEFT export needs the tuned adapter folder.', { field: 'adapter' });
   const out = path.resolve(o.out);
   refuseDangerousOut(out, o);
   if (!o.force && (await exists(out))) {
-    throw new AttuneError('export-exists', `${o.out} already exists; pass --force to replace it.`, { file: o.out });
+    throw new AttuneError('export-exists', `${o.out} already exists. Choose another folder, or confirm that it may be replaced.`, { file: o.out });
   }
   const progress = o.onProgress ?? (() => undefined);
   progress({ phase: 'load', done: 0, total: 1 });
@@ -86,7 +86,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     if (!src.chatTemplate) warnings.push('The model has no chat template, so the export carries none; chat clients will need one.');
     await writeFile(path.join(tmp, 'README.md'), readme(o.format, src, path.basename(out), o.adapterDir));
     if (o.force) await rm(out, { recursive: true, force: true });
-    else if (await exists(out)) throw new AttuneError('export-exists', `${o.out} appeared while exporting; pass --force to replace it.`, { file: o.out });
+    else if (await exists(out)) throw new AttuneError('export-exists', `${o.out} appeared while exporting. Choose another folder, or confirm that it may be replaced.`, { file: o.out });
     await rename(tmp, out);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });

@@ -245,7 +245,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   } catch (e) {
     if (ownSession) await session.close();
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new AttuneError('serve-port-in-use', `Port ${port} is already in use on 127.0.0.1; choose another with --port.`, { field: 'port' });
+    if (code === 'EADDRINUSE') throw new AttuneError('serve-port-in-use', `Port ${port} is already in use on 127.0.0.1; choose another port.`, { field: 'port' });
     if (code === 'EACCES') throw new AttuneError('serve-port', `This user may not open port ${port}; choose a port above 1024.`, { field: 'port' });
     throw e;
   }
