@@ -10,7 +10,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as engine from '../engine/index.js';
-import type { DataProblem, DataReport, Example, ExportFormat, TuneEvent } from '../shared/contract.js';
+import type { DataProblem, DataReport, Example, ReviewSample, TuneEvent, TuneOutcome } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
 import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
 import { writeFileAtomic } from './workspace.js';
@@ -21,7 +21,7 @@ import { writeFileAtomic } from './workspace.js';
 interface EngineDataReport {
   file: string;
   format: string;
-  counts: { rowsRead: number; imported: number; rejected: number; duplicates: number; warnings: number };
+  counts: { rowsRead: number; imported: number; rejected: number; duplicates: number; warnings: number; rejectedBy?: Partial<Record<string, number>> };
   problems: { code: string; severity: 'fatal' | 'error' | 'warning' | 'info'; line: number; field?: string; message: string; rejected: boolean }[];
   stats: { tokenLengths: { max: number; total: number }; tokenCounting: 'model' | 'estimate' };
   split: { train: number; validation: number };
@@ -33,6 +33,8 @@ interface EngineDataOptions {
   format?: string;
   map?: { instruction?: string; context?: string; response?: string; system?: string };
   maxLength?: number;
+  /** The chosen model's tokenizer: exact token counts with its chat template. */
+  tokenizer?: engine.ModelTokenizer;
   valFraction?: number;
   seed?: number;
   onProgress?: (p: { bytesRead: number; totalBytes: number; rowsRead: number }) => void;
@@ -42,15 +44,6 @@ interface Expected {
   importDataFile(file: string, opts: EngineDataOptions & { out: string; force?: boolean }): Promise<EngineDataReport>;
   readNormalizedJsonl(file: string): Promise<StoredExample[]>;
   splitExamples<T extends { id: string; messages: Example['messages'] }>(examples: readonly T[], opts: { valFraction?: number; seed?: number }): { train: T[]; validation: T[] };
-  /** src/engine/export/export.ts (not yet re-exported from src/engine/index.ts). */
-  exportModel(opts: {
-    modelPath: string;
-    adapterDir?: string;
-    format: ExportFormat;
-    out: string;
-    force?: boolean;
-    onProgress?: (p: { phase: 'load' | 'merge' | 'convert' | 'write' | 'done'; done: number; total: number }) => void;
-  }): Promise<{ out: string; files: { name: string; bytes: number }[]; warnings: string[] }>;
 }
 
 const exported = engine as unknown as Partial<Record<keyof Expected, unknown>>;
@@ -66,7 +59,7 @@ export function need<K extends keyof Expected>(name: K): Expected[K] {
 
 /** Which assumed engine functions this build lacks (for the report and a start-up log line). */
 export function missingEngineFunctions(): string[] {
-  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples', 'exportModel'];
+  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples'];
   return names.filter((n) => typeof exported[n] !== 'function');
 }
 
@@ -125,6 +118,10 @@ export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
     batchSize: s.batchSize,
     maxLength: s.maxLength,
     seed: s.seed,
+    // Records written before these settings existed read as the engine's defaults.
+    trainTokens: s.trainTokens ?? 'auto',
+    evalEvery: spec.evalEvery ?? 0,
+    earlyStoppingPatience: s.earlyStopping ? s.patience : 0,
   };
 }
 
@@ -136,11 +133,13 @@ export function toTuneEvent(e: engine.TuneProgress): TuneEvent | undefined {
     case 'step':
       return { type: 'step', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds };
     case 'eval':
-      return { type: 'eval', step: e.step, valLoss: e.valLoss };
+      return { type: 'eval', step: e.step, valLoss: e.valLoss, best: e.best };
     case 'checkpoint':
       return { type: 'checkpoint', step: e.step, path: e.path };
+    case 'tokens':
+      return { type: 'tokens', tokens: e.tokens };
     case 'done':
-      return { type: 'done', adapterDir: e.adapterDir, bestStep: e.bestStep };
+      return { type: 'done', step: e.step, adapterDir: e.adapterDir, bestStep: e.bestStep, bestValLoss: e.bestValLoss, stoppedBecause: e.stoppedBecause };
     default:
       return undefined;
   }
@@ -158,8 +157,33 @@ export const runTuneJob: TuneFn = async (spec, { onEvent, signal }) => {
     },
   };
   const r = spec.resume ? await engine.resumeTuning(spec.runDir, cb) : await engine.runTuning(toTuneConfig(spec), cb);
-  return { adapterDir: r.adapterDir, bestStep: r.bestStep };
+  const outcome: TuneOutcome = { adapterDir: r.adapterDir, bestStep: r.bestStep, bestValLoss: r.bestValLoss, stoppedBecause: r.stoppedBecause };
+  return outcome;
 };
+
+/** The tokenizer tuning will use: the model's, with the chosen template ('model' or absent = its own). */
+async function tokenizerFor(modelPath: string, template?: string): Promise<engine.ModelTokenizer> {
+  const t = template && template !== 'model' ? template : undefined;
+  if ((await stat(modelPath)).isDirectory()) return engine.ModelTokenizer.fromFolder(modelPath, { template: t });
+  return (await engine.loadModel(modelPath, { template: t })).tokenizer;
+}
+
+/** The first chunk of a length divisible by 64 that holds `tokens`. */
+const roundUp64 = (tokens: number) => Math.ceil(tokens / 64) * 64;
+
+/** The overall fraction of an export from its phase: reading, merging, converting, writing. */
+const PHASE_SPAN = { load: [0, 0.1], merge: [0.1, 0.35], convert: [0.35, 0.8], write: [0.8, 1], done: [1, 1] } as const;
+export function exportFraction(p: { phase: keyof typeof PHASE_SPAN; done: number; total: number }): number {
+  const [a, b] = PHASE_SPAN[p.phase];
+  const within = p.total > 0 ? Math.min(1, Math.max(0, p.done / p.total)) : 0;
+  return a + (b - a) * within;
+}
+
+function toReviewSample(s: engine.ReviewSample): ReviewSample {
+  const lastUser = [...s.prompt].reverse().find((m) => m.role === 'user');
+  const system = s.prompt.find((m) => m.role === 'system');
+  return { prompt: lastUser?.content ?? '', system: system?.content, expected: s.expected, base: s.base, tuned: s.tuned, baseScore: s.baseScore, tunedScore: s.tunedScore };
+}
 
 async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
   const s = await stat(dir);
@@ -216,6 +240,8 @@ export function createEngineFacade(): EngineFacade {
         contextLength: r.contextLength,
         vocabSize: r.vocabSize,
         hasChatTemplate: r.hasChatTemplate,
+        stopTokens: r.stopTokens,
+        untrainedTokens: r.untrainedTokens.map((u) => ({ id: u.id, token: u.token, reason: u.reason, table: u.table })),
         memory: { inferenceBytes: r.memory.inferenceBytes, tuningBytes: r.memory.tuningBytes },
       };
     },
@@ -245,14 +271,61 @@ export function createEngineFacade(): EngineFacade {
       };
     },
 
-    async exportModel(opts, onProgress) {
-      const r = await need('exportModel')({
+    async exportModel({ overwrite, ...opts }, onProgress) {
+      // Main asks the person before replacing an earlier export; `overwrite` carries the answer.
+      let last = 0;
+      const r = await engine.exportModel({
         ...opts,
-        // The folder is this run's export in this format: exporting again replaces it.
-        force: true,
-        onProgress: (p) => onProgress({ fraction: p.total > 0 ? p.done / p.total : 0, stage: EXPORT_PHASE[p.phase] }),
+        force: overwrite,
+        onProgress: (p) => {
+          last = Math.max(last, exportFraction(p));
+          onProgress({ fraction: last, stage: EXPORT_PHASE[p.phase] });
+        },
       });
-      return { files: r.files.length ? r.files : await listFiles(r.out) };
+      return { files: r.files.length ? r.files : await listFiles(r.out), warnings: r.warnings };
+    },
+
+    templateNames() {
+      return Object.keys(engine.NAMED_TEMPLATES);
+    },
+
+    async checkLengths(file, { modelPath, template, maxLength }) {
+      const [tokenizer, model] = await Promise.all([tokenizerFor(modelPath, template), engine.inspectModel(modelPath)]);
+      const contextLength = model.contextLength;
+      const check = (max?: number) => need('checkDataFile')(file, { tokenizer, maxLength: max });
+      // One pass without a limit gives the longest example; passes with a limit count what tuning would leave out.
+      const all = await check();
+      const longest = all.stats.tokenLengths.max;
+      const tooLongAt = async (max: number) => {
+        if (longest <= max) return { count: 0, samples: [] as { line: number; message: string }[] };
+        const r = await check(max);
+        const long = r.problems.filter((p) => p.code === 'data.too-long');
+        return { count: r.counts.rejectedBy?.['data.too-long'] ?? long.length, samples: long.slice(0, 5).map((p) => ({ line: p.line, message: p.message })) };
+      };
+      const at = await tooLongAt(maxLength);
+      const suggested = Math.min(contextLength, roundUp64(longest));
+      const raise = at.count > 0 && suggested > maxLength ? suggested : undefined;
+      return {
+        examples: all.counts.rowsRead,
+        maxLength,
+        contextLength,
+        tooLong: at.count,
+        longest,
+        suggestedMaxLength: raise,
+        tooLongAtSuggested: raise !== undefined ? (await tooLongAt(raise)).count : undefined,
+        otherRejected: all.counts.rejected,
+        samples: at.samples,
+      };
+    },
+
+    async review({ modelPath, adapterDir, n, maxTokens, onProgress }) {
+      const r = await engine.reviewAdapter({ modelPath, adapterDir, n, maxTokens, onProgress });
+      return { heldOutExamples: r.heldOutExamples, base: r.base, tuned: r.tuned, metric: r.metric, samples: r.samples.map(toReviewSample), average: r.average };
+    },
+
+    async serve({ modelPath, adapterDir, port, device, modelId }) {
+      const s = await engine.startServer({ modelPath, adapterDir, port, device, modelId });
+      return { url: s.url, port: s.port, modelId: s.modelId, close: () => s.close() };
     },
   };
 }

@@ -3,7 +3,7 @@
  * implements it over `src/engine/index.ts`; handlers depend only on this interface, so they carry
  * no engine or Electron import and run under plain Node.
  */
-import type { DataReport, DeviceInfo, Device, Example, ExportFormat, GenerateResult, ModelInfo, Sampling, Advanced, TuneEvent } from '../shared/contract.js';
+import type { DataReport, DeviceInfo, Device, Example, ExportFormat, GenerateResult, LengthCheck, ModelInfo, Sampling, Advanced, ReviewReport, TuneEvent, TuneOutcome } from '../shared/contract.js';
 
 export interface DataOptions {
   format?: string;
@@ -34,8 +34,10 @@ export interface TuneJobSpec {
   valFraction: number;
   runDir: string;
   settings: Advanced;
-  /** A named chat template for models without their own. */
+  /** A named chat template: the person's choice, or the fallback for models without their own (absent = the model's own). */
   template?: string;
+  /** The validation interval resolved from the data size (settings.evalEvery 0 = automatic). */
+  evalEvery?: number;
   /** Present when continuing from the run's last checkpoint. */
   resume?: boolean;
 }
@@ -52,10 +54,18 @@ export interface EngineFacade {
   devices(preferred: Device): Promise<DeviceInfo>;
   openChat(opts: { modelPath: string; adapterDir?: string; device?: Device }): Promise<ChatHandle>;
   exportModel(
-    opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string },
+    opts: { modelPath: string; adapterDir: string; format: ExportFormat; out: string; overwrite: boolean },
     onProgress: (p: { fraction: number; stage: string }) => void,
-  ): Promise<{ files: { name: string; bytes: number }[] }>;
+  ): Promise<{ files: { name: string; bytes: number }[]; warnings: string[] }>;
+  /** The engine's named chat templates. */
+  templateNames(): string[];
+  /** Counts examples of a normalised file by length with the model's tokenizer (and template). */
+  checkLengths(file: string, opts: { modelPath: string; template?: string; maxLength: number }): Promise<Omit<LengthCheck, 'examples'> & { examples: number }>;
+  /** The held-out review of an adapter (the engine's reviewAdapter). */
+  review(opts: { modelPath: string; adapterDir: string; n: number; maxTokens: number; onProgress: (done: number, total: number) => void }): Promise<Omit<ReviewReport, 'runId'>>;
+  /** Starts the OpenAI-compatible server on 127.0.0.1. */
+  serve(opts: { modelPath: string; adapterDir: string; port?: number; device?: Device; modelId?: string }): Promise<{ url: string; port: number; modelId: string; close(): Promise<void> }>;
 }
 
 /** What the worker process runs; implemented over the engine's `runTuning`. */
-export type TuneFn = (spec: TuneJobSpec, opts: { onEvent: (e: TuneEvent) => void; signal: AbortSignal }) => Promise<{ adapterDir: string; bestStep: number | null }>;
+export type TuneFn = (spec: TuneJobSpec, opts: { onEvent: (e: TuneEvent) => void; signal: AbortSignal }) => Promise<TuneOutcome>;

@@ -5,9 +5,9 @@
  */
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, RunSummary, Settings, TuneEvent } from '../shared/contract.js';
+import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, ReviewReport, RunSummary, ServerInfo, Settings, TuneEvent } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
-import { EXPORT_CHOICES, PRESETS } from '../shared/presets.js';
+import { estimateSteps, EXPORT_CHOICES, PRESETS, resolveEvalEvery } from '../shared/presets.js';
 import type { ChatHandle, EngineFacade, TuneJobSpec } from './engine.js';
 import type { JobManager } from './jobs/manager.js';
 import type { JobExit } from './jobs/protocol.js';
@@ -203,7 +203,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         if (event.type === 'step') await runs.update(rec.project, rec.runId, { step: event.step, totalSteps: event.totalSteps });
         else if (event.type === 'checkpoint') await runs.update(rec.project, rec.runId, { lastCheckpoint: event.path });
         else if (event.type === 'device') await runs.update(rec.project, rec.runId, { device: event.device, deviceWhy: event.why });
-        else if (event.type === 'done') await runs.update(rec.project, rec.runId, { adapterDir: event.adapterDir, bestStep: event.bestStep });
+        else if (event.type === 'tokens') await runs.update(rec.project, rec.runId, { trainedTokens: event.tokens });
+        else if (event.type === 'done') {
+          await runs.update(rec.project, rec.runId, { adapterDir: event.adapterDir, bestStep: event.bestStep, bestValLoss: event.bestValLoss, stoppedBecause: event.stoppedBecause });
+        }
       });
     };
     const onExit = (exit: JobExit) => {
@@ -216,7 +219,11 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
           exitReason: exit.reason,
           message: exit.message,
           endedAt: new Date().toISOString(),
-          ...(exit.result ? { adapterDir: exit.result.adapterDir, bestStep: exit.result.bestStep } : {}),
+          ...(exit.result
+            ? { adapterDir: exit.result.adapterDir, bestStep: exit.result.bestStep, bestValLoss: exit.result.bestValLoss, stoppedBecause: exit.result.stoppedBecause }
+            : exit.reason === 'cancelled'
+              ? { stoppedBecause: 'cancelled' as const }
+              : {}),
         });
         finishing.delete(key);
         deps.emit('tune.state', summarize(updated, false));
@@ -240,6 +247,37 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
     if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run-not-done', 'This run has not finished yet. Finish tuning first.');
     return rec as RunRecord & { adapterDir: string };
+  }
+
+  /**
+   * The named template tuning uses (undefined = the model's own): the person's choice, checked
+   * against the engine's names, or the standard one for a model without its own.
+   */
+  function resolveTemplate(choice: string | undefined, model: ModelInfo): string | undefined {
+    if (!choice || choice === 'model') return model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined;
+    const names = deps.engine.templateNames();
+    if (!names.includes(choice)) throw new AttuneError('template-unknown', `There is no chat template named “${choice}”. Choose one of: ${names.join(', ')}.`);
+    return choice;
+  }
+
+  async function usableModel(p: string): Promise<ModelInfo> {
+    const model = await describe(await requireModel(p));
+    if (model.problem) throw new AttuneError('model-unreadable', model.problem);
+    return model;
+  }
+
+  /** Held-out reviews in progress, by run: asking again joins the running one. */
+  const reviews = new Map<string, Promise<ReviewReport>>();
+  /** The local OpenAI-compatible server, when the person started one. */
+  let server: (ServerInfo & { close(): Promise<void> }) | undefined;
+  const serverInfo = (s: typeof server): ServerInfo | null => (s ? { project: s.project, runId: s.runId, url: s.url, port: s.port, modelId: s.modelId } : null);
+  async function stopServer(): Promise<boolean> {
+    const s = server;
+    if (!s) return false;
+    server = undefined;
+    await s.close();
+    deps.emit('serve.state', null);
+    return true;
   }
 
   // ---- handlers --------------------------------------------------------------------------
@@ -354,29 +392,40 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.start': async (req) => {
       await ws().readProject(req.project);
       assertIdle();
-      const model = await describe(await requireModel(req.modelPath));
-      if (model.problem) throw new AttuneError('model-unreadable', model.problem);
+      const model = await usableModel(req.modelPath);
       const data = await requireProjectData(req.project);
       const settings = { ...PRESETS[req.preset].values, ...req.advanced };
       if (settings.device === 'auto' && deps.settings.get().device !== 'auto') settings.device = deps.settings.get().device;
       // The split seed stays the one the Data step showed, so "held out" means the same examples everywhere.
       if (req.advanced?.seed === undefined) settings.seed = data.seed;
+      const template = resolveTemplate(settings.template, model);
+      // About ten held-out checks per run unless the person chose an interval.
+      const evalEvery = resolveEvalEvery(settings.evalEvery, estimateSteps(data.train, settings.batchSize, settings.epochs));
       const runId = newId('run');
       const runDir = ws().runDir(req.project, runId);
-      const spec: TuneJobSpec = {
+      const spec: TuneJobSpec = { modelPath: req.modelPath, dataFile: data.file, valFraction: data.valFraction, runDir, settings, template, evalEvery };
+      const rec = await runs.write({
+        runId,
+        project: req.project,
         modelPath: req.modelPath,
-        dataFile: data.file,
-        valFraction: data.valFraction,
-        runDir,
-        settings,
-        template: model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined,
-      };
-      const rec = await runs.write({ runId, project: req.project, modelPath: req.modelPath, preset: req.preset, state: 'running', startedAt: new Date().toISOString(), spec });
+        preset: req.preset,
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        template: template ?? 'model',
+        validation: { evalEvery, patience: settings.earlyStopping ? settings.patience : null },
+        spec,
+      });
       launch(rec);
       const s = summarize(rec, true);
       deps.emit('tune.state', s);
       return s;
     },
+    'tune.check': async (req) => {
+      const model = await usableModel(req.modelPath);
+      const data = await requireProjectData(req.project);
+      return deps.engine.checkLengths(data.file, { modelPath: req.modelPath, template: resolveTemplate(req.template, model), maxLength: req.maxLength });
+    },
+    'tune.templates': async () => deps.engine.templateNames(),
     'tune.pause': (req) => stopRun(req, 'pause'),
     'tune.cancel': (req) => stopRun(req, 'cancel'),
     'tune.resume': async (req) => {
@@ -440,15 +489,39 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       return { closed: !!s };
     },
 
+    'review.run': async ({ project, runId, n, maxTokens }) => {
+      const rec = await requireDoneRun(project, runId);
+      await requireModel(rec.modelPath);
+      const key = runKey(project, runId);
+      const running = reviews.get(key);
+      if (running) return running;
+      const work = deps.engine
+        .review({
+          modelPath: rec.modelPath,
+          adapterDir: rec.adapterDir,
+          n: n ?? 5,
+          maxTokens: maxTokens ?? 96,
+          onProgress: (done, total) => deps.emit('review.progress', { project, runId, done, total }),
+        })
+        .then((r) => ({ runId, ...r }))
+        .finally(() => reviews.delete(key));
+      reviews.set(key, work);
+      return work;
+    },
+
     'export.choices': async () => EXPORT_CHOICES,
-    'export.run': async ({ project, runId, modelPath, format }) => {
+    'export.run': async ({ project, runId, modelPath, format, overwrite }) => {
       await requireModel(modelPath);
       const rec = await requireDoneRun(project, runId);
       const out = path.join(ws().exportsDir(project), `${runId}-${format}`);
-      const r = await deps.engine.exportModel({ modelPath, adapterDir: rec.adapterDir, format, out }, (p) =>
+      // The person confirms before an earlier export is replaced.
+      if (!overwrite && (await exists(out))) {
+        throw new AttuneError('export-exists', 'This run was already saved in this form. Replace the earlier copy?', { file: out });
+      }
+      const r = await deps.engine.exportModel({ modelPath, adapterDir: rec.adapterDir, format, out, overwrite: !!overwrite }, (p) =>
         deps.emit('export.progress', { project, runId, format, ...p }),
       );
-      return { format, out, files: r.files };
+      return { format, out, files: r.files, warnings: r.warnings };
     },
     'export.reveal': async ({ project, out }) => {
       const dir = ws().exportsDir(project);
@@ -457,12 +530,27 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       await deps.dialogs.reveal(out);
       return { shown: true };
     },
+
+    // Only ever started by the person's request; one at a time, on 127.0.0.1.
+    'serve.start': async ({ project, runId, port }) => {
+      const rec = await requireDoneRun(project, runId);
+      await requireModel(rec.modelPath);
+      await stopServer();
+      const s = await deps.engine.serve({ modelPath: rec.modelPath, adapterDir: rec.adapterDir, port, device: deps.settings.get().device, modelId: `${project}/${runId}`.replace(/[^A-Za-z0-9._/-]+/g, '-') });
+      server = { ...s, project, runId };
+      const info = serverInfo(server)!;
+      deps.emit('serve.state', info);
+      return info;
+    },
+    'serve.stop': async () => ({ stopped: await stopServer() }),
+    'serve.status': async () => serverInfo(server),
   };
 
   return {
     ...handlers,
     async dispose() {
       for (const c of streams.values()) c.abort();
+      await stopServer().catch(() => undefined);
       await Promise.all([...sessions.values()].map((s) => s.queue.then(() => s.handle.close()).catch(() => undefined)));
       sessions.clear();
       await deps.jobs.stopAll();

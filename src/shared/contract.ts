@@ -143,8 +143,23 @@ export interface ModelInfo {
   memory?: { inferenceBytes: number; tuningBytes: number };
   /** Whether tuning fits this machine, in plain words. */
   fit?: { verdict: 'fits' | 'tight' | 'too-big'; explanation: string };
+  /** Tokens that end an answer (the model's stop tokens), as text. */
+  stopTokens?: string[];
+  /**
+   * Special tokens the chat template uses whose rows the base model never trained (for example
+   * `</s>` in stories260K): LoRA alone cannot teach them, so tuning trains those rows too.
+   */
+  untrainedTokens?: UntrainedToken[];
   /** Present when the model could not be read. */
   problem?: string;
+}
+
+export interface UntrainedToken {
+  id: number;
+  token: string;
+  /** How the row gives itself away: all zeros, an odd length, or identical to other untrained rows. */
+  reason: 'zero' | 'norm' | 'clump';
+  table: 'embedding' | 'head';
 }
 
 export interface DeviceInfo {
@@ -171,6 +186,16 @@ export interface RunSummary {
   step?: number;
   totalSteps?: number;
   bestStep?: number | null;
+  /** The held-out loss of the kept step. */
+  bestValLoss?: number | null;
+  /** Why training ended (set when the run finished). */
+  stoppedBecause?: StopReason;
+  /** Validation and early stopping as this run used them (resolved from the data size). */
+  validation?: { evalEvery: number; patience: number | null };
+  /** Chat template the run formats conversations with: 'model' (its own) or a named one. */
+  template?: string;
+  /** Untrained special tokens this run also teaches. */
+  trainedTokens?: string[];
   adapterDir?: string;
   /** Whether a checkpoint exists to resume from. */
   resumable: boolean;
@@ -179,13 +204,74 @@ export interface RunSummary {
   jobId?: string;
 }
 
+/** Why a run's training ended: all its steps, its step limit, early stopping, or a person's cancel. */
+export type StopReason = 'finished' | 'max-steps' | 'early-stopping' | 'cancelled';
+
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; trainExamples: number; valExamples: number; resumedFromStep: number }
   | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
-  | { type: 'eval'; step: number; valLoss: number }
+  | { type: 'eval'; step: number; valLoss: number; best: boolean }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'device'; device: string; why: string }
-  | { type: 'done'; adapterDir: string; bestStep: number | null };
+  | { type: 'tokens'; tokens: string[] }
+  | { type: 'done'; step: number; adapterDir: string; bestStep: number | null; bestValLoss: number | null; stoppedBecause: StopReason };
+
+/** Tuning's outcome as the worker reports it. */
+export interface TuneOutcome {
+  adapterDir: string;
+  bestStep: number | null;
+  bestValLoss: number | null;
+  stoppedBecause: StopReason;
+}
+
+/** The data re-checked with the chosen model's tokenizer and max length, before a run starts. */
+export interface LengthCheck {
+  examples: number;
+  maxLength: number;
+  /** The most tokens this model can read at once. */
+  contextLength: number;
+  /** Examples longer than `maxLength`: tuning would leave them out. */
+  tooLong: number;
+  /** The longest example, in tokens. */
+  longest: number;
+  /** A max length that keeps more examples (at most `contextLength`), when there is one. */
+  suggestedMaxLength?: number;
+  /** Examples still left out at `suggestedMaxLength` (or at the context length). */
+  tooLongAtSuggested?: number;
+  /** Examples the chat template could not format. */
+  otherRejected: number;
+  /** A few of the long ones: line in the project's examples, and the engine's sentence about it. */
+  samples: { line: number; message: string }[];
+}
+
+export interface ReviewSample {
+  /** The question (the last user message). */
+  prompt: string;
+  system?: string;
+  expected: string;
+  base: string;
+  tuned: string;
+  baseScore: number;
+  tunedScore: number;
+}
+
+export interface ReviewReport {
+  runId: string;
+  heldOutExamples: number;
+  base: { loss: number; perplexity: number };
+  tuned: { loss: number; perplexity: number };
+  metric: string;
+  samples: ReviewSample[];
+  average: { base: number; tuned: number };
+}
+
+export interface ServerInfo {
+  project: string;
+  runId: string;
+  url: string;
+  port: number;
+  modelId: string;
+}
 
 export interface MetricsPoint {
   step: number;
@@ -212,6 +298,7 @@ export interface ExportResult {
   format: ExportFormat;
   out: string;
   files: { name: string; bytes: number }[];
+  warnings: string[];
 }
 
 export interface AppError {
@@ -235,6 +322,16 @@ export const advanced = z
     maxLength: z.number().int().min(16).max(131072),
     seed: z.number().int().min(0).max(2 ** 31 - 1),
     device,
+    /** 'model' (the model's own) or a named template of the engine; main checks the name. */
+    template: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Not a template name.'),
+    /** Also train the rows of special tokens the base model never learned. */
+    trainTokens: z.enum(['auto', 'none']),
+    /** Stop when the held-out loss stops improving, keeping the best step. */
+    earlyStopping: z.boolean(),
+    /** Check the held-out examples every N steps; 0 = chosen from the data size (about 10 checks a run). */
+    evalEvery: z.number().int().min(0).max(1_000_000),
+    /** Checks in a row without improvement before stopping early. */
+    patience: z.number().int().min(1).max(100),
   })
   .strict();
 export type Advanced = z.infer<typeof advanced>;
@@ -341,6 +438,13 @@ export const calls = {
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),
     shape<RunSummary>(),
   ),
+  /** Re-checks the imported examples with this model's tokenizer, template and max length. */
+  'tune.check': call(
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: z.number().int().min(16).max(131072), template: advanced.shape.template.optional() }).strict(),
+    shape<LengthCheck>(),
+  ),
+  /** The engine's named chat templates (a model's own is 'model'). */
+  'tune.templates': call(empty, shape<string[]>()),
   'tune.pause': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
   'tune.resume': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
   'tune.cancel': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
@@ -367,13 +471,33 @@ export const calls = {
   'chat.stop': call(z.object({ streamId: id }).strict(), shape<{ stopped: boolean }>()),
   'chat.close': call(z.object({ sessionId: id }).strict(), shape<{ closed: boolean }>()),
 
+  /** The held-out review of a finished run: losses, and base vs tuned answers scored against yours. Streams `review.progress`. */
+  'review.run': call(
+    z.object({ project: projectName, runId: id, n: z.number().int().min(1).max(100).optional(), maxTokens: z.number().int().min(1).max(1024).optional() }).strict(),
+    shape<ReviewReport>(),
+  ),
+
   'export.choices': call(empty, shape<ExportChoice[]>()),
+  /** Fails with `export-exists` when this run was saved in this format before, unless `overwrite`. */
   'export.run': call(
-    z.object({ project: projectName, runId: id, modelPath: z.string().min(1).max(4096), format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']) }).strict(),
+    z
+      .object({
+        project: projectName,
+        runId: id,
+        modelPath: z.string().min(1).max(4096),
+        format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']),
+        overwrite: z.boolean().optional(),
+      })
+      .strict(),
     shape<ExportResult>(),
   ),
   /** Shows an export in the system file manager (paths inside the workspace only). */
   'export.reveal': call(z.object({ project: projectName, out: z.string().min(1).max(4096) }).strict(), shape<{ shown: boolean }>()),
+
+  /** Starts the local OpenAI-compatible server (127.0.0.1 only) for a finished run; one at a time. */
+  'serve.start': call(z.object({ project: projectName, runId: id, port: z.number().int().min(0).max(65535).optional() }).strict(), shape<ServerInfo>()),
+  'serve.stop': call(empty, shape<{ stopped: boolean }>()),
+  'serve.status': call(empty, shape<ServerInfo | null>()),
 } as const;
 
 export const events = {
@@ -382,6 +506,8 @@ export const events = {
   'tune.state': shape<RunSummary>(),
   'chat.token': shape<{ streamId: string; delta: string }>(),
   'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
+  'review.progress': shape<{ project: string; runId: string; done: number; total: number }>(),
+  'serve.state': shape<ServerInfo | null>(),
 } as const;
 
 // ---------------------------------------------------------------------------------------------

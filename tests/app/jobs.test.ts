@@ -4,6 +4,7 @@ import type { TuneEvent } from '../../src/shared/contract.js';
 import { JobManager } from '../../src/main/jobs/manager.js';
 import { nodeRunner } from '../../src/main/jobs/node-runner.js';
 import type { TuneJobSpec } from '../../src/main/engine.js';
+import { PRESETS } from '../../src/shared/presets.js';
 
 const runner = nodeRunner({ workerPath: path.join(import.meta.dirname, 'fixtures', 'scripted-worker.ts') });
 const spec = (mode: string): TuneJobSpec => ({
@@ -11,7 +12,7 @@ const spec = (mode: string): TuneJobSpec => ({
   dataFile: 'examples.jsonl',
   valFraction: 0.1,
   runDir: '/tmp/run',
-  settings: { rank: 4, learningRate: 1e-3, epochs: 1, batchSize: 1, maxLength: 64, seed: 1, device: 'cpu' },
+  settings: { ...PRESETS.quick.values, rank: 4, learningRate: 1e-3, epochs: 1, batchSize: 1, maxLength: 64, seed: 1, device: 'cpu' },
 });
 
 function start(mode: string, stopTimeoutMs = 5000) {
@@ -26,7 +27,7 @@ describe('job runner (child_process implementation)', () => {
     const { events, exited, jobs } = start('ok');
     const exit = await exited;
     expect(exit.reason).toBe('done');
-    expect(exit.result).toEqual({ adapterDir: '/tmp/run/adapter', bestStep: 5 });
+    expect(exit.result).toEqual({ adapterDir: '/tmp/run/adapter', bestStep: 5, bestValLoss: 0.5, stoppedBecause: 'finished' });
     expect(events.filter((e) => e.type === 'step').map((e) => (e as { step: number }).step)).toEqual([1, 2, 3, 4, 5]);
     expect(events.at(-1)?.type).toBe('done');
     expect(jobs.active).toEqual([]);

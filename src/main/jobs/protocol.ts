@@ -1,5 +1,5 @@
 /** Messages between the main process and a tuning worker (utility process or Node child). */
-import type { AppError, ExitReason, TuneEvent } from '../../shared/contract.js';
+import type { AppError, ExitReason, TuneEvent, TuneOutcome } from '../../shared/contract.js';
 import type { TuneJobSpec } from '../engine.js';
 
 export type StopReason = 'cancel' | 'pause';
@@ -9,7 +9,7 @@ export type ToWorker = { type: 'start'; spec: TuneJobSpec } | { type: 'stop'; re
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'event'; event: TuneEvent }
-  | { type: 'result'; adapterDir: string; bestStep: number | null }
+  | ({ type: 'result' } & TuneOutcome)
   | { type: 'stopped'; reason: StopReason }
   | { type: 'error'; error: AppError };
 
@@ -19,7 +19,7 @@ export interface JobExit {
   message?: string;
   code?: number | null;
   signal?: string | null;
-  result?: { adapterDir: string; bestStep: number | null };
+  result?: TuneOutcome;
   error?: AppError;
 }
 

@@ -64,7 +64,7 @@ export class Job {
 
   private classify(code: number | null, signal: string | null): JobExit {
     const last = this.last;
-    if (last?.type === 'result') return { reason: 'done', code, signal, result: { adapterDir: last.adapterDir, bestStep: last.bestStep } };
+    if (last?.type === 'result') return { reason: 'done', code, signal, result: { adapterDir: last.adapterDir, bestStep: last.bestStep, bestValLoss: last.bestValLoss, stoppedBecause: last.stoppedBecause } };
     if (last?.type === 'stopped') return { reason: last.reason === 'pause' ? 'paused' : 'cancelled', code, signal };
     if (last?.type === 'error') return { reason: 'failed', code, signal, error: last.error, message: last.error.message };
     if (this.killed) {

@@ -49,7 +49,7 @@ export function serveWorker(run: TuneFn): void {
     if (m.type !== 'start' || started) return;
     started = true;
     run(m.spec, { onEvent: (event) => void port.post({ type: 'event', event }), signal: ctl.signal }).then(
-      (r) => finish(stopReason ? { type: 'stopped', reason: stopReason } : { type: 'result', adapterDir: r.adapterDir, bestStep: r.bestStep }, 0),
+      (r) => finish(stopReason ? { type: 'stopped', reason: stopReason } : { type: 'result', adapterDir: r.adapterDir, bestStep: r.bestStep, bestValLoss: r.bestValLoss ?? null, stoppedBecause: r.stoppedBecause ?? 'finished' }, 0),
       (err: unknown) => {
         if (stopReason) return finish({ type: 'stopped', reason: stopReason }, 0);
         const error = isAttuneError(err)

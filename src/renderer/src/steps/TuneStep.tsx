@@ -19,7 +19,7 @@ const STATE_TEXT: Record<RunSummary['state'], string> = {
   crashed: 'Stopped unexpectedly',
 };
 
-const FIELDS: { key: Exclude<keyof Advanced, 'device'>; label: string; step: number }[] = [
+const FIELDS: { key: 'rank' | 'learningRate' | 'epochs' | 'batchSize' | 'maxLength' | 'seed'; label: string; step: number }[] = [
   { key: 'rank', label: 'Rank', step: 1 },
   { key: 'learningRate', label: 'Learning rate', step: 0.00001 },
   { key: 'epochs', label: 'Epochs', step: 1 },
