@@ -280,6 +280,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     return true;
   }
 
+  const exportDir = (project: string, runId: string, format: string) => path.join(ws().exportsDir(project), `${runId}-${format}`);
+
   // ---- handlers --------------------------------------------------------------------------
 
   const handlers: Handlers = {
@@ -510,10 +512,15 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
 
     'export.choices': async () => EXPORT_CHOICES,
+    'export.existing': async ({ project, runId, format }) => {
+      await runSummary(project, runId);
+      const out = exportDir(project, runId, format);
+      return { exists: await exists(out), out };
+    },
     'export.run': async ({ project, runId, modelPath, format, overwrite }) => {
       await requireModel(modelPath);
       const rec = await requireDoneRun(project, runId);
-      const out = path.join(ws().exportsDir(project), `${runId}-${format}`);
+      const out = exportDir(project, runId, format);
       // The person confirms before an earlier export is replaced.
       if (!overwrite && (await exists(out))) {
         throw new AttuneError('export-exists', 'This run was already saved in this form. Replace the earlier copy?', { file: out });

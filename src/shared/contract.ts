@@ -478,6 +478,8 @@ export const calls = {
   ),
 
   'export.choices': call(empty, shape<ExportChoice[]>()),
+  /** Whether this run was saved in this format before (the page asks before replacing it). */
+  'export.existing': call(z.object({ project: projectName, runId: id, format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']) }).strict(), shape<{ exists: boolean; out: string }>()),
   /** Fails with `export-exists` when this run was saved in this format before, unless `overwrite`. */
   'export.run': call(
     z

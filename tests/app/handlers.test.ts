@@ -228,12 +228,14 @@ describe('handlers', () => {
 
   it.skipIf(!dataReady)('exports with progress, and asks before replacing an earlier export', async () => {
     const before = app.events.length;
+    expect(await h['export.existing']({ project: 'Support', runId, format: 'peft' })).toMatchObject({ exists: false });
     const ex = await h['export.run']({ project: 'Support', runId, modelPath: TINY_MODEL, format: 'peft' });
     expect(ex.files.map((f) => f.name)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']));
     const fractions = app.events.slice(before).filter((e) => e.name === 'export.progress').map((e) => (e.payload as { fraction: number }).fraction);
     expect(fractions.length).toBeGreaterThan(1);
     expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
     expect(fractions.at(-1)).toBe(1);
+    expect(await h['export.existing']({ project: 'Support', runId, format: 'peft' })).toEqual({ exists: true, out: ex.out });
     await expect(h['export.run']({ project: 'Support', runId, modelPath: TINY_MODEL, format: 'peft' })).rejects.toMatchObject({ code: 'export-exists', message: expect.stringMatching(/Replace/) });
     const again = await h['export.run']({ project: 'Support', runId, modelPath: TINY_MODEL, format: 'peft', overwrite: true });
     expect(again.out).toBe(ex.out);

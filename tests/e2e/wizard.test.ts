@@ -107,22 +107,49 @@ describe.skipIf(!existsSync(CHROMIUM) || !dataReady)('the wizard, end to end', (
     await page.getByRole('button', { name: 'Add a model folder…' }).click();
     await page.getByText('stories260K-hf', { exact: true }).waitFor();
     await page.getByText('Fits this computer').waitFor();
+    // stories260K never learned its </s>: the card says so in plain words.
+    expect(await page.getByTestId('untrained-note').textContent()).toBe(
+      'This model has never learned to end an answer (the </s> token); Attune will teach it while tuning.',
+    );
     await expect.poll(() => page.getByTestId('device-line').textContent()).toMatch(/Work will run on: CPU, because/);
     await shot('2-model');
     await page.getByRole('button', { name: 'Next: tune' }).click();
 
-    // 3. Tune: Quick with a short max length; the chart gets points; it finishes.
+    // 3. Tune: Quick; early stopping on with an interval chosen from the data size; the template
+    // and untrained-token choices; a max length too short for some examples gets a warning first.
     await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
     await page.getByText('Advanced settings').click();
-    await page.getByLabel('Max length (tokens)').fill('512');
     await page.getByLabel('Batch size').fill('4');
     await page.getByLabel('Epochs').fill('1');
+    expect(await page.getByLabel(/Stop when the answers to held-out examples stop improving/).isChecked()).toBe(true);
+    expect(await page.getByLabel('Also teach untrained tokens').isChecked()).toBe(true);
+    const template = page.getByLabel('Chat template');
+    expect(await template.inputValue()).toBe('model');
+    expect(await template.locator('option').allTextContents()).toEqual(['The model’s own', expect.stringMatching(/^Alpaca/), expect.stringMatching(/^ChatML/), expect.stringMatching(/^Llama 3/)]);
+    // 297 examples to learn from, batch 4, 1 epoch: 75 steps, a check every 8 (about 10 checks), patience 3.
+    await expect.poll(() => page.getByTestId('early-stopping-help').textContent()).toMatch(/about 75 steps: Attune checks every 8 steps \(about 9 checks, chosen to give about 10\) and stops after 3 checks in a row without improvement/);
+    await page.getByLabel('Max length (tokens)').fill('448');
     await shot('3-tune-settings');
     await page.getByRole('button', { name: 'Start tuning' }).click();
+    const warning = page.getByTestId('length-warning');
+    await warning.waitFor();
+    expect(await warning.textContent()).toMatch(/^\d+ examples of 330 are longer than the max length of 448 tokens for this model, so tuning would leave them out \(the longest has \d+ tokens\)\. Raising the max length to 512 keeps more of them/);
+    expect(await warning.textContent()).toMatch(/Even then, 7 examples are longer than the 512 tokens this model can read and will be left out\./);
+    await shot('3-tune-length-warning');
+    await page.getByRole('button', { name: 'Raise the max length to 512 and start' }).click();
     const chart = page.getByTestId('loss-chart');
     await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 90_000 }).toBeGreaterThan(2);
+    await expect.poll(() => page.getByTestId('trained-tokens').textContent(), { timeout: 90_000 }).toMatch(/token it had never learned: <\/s>\./);
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 90_000 }).toBe('Finished');
     await expect.poll(() => page.locator('.recharts-line').count()).toBeGreaterThan(0);
+    // Which step won and why it stopped.
+    const outcome = (await page.getByTestId('run-outcome').textContent()) ?? '';
+    expect(outcome).toMatch(/^(Finished all \d+ steps|Stopped early at step \d+ of \d+: the answers to your held-out examples had not improved for 3 checks in a row)/);
+    expect(outcome).toMatch(/(Attune kept the best version, from step \d+ \(held-out loss \d+\.\d{3}\)|The last version was also the best on your held-out examples)/);
+    const runs = app.events.filter((e) => e.name === 'tune.state').map((e) => e.payload as { state: string; stoppedBecause?: string; validation?: unknown; bestStep?: number });
+    const finished = runs.find((r) => r.state === 'done')!;
+    expect(finished.validation).toEqual({ evalEvery: 8, patience: 3 });
+    expect(outcome).toContain(finished.stoppedBecause === 'early-stopping' ? 'Stopped early' : 'Finished all');
     await shot('3-tune-done');
     await page.getByRole('button', { name: 'Next: try it in a chat' }).click();
 
@@ -143,19 +170,54 @@ describe.skipIf(!existsSync(CHROMIUM) || !dataReady)('the wizard, end to end', (
     expect(((await page.getByTestId('answer-base').textContent()) ?? '').length).toBeGreaterThan(0);
     expect(app.events.filter((e) => e.name === 'chat.token').length - tokensBefore).toBeGreaterThan(2);
     await shot('4-chat');
+
+    // 4b. Review: held-out questions, expected vs original vs tuned with scores, the numbers explained.
+    await page.getByRole('button', { name: 'Run the review' }).click();
+    const review = page.getByTestId('review-report');
+    await review.waitFor({ timeout: 60_000 });
+    expect(app.events.filter((e) => e.name === 'review.progress').length).toBeGreaterThan(1);
+    expect(await page.getByTestId('review-loss').textContent()).toMatch(/^On your \d+ held-out examples \(ones it never learned from\), the tuned model's loss is \d+\.\d{3} against \d+\.\d{3} for the original: .*perplexity/);
+    expect(await page.getByTestId('review-similarity').textContent()).toMatch(/ROUGE-L F1: 0 = nothing in common, 1 = word for word\), averaged over 5 questions: tuned \d\.\d\d, original \d\.\d\d\./);
+    const first = page.getByRole('article', { name: 'Held-out question 1' });
+    for (const col of ['Your answer', 'Original model', 'Tuned model']) await first.getByRole('heading', { name: col }).waitFor();
+    expect(await first.getByText(/^Similarity to yours: \d\.\d\d$/).count()).toBe(2);
+    await review.scrollIntoViewIfNeeded();
+    await shot('4-chat-review');
     await page.getByRole('button', { name: 'Next: export' }).click();
 
-    // 5. Export: the choices with their explanations; the adapter export (or a plain "not finished" message).
+    // 5. Export: the choices with their explanations; the adapter export with progress.
     await page.getByRole('heading', { name: 'Step 5 of 5: Export' }).waitFor();
     await page.getByText('Adapter only (small)').waitFor();
     await page.getByText(/Needs the original model next to it/).waitFor();
-    await page.getByRole('button', { name: 'Save the tuned model' }).click();
-    if (missing.includes('exportModel')) {
-      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not finished yet/);
-    } else {
-      await page.getByRole('heading', { name: 'Saved' }).waitFor({ timeout: 60_000 });
-    }
+    const save = page.getByRole('button', { name: 'Save the tuned model' });
+    await save.click();
+    await page.getByRole('heading', { name: 'Saved' }).waitFor({ timeout: 60_000 });
+    const fractions = app.events.filter((e) => e.name === 'export.progress').map((e) => (e.payload as { fraction: number }).fraction);
+    expect(fractions.length).toBeGreaterThan(1);
+    expect(fractions.at(-1)).toBe(1);
+    await page.getByText('adapter_model.safetensors', { exact: false }).waitFor();
     await shot('5-export');
+    // Saving again asks first; replacing it saves again.
+    await save.click();
+    const confirm = page.getByRole('alertdialog', { name: 'Replace the earlier copy?' });
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toMatch(/You already saved run run-[\w.-]+ as “Adapter only \(small\)”/);
+    await shot('5-export-confirm');
+    await confirm.getByRole('button', { name: 'Replace it' }).click();
+    await page.getByRole('heading', { name: 'Saved' }).waitFor({ timeout: 60_000 });
+
+    // The local OpenAI-compatible server: only when asked; its URL and what it is for; stops on request.
+    expect(server.calls).not.toContain('serve.start');
+    await page.getByRole('button', { name: 'Start the local server' }).click();
+    const url = (await page.getByTestId('server-url').textContent({ timeout: 30_000 }))!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect(await page.getByTestId('server-running').textContent()).toContain(`Help-desk tools that speak the OpenAI API can use ${url}`);
+    const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.length).toBe(1);
+    await shot('5-export-server');
+    await page.getByRole('button', { name: 'Stop the server' }).click();
+    await page.getByRole('button', { name: 'Start the local server' }).waitFor();
+    await expect(fetch(`${url}/models`)).rejects.toThrow();
 
     // Dark theme, and 125% zoom still reads.
     await page.emulateMedia({ colorScheme: 'dark' });

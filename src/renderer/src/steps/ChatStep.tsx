@@ -1,7 +1,8 @@
 /** Step 4: the tuned model and the original side by side on the same prompt, streaming. */
 import { useEffect, useRef, useState } from 'react';
-import type { Example, RunSummary, Sampling } from '../../../shared/contract.js';
+import type { Example, ReviewReport, RunSummary, Sampling } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
+import { reviewSummaryText } from '../explain.js';
 import type { StepProps } from '../App.js';
 
 const DEFAULT_SAMPLING: Sampling = { maxTokens: 200, temperature: 0.7, topP: 0.9, topK: 40, seed: 42 };
@@ -183,6 +184,8 @@ export function ChatStep({ state, update, next }: StepProps) {
         </section>
       </div>
 
+      {runId && <ReviewPanel project={project} runId={runId} />}
+
       <div className="nav-buttons">
         <button type="button" className="primary" onClick={next}>
           Next: export
@@ -199,5 +202,95 @@ function NumberField(p: { id: string; label: string; help: string; value: number
       <input id={p.id} type="number" step={p.step} value={p.value} aria-describedby={`${p.id}-help`} onChange={(e) => p.onChange(Number(e.target.value))} />
       <small id={`${p.id}-help`}>{p.help}</small>
     </div>
+  );
+}
+
+/** The held-out review: losses of base and tuned, and their answers next to yours, scored. */
+function ReviewPanel({ project, runId }: { project: string; runId: string }) {
+  const [report, setReport] = useState<ReviewReport>();
+  const [progress, setProgress] = useState<{ done: number; total: number }>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    setReport(undefined);
+    setProgress(undefined);
+    return attune.review.onProgress((p) => {
+      if (p.project === project && p.runId === runId) setProgress({ done: p.done, total: p.total });
+    });
+  }, [project, runId]);
+
+  const run = async () => {
+    setBusy(true);
+    setError(undefined);
+    setReport(undefined);
+    setProgress(undefined);
+    try {
+      setReport(await attune.review.run({ project, runId }));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const words = report && reviewSummaryText(report);
+  const score = (x: number, other: number) => (
+    <span className={`score ${x > other ? 'better' : ''}`}>Similarity to yours: {x.toFixed(2)}</span>
+  );
+  return (
+    <section className="card" aria-labelledby="review-h">
+      <h2 id="review-h">Review on your held-out examples</h2>
+      <p className="muted">
+        Attune asks the original and the tuned model the questions it kept aside (the model never learned from them) and puts both answers next to yours.
+      </p>
+      <div className="row">
+        <button type="button" onClick={() => void run()} disabled={busy}>
+          {report ? 'Run the review again' : 'Run the review'}
+        </button>
+      </div>
+      <div aria-live="polite">
+        {busy && (
+          <>
+            <label htmlFor="review-progress">{progress ? `Reviewing: ${progress.done} of ${progress.total} done` : 'Loading the model…'}</label>
+            <progress id="review-progress" max={progress?.total ?? 1} value={progress?.done ?? 0} />
+          </>
+        )}
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {report && words && (
+        <div data-testid="review-report">
+          <p data-testid="review-loss">{words.loss}</p>
+          <p data-testid="review-similarity">{words.similarity}</p>
+          {report.samples.map((x, i) => (
+            <article key={i} className="review-sample" aria-label={`Held-out question ${i + 1}`}>
+              <p>
+                Question {i + 1}: {x.prompt}
+              </p>
+              <div className="review-grid">
+                <div>
+                  <h4>Your answer</h4>
+                  {x.expected.trim()}
+                </div>
+                <div>
+                  <h4>Original model</h4>
+                  {x.base.trim() || <em className="muted">(no answer)</em>}
+                  {score(x.baseScore, x.tunedScore)}
+                </div>
+                <div>
+                  <h4>Tuned model</h4>
+                  {x.tuned.trim() || <em className="muted">(no answer)</em>}
+                  {score(x.tunedScore, x.baseScore)}
+                </div>
+              </div>
+            </article>
+          ))}
+        </div>
+      )}
+    </section>
   );
 }

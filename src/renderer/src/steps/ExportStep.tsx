@@ -1,6 +1,6 @@
-/** Step 5: save the tuned model in a form other programs use, with a plain explanation of each. */
+/** Step 5: save the tuned model in a form other programs use, or serve it to them on this computer. */
 import { useEffect, useState } from 'react';
-import type { ExportChoice, ExportFormat, ExportResult, RunSummary } from '../../../shared/contract.js';
+import type { ExportChoice, ExportFormat, ExportResult, RunSummary, ServerInfo } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes } from '../format.js';
 import type { StepProps } from '../App.js';
@@ -13,6 +13,7 @@ export function ExportStep({ state }: StepProps) {
   const [progress, setProgress] = useState<{ fraction: number; stage: string }>();
   const [result, setResult] = useState<ExportResult>();
   const [busy, setBusy] = useState(false);
+  const [confirmReplace, setConfirmReplace] = useState(false);
   const [error, setError] = useState<string>();
 
   useEffect(() => {
@@ -22,15 +23,22 @@ export function ExportStep({ state }: StepProps) {
   }, [project]);
 
   const run = runs.find((r) => r.runId === state.runId) ?? runs[0];
+  const title = choices.find((c) => c.format === format)?.title ?? format;
 
-  const doExport = async () => {
+  const doExport = async (overwrite: boolean) => {
     if (!run) return;
+    setConfirmReplace(false);
     setBusy(true);
     setError(undefined);
     setResult(undefined);
     setProgress(undefined);
     try {
-      setResult(await attune.export.run({ project, runId: run.runId, modelPath: run.modelPath, format }));
+      // An earlier export of this run in this form: ask before replacing it.
+      if (!overwrite && (await attune.export.existing({ project, runId: run.runId, format })).exists) {
+        setConfirmReplace(true);
+        return;
+      }
+      setResult(await attune.export.run({ project, runId: run.runId, modelPath: run.modelPath, format, overwrite }));
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -46,25 +54,51 @@ export function ExportStep({ state }: StepProps) {
         <legend>How to save it</legend>
         {choices.map((c) => (
           <label key={c.format} className={`card choice ${format === c.format ? 'selected' : ''}`}>
-            <input type="radio" name="format" value={c.format} checked={format === c.format} onChange={() => setFormat(c.format)} />
+            <input
+              type="radio"
+              name="format"
+              value={c.format}
+              checked={format === c.format}
+              onChange={() => {
+                setFormat(c.format);
+                setConfirmReplace(false);
+              }}
+            />
             <strong>{c.title}</strong>
             <span>{c.explanation}</span>
           </label>
         ))}
       </fieldset>
       <div className="row">
-        <button type="button" className="primary" disabled={!run || busy} onClick={() => void doExport()}>
+        <button type="button" className="primary" disabled={!run || busy || confirmReplace} onClick={() => void doExport(false)}>
           Save the tuned model
         </button>
       </div>
+      {confirmReplace && (
+        <div className="card dialog" role="alertdialog" aria-labelledby="replace-h" aria-describedby="replace-text">
+          <h2 id="replace-h">Replace the earlier copy?</h2>
+          <p id="replace-text">
+            You already saved run {run?.runId} as “{title}”. Saving again replaces those files.
+          </p>
+          <div className="row">
+            <button type="button" className="primary" onClick={() => void doExport(true)}>
+              Replace it
+            </button>
+            <button type="button" onClick={() => setConfirmReplace(false)}>
+              Keep the earlier copy
+            </button>
+          </div>
+        </div>
+      )}
       <div aria-live="polite">
-        {busy && progress && (
+        {busy && (
           <>
-            <label htmlFor="export-progress">{progress.stage}</label>
-            <progress id="export-progress" max={1} value={progress.fraction} />
+            <label htmlFor="export-progress">
+              {progress ? `${progress.stage} ${Math.round(progress.fraction * 100)}%` : 'Exporting…'}
+            </label>
+            <progress id="export-progress" max={1} value={progress?.fraction ?? 0} />
           </>
         )}
-        {busy && !progress && <p>Exporting…</p>}
       </div>
       {error && (
         <p role="alert" className="error">
@@ -82,11 +116,80 @@ export function ExportStep({ state }: StepProps) {
               </li>
             ))}
           </ul>
+          {result.warnings.map((w) => (
+            <p key={w} className="note">
+              {w}
+            </p>
+          ))}
           <button type="button" onClick={() => void attune.export.reveal({ project, out: result.out })}>
             Show in folder
           </button>
         </section>
       )}
+      {run && <ServerPanel project={project} run={run} />}
     </div>
+  );
+}
+
+/** The local OpenAI-compatible server: started only when the person asks, stopped on request or at quit. */
+function ServerPanel({ project, run }: { project: string; run: RunSummary }) {
+  const [server, setServer] = useState<ServerInfo | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    void attune.serve.status({}).then(setServer);
+    return attune.serve.onState(setServer);
+  }, []);
+
+  const act = async (f: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await f();
+      setServer(await attune.serve.status({}));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const serving = server && server.project === project && server.runId === run.runId;
+  return (
+    <section className="card" aria-labelledby="serve-h">
+      <h2 id="serve-h">Use it from other programs on this computer</h2>
+      <p className="muted">
+        Attune can answer like the OpenAI API, so help-desk tools and scripts that speak it can use your tuned model. It listens on this computer only
+        (127.0.0.1) and runs until you stop it or close Attune.
+      </p>
+      {serving ? (
+        <div data-testid="server-running">
+          <p>
+            Running. Help-desk tools that speak the OpenAI API can use <code className="url" data-testid="server-url">{server.url}</code> with the model
+            name <code>{server.modelId}</code> (any API key will do).
+          </p>
+          <button type="button" disabled={busy} onClick={() => void act(() => attune.serve.stop({}))}>
+            Stop the server
+          </button>
+        </div>
+      ) : (
+        <>
+          {server && (
+            <p className="muted">
+              The server is running for run {server.runId} of project {server.project}; starting it here stops that one.
+            </p>
+          )}
+          <button type="button" disabled={busy} onClick={() => void act(() => attune.serve.start({ project, runId: run.runId }))}>
+            {busy ? 'Starting…' : 'Start the local server'}
+          </button>
+        </>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import type { AppInfo, DeviceInfo, ModelInfo } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount } from '../format.js';
+import { untrainedTokensText } from '../explain.js';
 import type { StepProps } from '../App.js';
 
 const VERDICT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
@@ -103,6 +104,11 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
                       )}
                     </dd>
                   </dl>
+                )}
+                {!m.problem && m.untrainedTokens && m.untrainedTokens.length > 0 && (
+                  <span className="note" data-testid="untrained-note">
+                    {untrainedTokensText(m.untrainedTokens, m.stopTokens)}
+                  </span>
                 )}
                 <span className="muted path">{m.path}</span>
               </span>

@@ -1,10 +1,11 @@
 /** Step 3: presets and advanced settings, then a live chart, progress, time left, pause/resume/cancel. */
 import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { Advanced, MetricsPoint, PresetName, RunSummary, TuneEvent } from '../../../shared/contract.js';
-import { ADVANCED_HELP, PRESETS } from '../../../shared/presets.js';
+import type { Advanced, LengthCheck, MetricsPoint, ModelInfo, PresetName, RunSummary, TuneEvent } from '../../../shared/contract.js';
+import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery, TEMPLATE_TITLES } from '../../../shared/presets.js';
 import { attune, errorText } from '../api.js';
-import { formatDuration } from '../format.js';
+import { formatDuration, plural } from '../format.js';
+import { lengthWarningText, outcomeText, untrainedTokensText } from '../explain.js';
 import type { StepProps } from '../App.js';
 
 const STATE_TEXT: Record<RunSummary['state'], string> = {
@@ -37,8 +38,28 @@ export function TuneStep({ state, update, next }: StepProps) {
   const [last, setLast] = useState<Extract<TuneEvent, { type: 'step' }>>();
   const [device, setDevice] = useState<{ device: string; why: string }>();
   const [error, setError] = useState<string>();
+  const [model, setModel] = useState<ModelInfo>();
+  const [templates, setTemplates] = useState<string[]>([]);
+  const [lengthCheck, setLengthCheck] = useState<LengthCheck>();
+  const [checking, setChecking] = useState(false);
 
   const current = runs.find((r) => r.runId === state.runId);
+
+  useEffect(() => {
+    void attune.tune.templates({}).then(setTemplates).catch(() => undefined);
+  }, []);
+  useEffect(() => {
+    setModel(undefined);
+    if (!state.modelPath) return;
+    attune.models
+      .inspect({ path: state.modelPath })
+      .then((m) => {
+        setModel(m);
+        // A model without a template of its own is tuned with a standard one.
+        if (m.hasChatTemplate === false) setAdvanced((a) => (a.template === 'model' ? { ...a, template: 'chatml' } : a));
+      })
+      .catch(() => undefined);
+  }, [state.modelPath]);
 
   const refresh = async () => {
     const list = await attune.tune.runs({ project });
@@ -74,13 +95,20 @@ export function TuneStep({ state, update, next }: StepProps) {
         setPoints((ps) => [...ps, { step: event.step, valLoss: event.valLoss }]);
       } else if (event.type === 'device') {
         setDevice({ device: event.device, why: event.why });
+      } else if (event.type === 'tokens') {
+        setRuns((rs) => rs.map((x) => (x.runId === runId ? { ...x, trainedTokens: event.tokens } : x)));
       }
     });
   }, [project, state.runId]);
 
   const choosePreset = (p: PresetName) => {
     setPreset(p);
-    setAdvanced(PRESETS[p].values);
+    setAdvanced((a) => ({ ...PRESETS[p].values, template: a.template }));
+    setLengthCheck(undefined);
+  };
+  const set = (patch: Partial<Advanced>) => {
+    setAdvanced((a) => ({ ...a, ...patch }));
+    setLengthCheck(undefined);
   };
 
   const act = async (f: () => Promise<RunSummary>) => {
@@ -94,11 +122,33 @@ export function TuneStep({ state, update, next }: StepProps) {
     }
   };
 
-  const start = () => {
-    if (!state.modelPath) return setError('Choose a model in the Model step first.');
-    const changed = Object.fromEntries(Object.entries(advanced).filter(([k, v]) => PRESETS[preset].values[k as keyof Advanced] !== v));
+  const launch = (settings: Advanced) => {
+    setLengthCheck(undefined);
+    const changed = Object.fromEntries(Object.entries(settings).filter(([k, v]) => PRESETS[preset].values[k as keyof Advanced] !== v));
     void act(() => attune.tune.start({ project, modelPath: state.modelPath!, preset, advanced: changed }));
   };
+
+  /** Re-checks the examples with this model's tokenizer and max length first; warns when some would be left out. */
+  const start = async () => {
+    if (!state.modelPath) return setError('Choose a model in the Model step first.');
+    setError(undefined);
+    setChecking(true);
+    try {
+      const c = await attune.tune.check({ project, modelPath: state.modelPath, maxLength: advanced.maxLength, template: advanced.template });
+      if (c.tooLong > 0) setLengthCheck(c);
+      else launch(advanced);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setChecking(false);
+    }
+  };
+
+  const trainExamples = state.project.data?.train;
+  const plannedSteps = trainExamples ? estimateSteps(trainExamples, advanced.batchSize, advanced.epochs) : undefined;
+  const plannedEvalEvery = plannedSteps ? resolveEvalEvery(advanced.evalEvery, plannedSteps) : undefined;
+  const untrained = model?.untrainedTokens?.length ? untrainedTokensText(model.untrainedTokens, model.stopTokens) : undefined;
+  const templateChoices = [...(model?.hasChatTemplate === false ? [] : ['model']), ...templates];
 
   const live = current && ['running', 'pausing', 'cancelling', 'queued'].includes(current.state);
   const step = last?.step ?? current?.step ?? 0;
@@ -138,7 +188,7 @@ export function TuneStep({ state, update, next }: StepProps) {
                     step={f.step}
                     value={advanced[f.key]}
                     aria-describedby={`adv-${f.key}-help`}
-                    onChange={(e) => setAdvanced({ ...advanced, [f.key]: Number(e.target.value) })}
+                    onChange={(e) => set({ [f.key]: Number(e.target.value) })}
                   />
                   <small id={`adv-${f.key}-help`}>{ADVANCED_HELP[f.key]}</small>
                 </div>
@@ -149,7 +199,7 @@ export function TuneStep({ state, update, next }: StepProps) {
                   id="adv-device"
                   value={advanced.device}
                   aria-describedby="adv-device-help"
-                  onChange={(e) => setAdvanced({ ...advanced, device: e.target.value as Advanced['device'] })}
+                  onChange={(e) => set({ device: e.target.value as Advanced['device'] })}
                 >
                   <option value="auto">Automatic</option>
                   <option value="cpu">CPU</option>
@@ -159,13 +209,88 @@ export function TuneStep({ state, update, next }: StepProps) {
                 </select>
                 <small id="adv-device-help">{ADVANCED_HELP.device}</small>
               </div>
+              <div className="field">
+                <label htmlFor="adv-template">Chat template</label>
+                <select id="adv-template" value={advanced.template} aria-describedby="adv-template-help" onChange={(e) => set({ template: e.target.value })}>
+                  {templateChoices.map((t) => (
+                    <option key={t} value={t}>
+                      {TEMPLATE_TITLES[t] ?? t}
+                    </option>
+                  ))}
+                </select>
+                <small id="adv-template-help">{ADVANCED_HELP.template}</small>
+              </div>
+              <div className="field">
+                <label>
+                  <input type="checkbox" checked={advanced.trainTokens === 'auto'} aria-describedby="adv-tokens-help" onChange={(e) => set({ trainTokens: e.target.checked ? 'auto' : 'none' })} /> Also teach untrained tokens
+                </label>
+                <small id="adv-tokens-help">
+                  {ADVANCED_HELP.trainTokens}
+                  {untrained && advanced.template === 'model' ? ` ${untrained}` : ''}
+                </small>
+              </div>
             </div>
+            <fieldset className="card" aria-describedby="early-help">
+              <legend>Early stopping</legend>
+              <label>
+                <input type="checkbox" checked={advanced.earlyStopping} onChange={(e) => set({ earlyStopping: e.target.checked })} /> Stop when the answers to held-out examples stop improving
+              </label>
+              <p id="early-help" className="muted" data-testid="early-stopping-help">
+                {ADVANCED_HELP.earlyStopping}{' '}
+                {plannedSteps && plannedEvalEvery
+                  ? advanced.earlyStopping
+                    ? `With ${plural(trainExamples!, 'example')} to learn from, this run takes about ${plural(plannedSteps, 'step')}: Attune checks every ${plural(plannedEvalEvery, 'step')} (about ${Math.max(1, Math.round(plannedSteps / plannedEvalEvery))} checks${advanced.evalEvery === 0 ? `, chosen to give about ${CHECKS_PER_RUN}` : ''}) and stops after ${plural(advanced.patience, 'check')} in a row without improvement.`
+                    : `Early stopping is off: all ${plural(plannedSteps, 'step')} run, with a check every ${plural(plannedEvalEvery, 'step')}; Attune still keeps the best version.`
+                  : ''}
+              </p>
+              <div className="grid">
+                <div className="field">
+                  <label htmlFor="adv-evalEvery">Check every (steps)</label>
+                  <input id="adv-evalEvery" type="number" min={0} step={1} value={advanced.evalEvery} aria-describedby="adv-evalEvery-help" onChange={(e) => set({ evalEvery: Number(e.target.value) })} />
+                  <small id="adv-evalEvery-help">{ADVANCED_HELP.evalEvery}</small>
+                </div>
+                <div className="field">
+                  <label htmlFor="adv-patience">Patience (checks)</label>
+                  <input id="adv-patience" type="number" min={1} step={1} value={advanced.patience} disabled={!advanced.earlyStopping} aria-describedby="adv-patience-help" onChange={(e) => set({ patience: Number(e.target.value) })} />
+                  <small id="adv-patience-help">{ADVANCED_HELP.patience}</small>
+                </div>
+              </div>
+            </fieldset>
           </details>
-          <div className="row">
-            <button type="button" className="primary" onClick={start}>
-              Start tuning
-            </button>
-          </div>
+          {lengthCheck ? (
+            <div className="card warning-box" role="alert" data-testid="length-warning">
+              <p>{lengthWarningText(lengthCheck)}</p>
+              {lengthCheck.samples.length > 0 && (
+                <details>
+                  <summary>Which examples</summary>
+                  <ul>
+                    {lengthCheck.samples.map((x) => (
+                      <li key={x.line}>{x.message}</li>
+                    ))}
+                  </ul>
+                </details>
+              )}
+              <div className="row">
+                {lengthCheck.suggestedMaxLength !== undefined && (
+                  <button type="button" className="primary" onClick={() => launch({ ...advanced, maxLength: lengthCheck.suggestedMaxLength! })}>
+                    Raise the max length to {lengthCheck.suggestedMaxLength} and start
+                  </button>
+                )}
+                <button type="button" onClick={() => launch(advanced)}>
+                  Start anyway, leaving {lengthCheck.tooLong === 1 ? 'it' : 'them'} out
+                </button>
+                <button type="button" onClick={() => setLengthCheck(undefined)}>
+                  Back to the settings
+                </button>
+              </div>
+            </div>
+          ) : (
+            <div className="row">
+              <button type="button" className="primary" onClick={() => void start()} disabled={checking}>
+                {checking ? 'Checking your examples…' : 'Start tuning'}
+              </button>
+            </div>
+          )}
         </section>
       )}
 
@@ -175,6 +300,16 @@ export function TuneStep({ state, update, next }: StepProps) {
             Run {current.runId}: <span data-testid="run-state">{STATE_TEXT[current.state]}</span>
           </h2>
           {current.message && <p className={current.state === 'done' ? 'ok' : 'error'}>{current.message}</p>}
+          {(current.state === 'done' || current.state === 'cancelled') && current.stoppedBecause && (
+            <p className="outcome" data-testid="run-outcome">
+              {outcomeText(current)}
+            </p>
+          )}
+          {current.trainedTokens && current.trainedTokens.length > 0 && (
+            <p className="muted" data-testid="trained-tokens">
+              Also {live ? 'teaching' : 'taught'} the model {current.trainedTokens.length === 1 ? 'a token' : 'tokens'} it had never learned: {current.trainedTokens.join(' ')}.
+            </p>
+          )}
           <div aria-live="polite">
             {total ? (
               <>
