@@ -37,6 +37,15 @@ describe('the contract', () => {
     const start = calls['tune.start'].request;
     expect(start.safeParse({ project: 'p', modelPath: '/m', preset: 'quick', advanced: { rank: 0 } }).success).toBe(false);
     expect(start.safeParse({ project: 'p', modelPath: '/m', preset: 'quick', advanced: { rank: 8 } }).success).toBe(true);
+    // Early stopping, template and untrained-token choices.
+    const adv = (advanced: Record<string, unknown>) => start.safeParse({ project: 'p', modelPath: '/m', preset: 'quick', advanced }).success;
+    expect(adv({ earlyStopping: false, evalEvery: 0, patience: 3, trainTokens: 'none', template: 'chatml' })).toBe(true);
+    for (const bad of [{ patience: 0 }, { evalEvery: -1 }, { trainTokens: [2] }, { template: '../x' }, { template: 'A B' }, { earlyStopping: 'yes' }]) expect(adv(bad), JSON.stringify(bad)).toBe(false);
+    const serve = calls['serve.start'].request;
+    expect(serve.safeParse({ project: 'p', runId: 'run-1' }).success).toBe(true);
+    expect(serve.safeParse({ project: 'p', runId: 'run-1', port: 70000 }).success).toBe(false);
+    expect(serve.safeParse({ project: 'p', runId: 'run-1', host: '0.0.0.0' }).success).toBe(false);
+    expect(calls['export.run'].request.safeParse({ project: 'p', runId: 'r', modelPath: '/m', format: 'peft', overwrite: 'yes' }).success).toBe(false);
   });
 });
 
