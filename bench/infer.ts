@@ -4,6 +4,7 @@
  * token ids, in the same run.
  *
  *   npm run bench:infer [-- --quick] [-- --layers N] [-- --repeats R] [-- --inner K] [-- --new-tokens N]
+ *                       [-- --attune-source gguf] [-- --nice -10] [-- --json]
  *
  * Every measurement runs in its own child process (peak RSS is per engine), the engines are
  * interleaved (Attune, llama.cpp, Attune, ...) and each figure is the median over the repeats.
@@ -21,9 +22,11 @@
  *                   llama.cpp: loadModel + createContext.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { emitResult, fmt, intArg, log, machineDescription, median, parseArgs, peakRssMiB, ratio, runTsChild, table, WORK_DIR } from './lib.js';
+import { emitResult, engineSource, fmt, niceArg, intArg, log, machineDescription, median, parseArgs, peakRssMiB, ratio, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
 import { ensureBenchModel, REAL_TOKENS, SMOLLM2_135M } from './model.js';
 
 const PROMPTS = [128, 512] as const;
@@ -166,6 +169,14 @@ async function llamaChild(gguf: string, newTokens: number, inner: number): Promi
 
 // ------------------------------------------------------------------ parent
 
+function llamaVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const child = args.get('child');
@@ -177,6 +188,7 @@ async function main(): Promise<void> {
 
   const layers = intArg(args, 'layers', quick ? 6 : SMOLLM2_135M.layers);
   const repeats = intArg(args, 'repeats', quick ? 1 : 3);
+  const nice = niceArg(args);
   const source = args.get('attune-source') === 'gguf' ? 'gguf' : 'hf';
   log(`bench:infer  ${machineDescription()}`);
   const m = await ensureBenchModel({ layers });
@@ -185,6 +197,7 @@ async function main(): Promise<void> {
 
   // One warm cache shared by the warm runs; a fresh one for every cold build.
   const warmCache = path.join(WORK_DIR, `cache-warm-L${layers}`);
+  const loads: number[] = [os.loadavg()[0]!];
   const cold: BuildOnly[] = [];
   const runs: EngineRun[] = [];
   for (let r = 0; r < repeats; r++) {
@@ -199,6 +212,7 @@ async function main(): Promise<void> {
     runs.push((await runTsChild<EngineRun>('infer.ts', ['--child', 'attune', '--model', attunePath, ...common], { ATTUNE_CACHE_DIR: warmCache }, 'attune')).result);
     log(`  repeat ${r + 1}/${repeats}: llama.cpp`);
     runs.push((await runTsChild<EngineRun>('infer.ts', ['--child', 'llama', '--model', m.gguf, ...common], {}, 'llama.cpp')).result);
+    loads.push(os.loadavg()[0]!);
   }
   const a = runs.filter((x) => x.engine === 'attune');
   const l = runs.filter((x) => x.engine === 'llama.cpp');
@@ -229,7 +243,8 @@ async function main(): Promise<void> {
 
   console.log('');
   console.log(`Inference: random SmolLM2-135M-shaped llama, ${layers} layers, F32 weights, ${THREADS} threads; speeds are the best of ${inner} tries inside a child, then the median over ${repeats} child processes per engine`);
-  console.log(`Machine: ${machineDescription()}`);
+  console.log(`Machine: ${machineDescription()}; 1-min load average during the run ${loads.map((x) => x.toFixed(1)).join(' -> ')}`);
+  console.log(`Engine source: ${engineSource()}; llama.cpp: node-llama-cpp ${llamaVersion()} (CPU build)${nice ? `; children ran at nice ${nice}` : ''}`);
   console.log('');
   console.log(table(['figure', 'Attune', 'llama.cpp', 'Attune/llama.cpp'], rows));
   console.log('');

@@ -2,7 +2,7 @@
  * Shared helpers of the benchmarks: child processes (one per engine and repeat, so that peak RSS
  * is per engine), medians, peak RSS, machine description and plain-text tables.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,24 @@ export function intArg(args: Map<string, string | true>, name: string, fallback:
   return n;
 }
 
+let niceLevel = 0;
+
+/**
+ * Runs the measured children at this nice level (`--nice -10`: needs root for < 0). On a shared
+ * 2-core machine other processes otherwise take a varying share of the cores from every engine.
+ */
+export function setNice(level: number): void {
+  if (!Number.isInteger(level) || level < -20 || level > 19) throw new Error(`--nice must be an integer from -20 to 19, got ${level}`);
+  niceLevel = level;
+}
+
+export function niceArg(args: Map<string, string | true>): number {
+  const v = args.get('nice');
+  const n = v === undefined || v === true ? 0 : Number(v);
+  setNice(n);
+  return n;
+}
+
 const RESULT_PREFIX = '@@BENCH_RESULT ';
 
 /** A child prints its result with this; the parent picks the line out of its stdout. */
@@ -74,6 +92,10 @@ export interface ChildRun<T> {
  */
 export function runChild<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, label = cmd): Promise<ChildRun<T>> {
   const t0 = performance.now();
+  if (niceLevel !== 0) {
+    args = ['-n', String(niceLevel), cmd, ...args];
+    cmd = 'nice';
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -144,4 +166,12 @@ export function ratio(a: number, b: number): string {
 
 export function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
+}
+
+/** The engine code measured: HEAD commit, plus the uncommitted files under src/ (others work here too). */
+export function engineSource(): string {
+  const git = (...a: string[]) => spawnSync('git', a, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout?.trimEnd() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD').trim() || 'unknown';
+  const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+  return dirty.length ? `${head} + uncommitted changes in ${dirty.join(', ')}` : `${head} (clean)`;
 }

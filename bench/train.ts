@@ -3,7 +3,7 @@
  * CPU provider) next to the same step in PyTorch (bench/train_torch.py), in the same run.
  *
  *   npm run bench:train [-- --quick] [-- --layers N] [-- --steps S] [-- --warmup W] [-- --repeats R]
- *                       [-- --no-torch] [-- --no-profile] [-- --profile-layers N]
+ *                       [-- --no-torch] [-- --no-profile] [-- --profile-layers N] [-- --nice -10] [-- --json]
  *
  * The step (PERF-NOTES.md): SmolLM2-135M shapes with random weights, LoRA rank 16 / alpha 32 on all
  * seven projections, batch 4 x 512 tokens, F32, 2 threads, loss on every token, AdamW on the
@@ -12,19 +12,22 @@
  * median step time after the warm-up steps; with several repeats the median of the medians.
  *
  * Also printed:
- *  - the machine's F32 GEMM rate in ORT (a one-node graph, 2048x576 by 576x1536, as MatMul and as
- *    Gemm with transB like the engine's projections) and in PyTorch;
- *  - the step's model-FLOPs utilisation against that ORT GEMM rate (formula in stepFlops below);
+ *  - the machine's F32 GEMM rate in ORT (one-node graphs: 2048x576 by 576x1536 as MatMul and as
+ *    Gemm with transB like the engine's projections, plus the ffn_down and a wide LM-head-like
+ *    shape) and in PyTorch;
+ *  - the step's model-FLOPs utilisation against the best ORT GEMM rate (formula in stepFlops);
  *  - ORT's profile of one step: top ops by total time, grouped by op type and by node name.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import {
   BENCH_DIR,
   emitResult,
+  niceArg,
   fmt,
   intArg,
   log,
@@ -36,6 +39,7 @@ import {
 
   runChild,
   runTsChild,
+  engineSource,
   table,
   WORK_DIR,
 } from './lib.js';
@@ -48,7 +52,13 @@ const BATCH = 4;
 const SEQ = 512;
 const LR = 2e-4;
 const MAX_GRAD_NORM = 1;
-const GEMM = { m: 2048, k: 576, n: 1536 };
+/** GEMM shapes probed for the peak: [label, M, K, N, transB]. The first is the reference shape. */
+const GEMM_SHAPES: [string, number, number, number, boolean][] = [
+  ['MatMul 2048x576 . 576x1536', 2048, 576, 1536, false],
+  ['Gemm transB 2048x576 . (1536x576)T (engine layout)', 2048, 576, 1536, true],
+  ['Gemm transB 2048x1536 . (576x1536)T (ffn_down)', 2048, 1536, 576, true],
+  ['Gemm transB 2048x576 . (8192x576)T (wide, LM-head-like)', 2048, 576, 8192, true],
+];
 
 // ------------------------------------------------------------------ FLOPs
 
@@ -92,6 +102,8 @@ interface AttuneTrainResult {
   buildSeconds: number;
   sessionSeconds: number;
   stepSeconds: number[];
+  /** process CPU seconds (all threads) of each timed step: about 2 x wall when nothing else competes */
+  stepCpuSeconds: number[];
   losses: number[];
   gradNorms: number[];
   loraParams: number;
@@ -108,6 +120,7 @@ interface TorchResult {
   gemm_gflops: number;
   build_seconds?: number;
   step_seconds?: number[];
+  step_cpu_seconds?: number[];
   losses?: number[];
   grad_norms?: number[];
   lora_params?: number;
@@ -116,8 +129,8 @@ interface TorchResult {
 }
 
 interface GemmResult {
-  matmulGflops: number;
-  gemmTransBGflops: number;
+  /** label -> [best, median] GFLOP/s */
+  rates: Record<string, [number, number]>;
 }
 
 interface ProfileSummary {
@@ -223,13 +236,16 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     for (const p of ['adam.m.', 'adam.v.', 'acc.']) state[`${p}${t.name}`] = floatTensor(new Float32Array(n), t.shape);
   }
   const stepSeconds: number[] = [];
+  const stepCpuSeconds: number[] = [];
   const losses: number[] = [];
   const gradNorms: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const feeds = { ...fixed, ...state, step: floatTensor(Float32Array.of(i + 1), []) };
     const ts = performance.now();
+    const c0 = process.cpuUsage();
     const out = await session.run(feeds);
     const dt = (performance.now() - ts) / 1000;
+    const cpu = process.cpuUsage(c0);
     for (const t of specs) {
       for (const p of ['', 'adam.m.', 'adam.v.', 'acc.']) state[`${p}${t.name}`] = out[`new.${p}${t.name}`]!;
     }
@@ -237,7 +253,10 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     const norm = (out.grad_norm!.data as Float32Array)[0]!;
     losses.push(loss);
     gradNorms.push(norm);
-    if (i >= warmup) stepSeconds.push(dt);
+    if (i >= warmup) {
+      stepSeconds.push(dt);
+      stepCpuSeconds.push((cpu.user + cpu.system) / 1e6);
+    }
     log(`attune step ${i + 1}: ${dt.toFixed(3)} s loss ${loss.toFixed(4)} grad_norm ${norm.toFixed(4)}`);
   }
   const peakSteps = peakRssMiB();
@@ -257,6 +276,7 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     buildSeconds: (t1 - t0) / 1000,
     sessionSeconds: (t2 - t1) / 1000,
     stepSeconds,
+    stepCpuSeconds,
     losses,
     gradNorms,
     loraParams,
@@ -328,13 +348,13 @@ export function summarizeProfile(events: ProfileEvent[]): ProfileSummary {
   };
 }
 
-/** F32 GEMM rate of ORT's CPU provider: one-node graphs, median of 20 runs after 3. */
+/** F32 GEMM rates of ORT's CPU provider: one-node graphs, best and median of 20 runs after 3. */
 async function gemmChild(): Promise<void> {
   const { GraphBuilder } = await import('../src/engine/onnx/builder.js');
   const { serializeGraph } = await import('../src/engine/onnx/serialize.js');
   const { createSession, floatTensor } = await import('../src/engine/runtime/session.js');
-  const { m, k, n } = GEMM;
-  const rate = async (transB: boolean): Promise<number> => {
+  const rates: Record<string, [number, number]> = {};
+  for (const [label, m, k, n, transB] of GEMM_SHAPES) {
     const g = new GraphBuilder('gemm');
     const a = g.input('a', 'float32', [m, k]);
     const b = g.input('b', 'float32', transB ? [n, k] : [k, n]);
@@ -352,9 +372,10 @@ async function gemmChild(): Promise<void> {
       times.push((performance.now() - t) / 1000);
     }
     await session.release();
-    return (2 * m * k * n) / median(times) / 1e9;
-  };
-  emitResult({ matmulGflops: await rate(false), gemmTransBGflops: await rate(true) } satisfies GemmResult);
+    const flop = 2 * m * k * n;
+    rates[label] = [flop / Math.min(...times) / 1e9, flop / median(times) / 1e9];
+  }
+  emitResult({ rates } satisfies GemmResult);
 }
 
 // ------------------------------------------------------------------ PyTorch environment
@@ -401,6 +422,7 @@ async function main(): Promise<void> {
   if (child === 'attune') return attuneChild(String(args.get('model')), steps, warmup, args.has('profile'));
 
   const repeats = intArg(args, 'repeats', 1);
+  const nice = niceArg(args);
   const profileLayers = intArg(args, 'profile-layers', layers);
   log(`bench:train  ${machineDescription()}`);
   const m = await ensureBenchModel({ layers });
@@ -410,9 +432,16 @@ async function main(): Promise<void> {
   const torchArgs = ['--layers', String(layers), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(THREADS), '--batch', String(BATCH), '--seq', String(SEQ), '--rank', String(RANK), '--alpha', String(ALPHA), '--lr', String(LR), '--max-grad-norm', String(MAX_GRAD_NORM)];
   const gc = ['--expose-gc'];
 
-  log('GEMM peak (ORT, PyTorch)');
-  const gemm = (await runTsChild<GemmResult>('train.ts', ['--child', 'gemm'], {}, 'gemm')).result;
-  const torchGemm = torch.python ? (await torchChild(torch.python, ['--gemm-only'])).result.gemm_gflops : NaN;
+  // GEMM rates at the start and at the end of the run; the best counts (others only slow it).
+  const gemms: GemmResult[] = [];
+  const torchGemms: number[] = [];
+  const measureGemm = async () => {
+    log('GEMM peak (ORT, PyTorch)');
+    gemms.push((await runTsChild<GemmResult>('train.ts', ['--child', 'gemm'], {}, 'gemm')).result);
+    if (torch.python) torchGemms.push((await torchChild(torch.python, ['--gemm-only'])).result.gemm_gflops);
+  };
+  await measureGemm();
+  const loads: number[] = [os.loadavg()[0]!];
 
   const attune: AttuneTrainResult[] = [];
   const ref: TorchResult[] = [];
@@ -423,7 +452,12 @@ async function main(): Promise<void> {
       log(`repeat ${r + 1}/${repeats}: PyTorch`);
       ref.push((await torchChild(torch.python, torchArgs)).result);
     }
+    loads.push(os.loadavg()[0]!);
   }
+  await measureGemm();
+  const gemmBest = (label: string) => Math.max(...gemms.map((g) => g.rates[label]![0]));
+  const gemmMedian = (label: string) => Math.max(...gemms.map((g) => g.rates[label]![1]));
+  const torchGemm = torchGemms.length ? Math.max(...torchGemms) : NaN;
   let profile: ProfileSummary | undefined;
   if (!args.has('no-profile')) {
     const pm = profileLayers === layers ? m : await ensureBenchModel({ layers: profileLayers });
@@ -435,12 +469,23 @@ async function main(): Promise<void> {
   const flops = stepFlops(layers);
   const ta = median(attune.map((x) => median(x.stepSeconds)));
   const tt = ref.length ? median(ref.map((x) => median(x.step_seconds ?? []))) : NaN;
-  const peak = Math.max(gemm.matmulGflops, gemm.gemmTransBGflops);
+  const ba = Math.min(...attune.flatMap((x) => x.stepSeconds));
+  const bt = ref.length ? Math.min(...ref.flatMap((x) => x.step_seconds ?? [])) : NaN;
+  const cpuShare = (wall: number[], cpu: number[]) => median(wall.map((w, i) => (cpu[i] ?? NaN) / w / THREADS));
+  const sa = median(attune.map((x) => cpuShare(x.stepSeconds, x.stepCpuSeconds)));
+  const st = median(ref.map((x) => cpuShare(x.step_seconds ?? [], x.step_cpu_seconds ?? [])));
+  const ca = median(attune.flatMap((x) => x.stepCpuSeconds)) / THREADS;
+  const ct = median(ref.flatMap((x) => x.step_cpu_seconds ?? [])) / THREADS;
+  const peak = Math.max(...GEMM_SHAPES.map(([label]) => gemmBest(label)));
   const rows: (string | number)[][] = [
-    ['step time (s)', fmt(ta, 2), fmt(tt, 2), ratio(tt, ta)],
-    ['tokens/s', tokens / ta, tokens / tt, ratio(tokens / ta, tokens / tt)],
+    ['step time, median (s)', fmt(ta, 2), fmt(tt, 2), ratio(tt, ta)],
+    ['step time, best (s)', fmt(ba, 2), fmt(bt, 2), ratio(bt, ba)],
+    [`CPU share of ${THREADS} cores during steps`, `${fmt(100 * sa, 0)}%`, `${fmt(100 * st, 0)}%`, ''],
+    [`step CPU time / ${THREADS} (s)`, fmt(ca, 2), fmt(ct, 2), ratio(ct, ca)],
+    ['tokens/s (median step)', tokens / ta, tokens / tt, ratio(tokens / ta, tokens / tt)],
+    ['tokens/s (best step)', tokens / ba, tokens / bt, ratio(tokens / ba, tokens / bt)],
     ['achieved GFLOP/s (model FLOPs)', flops.total / ta / 1e9, flops.total / tt / 1e9, ratio(tt, ta)],
-    [`MFU vs ORT GEMM peak (${fmt(peak)} GFLOP/s)`, `${fmt((100 * flops.total) / ta / 1e9 / peak, 1)}%`, `${fmt((100 * flops.total) / tt / 1e9 / peak, 1)}%`, ''],
+    [`MFU vs best ORT GEMM (${fmt(peak)} GFLOP/s)`, `${fmt((100 * flops.total) / ta / 1e9 / peak, 1)}%`, `${fmt((100 * flops.total) / tt / 1e9 / peak, 1)}%`, ''],
     ['peak RSS, whole child (MiB)', median(attune.map((x) => x.peakRssMiB)), median(ref.map((x) => x.peak_rss_mib ?? NaN)), ratio(median(attune.map((x) => x.peakRssMiB)), median(ref.map((x) => x.peak_rss_mib ?? NaN)))],
     ['peak RSS during steps (MiB)', median(attune.map((x) => x.peakRssStepsMiB)), median(ref.map((x) => x.peak_rss_steps_mib ?? NaN)), ratio(median(attune.map((x) => x.peakRssStepsMiB)), median(ref.map((x) => x.peak_rss_steps_mib ?? NaN)))],
     ['build (graph + session / model) (s)', fmt(median(attune.map((x) => x.buildSeconds + x.sessionSeconds)), 1), fmt(median(ref.map((x) => x.build_seconds ?? NaN)), 1), ''],
@@ -449,15 +494,15 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`Training step: random SmolLM2-135M-shaped llama, ${layers} layers, LoRA r${RANK}/alpha ${ALPHA} on q,k,v,o,gate,up,down, batch ${BATCH} x ${SEQ}, F32, ${THREADS} threads`);
   console.log(`median step after ${warmup} warm-up steps (${steps} timed steps per child, ${repeats} child(ren) per engine, interleaved)`);
-  console.log(`Machine: ${machineDescription()}`);
+  console.log(`Machine: ${machineDescription()}; 1-min load average during the run ${loads.map((l) => l.toFixed(1)).join(' -> ')}`);
   console.log(`PyTorch: ${torch.note}`);
+  console.log(`Engine source: ${engineSource()}${nice ? `; children ran at nice ${nice}` : ''}`);
   console.log('');
   console.log(table(['figure', 'Attune (ORT)', 'PyTorch', 'Attune vs PyTorch (>1 = Attune faster/larger)'], rows));
   console.log('');
-  console.log(table(['F32 GEMM 2048x576x1536 (GFLOP/s)', 'value'], [
-    ['ORT MatMul', gemm.matmulGflops],
-    ['ORT Gemm transB (engine layout)', gemm.gemmTransBGflops],
-    ['PyTorch a @ b', torchGemm],
+  console.log(table(['F32 GEMM, one-node graph (GFLOP/s)', 'best', 'median'], [
+    ...GEMM_SHAPES.map(([label]) => [`ORT ${label}`, gemmBest(label), gemmMedian(label)]),
+    ['PyTorch a @ b 2048x576 . 576x1536', torchGemm, ''],
   ]));
   console.log('');
   console.log(`model FLOPs per step: ${fmt(flops.total / 1e12, 3)} TFLOP = ` + Object.entries(flops.parts).map(([k, v]) => `${k} ${fmt(v / 1e9, 0)}`).join(' + ') + ' GFLOP');
@@ -472,7 +517,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(table(['top node groups (blk.* = all layers)', 'ms', 'share', 'calls'], profile.byName.map(([n, ms, c]) => [n, ms, pct(ms), String(c)])));
   }
-  if (args.has('json')) console.log(JSON.stringify({ layers, gemm, torchGemm, attune, ref, profile, flops }, null, 2));
+  if (args.has('json')) console.log(JSON.stringify({ layers, gemms, torchGemms, attune, ref, profile, flops }, null, 2));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
