@@ -3,7 +3,8 @@
  * CPU provider) next to the same step in PyTorch (bench/train_torch.py), in the same run.
  *
  *   npm run bench:train [-- --quick] [-- --layers N] [-- --steps S] [-- --warmup W] [-- --repeats R]
- *                       [-- --no-torch] [-- --no-profile] [-- --profile-layers N] [-- --nice -10] [-- --json]
+ *                       [-- --no-torch] [-- --no-profile] [-- --profile-layers N] [-- --profile-warmup W]
+ *                       [-- --nice -10] [-- --json]
  *
  * The step (PERF-NOTES.md): SmolLM2-135M shapes with random weights, LoRA rank 16 / alpha 32 on all
  * seven projections, batch 4 x 512 tokens, F32, 2 threads, loss on every token, AdamW on the
@@ -424,6 +425,8 @@ async function main(): Promise<void> {
   const repeats = intArg(args, 'repeats', 1);
   const nice = niceArg(args);
   const profileLayers = intArg(args, 'profile-layers', layers);
+  // The first steps of a session still grow ORT's arena (fresh pages): profile a settled step.
+  const profileWarmup = intArg(args, 'profile-warmup', quick ? 1 : 3);
   log(`bench:train  ${machineDescription()}`);
   const m = await ensureBenchModel({ layers });
   const torch = args.has('no-torch') ? { note: 'skipped (--no-torch)' } : torchPython();
@@ -461,8 +464,8 @@ async function main(): Promise<void> {
   let profile: ProfileSummary | undefined;
   if (!args.has('no-profile')) {
     const pm = profileLayers === layers ? m : await ensureBenchModel({ layers: profileLayers });
-    log(`profile: Attune, ${profileLayers} layers, 1 warm-up step + 1 profiled step`);
-    profile = (await runChild<AttuneTrainResult>(process.execPath, [...gc, '--import', 'tsx', path.join(BENCH_DIR, 'train.ts'), '--child', 'attune', '--model', pm.hfDir, '--layers', String(profileLayers), '--steps', '1', '--warmup', '1', '--profile'], {}, 'profile')).result.profile;
+    log(`profile: Attune, ${profileLayers} layers, ${profileWarmup} warm-up step(s) + 1 profiled step`);
+    profile = (await runChild<AttuneTrainResult>(process.execPath, [...gc, '--import', 'tsx', path.join(BENCH_DIR, 'train.ts'), '--child', 'attune', '--model', pm.hfDir, '--layers', String(profileLayers), '--steps', '1', '--warmup', String(profileWarmup), '--profile'], {}, 'profile')).result.profile;
   }
 
   const tokens = BATCH * SEQ;
@@ -509,7 +512,7 @@ async function main(): Promise<void> {
   console.log(`Attune graph: ${attune[0]?.nodes ?? '?'} nodes, ${attune[0]?.loraParams ?? '?'} LoRA parameters (PyTorch: ${ref[0]?.lora_params ?? '?'})`);
   if (profile) {
     console.log('');
-    console.log(`ORT profile of one step (${profileLayers} layers): step ${fmt(profile.stepMs, 0)} ms, kernels ${fmt(profile.kernelMs, 0)} ms`);
+    console.log(`ORT profile of one step after ${profileWarmup} warm-up steps (${profileLayers} layers; the profiler itself slows the step): step ${fmt(profile.stepMs, 0)} ms, kernels ${fmt(profile.kernelMs, 0)} ms`);
     const pct = (ms: number) => `${fmt((100 * ms) / profile!.kernelMs, 1)}%`;
     console.log(table(['phase', 'ms', 'share'], profile.byPhase.map(([n, ms]) => [n, ms, pct(ms)])));
     console.log('');
