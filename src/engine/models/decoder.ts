@@ -146,10 +146,7 @@ export function buildDecoder(
       // Grouped-query attention without repeating K/V: queries as [B, KV, group, T, hd].
       const qScaled = g.mul(qr, g.scalar(1 / Math.sqrt(hd)), 'q_scaled');
       const q5 = g.reshape(qScaled, ['batch', KV, group, 'seq', hd], 'q_grouped');
-      const kT = g.unsqueeze(g.transpose(kAll, [0, 1, 3, 2], 'k_tr'), [2], 'k_grouped'); // [B,KV,1,hd,S]
-      const scores = g.add(g.matMul(q5, kT, 'scores_raw'), rope.mask, 'scores'); // [B,KV,G,T,S]
-      const probs = g.softmax(scores, -1, 'probs');
-      const ctx = g.matMul(probs, g.unsqueeze(vAll, [2], 'v_grouped'), 'ctx'); // [B,KV,G,T,hd]
+      const ctx = attention(g, q5, kAll, vAll, rope.mask); // [B,KV,G,T,hd]
       const ctxHeads = g.reshape(ctx, ['batch', H, 'seq', hd], 'ctx_heads'); // [B,H,T,hd]
       const ctxFlat = g.reshape(g.transpose(ctxHeads, [0, 2, 1, 3], 'ctx_t'), ['tokens', H * hd], 'ctx_flat'); // [N, H*hd]
       const attnOut = project(ctxFlat, l, 'o', false);
@@ -158,12 +155,60 @@ export function buildDecoder(
       const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
       const gate = project(h2, l, 'gate', false);
       const up = project(h2, l, 'up', false);
-      const act = g.mul(g.silu(gate, 'ffn_silu'), up, 'ffn_act');
+      const act = swiGlu(g, gate, up);
       return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
     });
   }
   const hidden = g.rmsNorm(x, weight('output_norm.weight'), cfg.rmsEps, 'output_norm');
   return { hidden, present };
+}
+
+/**
+ * softmax(q k^T + mask) v for grouped queries q [B,KV,G,T,hd] against k, v [B,KV,S,hd], with a
+ * fused gradient that recomputes the probabilities in backward instead of keeping the
+ * [B,KV,G,T,S] tensor of every layer alive (the largest activation; FlashAttention's trade):
+ *   P = softmax(q k^T + mask);  dV = P^T dO;  dP = dO V^T;  dS = P (dP - rowsum(dO O));
+ *   dq = dS k;  dk = dS^T q
+ * The recomputation reads k through a differently built transpose, so ORT's common-subexpression
+ * pass cannot fold it back into the forward nodes (which would keep P alive again).
+ */
+function attention(g: GraphBuilder, q: Value, k: Value, v: Value, mask: Value): Value {
+  const kT = g.unsqueeze(g.transpose(k, [0, 1, 3, 2], 'k_tr'), [2], 'k_grouped'); // [B,KV,1,hd,S]
+  const v5 = g.unsqueeze(v, [2], 'v_grouped'); // [B,KV,1,S,hd]
+  const scores = g.add(g.matMul(q, kT, 'scores_raw'), mask, 'scores'); // [B,KV,G,T,S]
+  const probs = g.softmax(scores, -1, 'probs');
+  const out = g.matMul(probs, v5, 'ctx'); // [B,KV,G,T,hd]
+  return g.composite(out, [q, k, v], (gb, dOut, needs) => {
+    const k5 = gb.unsqueeze(k, [2], 'k5'); // [B,KV,1,S,hd]
+    const kT2 = gb.transpose(k5, [0, 1, 2, 4, 3], 'k5_t'); // [B,KV,1,hd,S]
+    const p = gb.softmax(gb.add(mask, gb.matMul(q, kT2, 'qk'), 'qk_masked'), -1, 'p'); // recomputed
+    const vv = gb.unsqueeze(v, [2], 'v5');
+    const dP = gb.matMul(dOut, gb.transpose(vv, [0, 1, 2, 4, 3], 'v5_t'), 'dp'); // [B,KV,G,T,S]
+    const rowDot = gb.reduceSum(gb.mul(dOut, out, 'do_o'), [-1], true, 'row_dot'); // [B,KV,G,T,1]
+    const dS = gb.mul(p, gb.sub(dP, rowDot, 'dp_centered'), 'ds');
+    const dq = needs(0) ? gb.matMul(dS, k5, 'dq') : null; // [B,KV,G,T,hd]
+    // Sum over the query groups that share each key/value head.
+    const dk = needs(1) ? gb.reduceSum(gb.matMul(gb.transpose(dS, [0, 1, 2, 4, 3], 'ds_t'), q, 'dk_g'), [2], false, 'dk') : null; // [B,KV,S,hd]
+    const dv = needs(2) ? gb.reduceSum(gb.matMul(gb.transpose(p, [0, 1, 2, 4, 3], 'p_t'), dOut, 'dv_g'), [2], false, 'dv') : null;
+    return [dq, dk, dv];
+  });
+}
+
+/**
+ * silu(gate) * up with a fused gradient that recomputes silu from gate, so backward keeps gate
+ * and up but not silu(gate):  dgate = d * up * s (1 + gate (1 - s)),  dup = d * silu(gate).
+ */
+function swiGlu(g: GraphBuilder, gate: Value, up: Value): Value {
+  const out = g.mul(g.silu(gate, 'ffn_silu'), up, 'ffn_act');
+  return g.composite(out, [gate, up], (gb, d, needs) => {
+    const s = gb.sigmoid(gate, 'sig');
+    const one = gb.scalar(1, gate.dtype);
+    const dgate = needs(0)
+      ? gb.mul(gb.mul(d, up, 'd_up'), gb.mul(s, gb.add(one, gb.mul(gate, gb.sub(one, s, 'one_minus_s'), 'g_one_minus_s'), 'one_plus'), 'dsilu'), 'dgate')
+      : null;
+    const dup = needs(1) ? gb.mul(d, gb.mul(gate, s, 'silu'), 'dup') : null;
+    return [dgate, dup];
+  });
 }
 
 /**
