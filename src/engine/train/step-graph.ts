@@ -141,11 +141,12 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
       const w = g.unsqueeze(sl(flatWeight, ['chunk'], 'weight'), [1], 'weight_col'); // [C,1]
       const wRaw = g.unsqueeze(sl(flatWeightRaw, ['chunk'], 'weight_raw'), [1], 'weight_raw_col');
       const logits = g.gemm(h, headNoGrad, { transB: true }, 'logits'); // [C, V]
-      const lse = g.op('ReduceLogSumExp', [logits, g.ints([1])], { keepdims: attr.int(1) }, { name: 'lse', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
-      const picked = g.op('GatherElements', [logits, tgt], { axis: attr.int(1) }, { name: 'target_logit', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
-      lossParts.push(g.reduceSum(g.mul(g.sub(lse, picked, 'ce'), wRaw, 'ce_masked'), [0, 1], false, 'loss_sum'));
+      // One vectorised LogSoftmax pass gives both the loss and (through Exp) the probabilities.
+      const logProbs = g.logSoftmax(logits, -1, 'log_probs');
+      const picked = g.op('GatherElements', [logProbs, tgt], { axis: attr.int(1) }, { name: 'target_log_prob', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
+      lossParts.push(g.neg(g.reduceSum(g.mul(picked, wRaw, 'ce_masked'), [0, 1], false, 'log_prob_sum'), 'loss_sum'));
       // d(loss)/d(logits) = w * (softmax - onehot(target))
-      const probs = g.exp(g.sub(logits, lse, 'log_probs'), 'probs');
+      const probs = g.exp(logProbs, 'probs');
       const dLogits0 = g.mul(probs, w, 'dlogits_soft');
       const dLogits = g.op('ScatterElements', [dLogits0, tgt, g.neg(w, 'neg_w')], { axis: attr.int(1), reduction: attr.string('add') }, { name: 'dlogits', outputs: [{ dtype: 'float32', shape: ['chunk', cfg.vocab] }] })[0];
       dHiddenParts.push(g.gemm(dLogits, headNoGrad, {}, 'dhidden')); // [C, D]
