@@ -6,7 +6,7 @@ import { AttuneError } from '../../shared/errors.js';
 import { loadAdapter, type Adapter } from '../adapter/adapter.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
-import { tableRows } from '../models/weights.js';
+import { baseRows } from '../models/weights.js';
 import { createSession, type ResolvedDevice, type Session } from '../runtime/session.js';
 import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
 import { inferenceSessionFor } from './inference-session.js';
@@ -66,6 +66,8 @@ export class ChatSession {
       tokenRows: adapter?.tokenRows?.ids,
     });
     const session = await createSession(modelFile, { device: device.device, threads: opts.threads });
+    // ORT now holds the weights; drop the JavaScript copy rather than keep the model twice.
+    model.weights.release();
     return new ChatSession(model, adapter, session, device.device);
   }
 
@@ -148,13 +150,7 @@ export class ChatSession {
   }
 }
 
-/** The base model's embedding (and untied head) rows for token ids. */
-export function baseRows(model: LoadedModel, ids: number[]): { embed: Float32Array; head?: Float32Array } {
-  return {
-    embed: tableRows(model.weights, 'token_embd.weight', ids),
-    head: model.config.tieEmbeddings ? undefined : tableRows(model.weights, 'output.weight', ids),
-  };
-}
+export { baseRows };
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

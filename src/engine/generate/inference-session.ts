@@ -5,6 +5,9 @@ import { cacheKey, cachedGraph } from '../runtime/cache.js';
 
 export async function inferenceSessionFor(model: LoadedModel, opts: InferenceGraphOptions): Promise<string> {
   const key = cacheKey({ model: model.fingerprint, template: null, opts });
-  const { modelPath } = await cachedGraph('infer', key, () => buildInferenceGraph(model.config, model.weights, opts));
+  const { modelPath } = await cachedGraph('infer', key, async () => {
+    await model.weights.ensureLoaded();
+    return buildInferenceGraph(model.config, model.weights, opts);
+  });
   return modelPath;
 }

@@ -65,6 +65,16 @@ async function loadHfFolder(dir: string, opts: { template?: string }): Promise<L
     throw new AttuneError('model-config-invalid', `${configFile} is not valid JSON (${(e as Error).message}).`, { file: configFile });
   }
   const config = parseHfConfig(rawConfig, configFile);
+  const { tensors, storedDtype } = await readHfTensors(dir, config);
+  const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
+  checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
+  const fingerprint = await folderFingerprint(dir, entries);
+  const weights = new ModelWeights(tensors, dir, async () => (await readHfTensors(dir, config)).tensors);
+  return { path: dir, source: 'huggingface', config, rawConfig, weights, tokenizer, storedDtype, fingerprint };
+}
+
+/** The folder's safetensors as canonical F32 tensors, checked against the config. */
+async function readHfTensors(dir: string, config: ModelConfig): Promise<{ tensors: Map<string, WeightTensor>; storedDtype: string }> {
   const file = await readSafetensorsDir(dir);
   const tensors = new Map<string, WeightTensor>();
   let storedDtype = 'F32';
@@ -77,24 +87,13 @@ async function loadHfFolder(dir: string, opts: { template?: string }): Promise<L
     tensors.set(canonical, { shape: t.shape, data: tensorToFloat32(t, name, dir) });
   }
   checkWeights(config, tensors, dir);
-  const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
-  checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
-  const fingerprint = await folderFingerprint(dir, entries);
-  return { path: dir, source: 'huggingface', config, rawConfig, weights: new ModelWeights(tensors, dir), tokenizer, storedDtype, fingerprint };
+  return { tensors, storedDtype };
 }
 
 async function loadGguf(file: string, opts: { template?: string }): Promise<LoadedModel> {
-  // Loaded lazily: most runs never touch GGUF.
-  const { readGgufModel } = await import('../weights/gguf-model.js');
-  const g = await readGgufModel(file);
+  const g = await readGgufWeights(file);
   const config = parseHfConfig(g.config, file);
-  const tensors = new Map<string, WeightTensor>();
-  for (const [name, t] of g.tensors) {
-    const canonical = hfToCanonical(name);
-    if (!canonical) throw new AttuneError('model-weight-unexpected', `${file}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file, field: name });
-    tensors.set(canonical, { shape: t.shape, data: t.data });
-  }
-  checkWeights(config, tensors, file);
+  const tensors = canonicalGgufTensors(g.tensors, config, file);
   const tokenizer = new ModelTokenizer({ tokenizerJson: g.tokenizerJson, tokenizerConfig: g.tokenizerConfig }, opts);
   checkTokenizer(tokenizer, config, file);
   const st = await stat(file);
@@ -103,11 +102,28 @@ async function loadGguf(file: string, opts: { template?: string }): Promise<Load
     source: 'gguf',
     config,
     rawConfig: g.config,
-    weights: new ModelWeights(tensors, file),
+    weights: new ModelWeights(tensors, file, async () => canonicalGgufTensors((await readGgufWeights(file)).tensors, config, file)),
     tokenizer,
     storedDtype: 'GGUF (read as F32)',
     fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
   };
+}
+
+async function readGgufWeights(file: string) {
+  // Loaded lazily: most runs never touch GGUF.
+  const { readGgufModel } = await import('../weights/gguf-model.js');
+  return readGgufModel(file);
+}
+
+function canonicalGgufTensors(source: Map<string, { shape: number[]; data: Float32Array }>, config: ModelConfig, file: string): Map<string, WeightTensor> {
+  const tensors = new Map<string, WeightTensor>();
+  for (const [name, t] of source) {
+    const canonical = hfToCanonical(name);
+    if (!canonical) throw new AttuneError('model-weight-unexpected', `${file}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file, field: name });
+    tensors.set(canonical, { shape: t.shape, data: t.data });
+  }
+  checkWeights(config, tensors, file);
+  return tensors;
 }
 
 function checkTokenizer(tok: ModelTokenizer, cfg: ModelConfig, file: string): void {

@@ -14,10 +14,37 @@ export interface WeightTensor {
 }
 
 export class ModelWeights {
+  private current: Map<string, WeightTensor> | undefined;
+
+  /**
+   * `reload` reads the weights again after `release()`: once ONNX Runtime holds a session's
+   * weights, the JavaScript copy is dropped instead of keeping the model twice in memory.
+   */
   constructor(
-    readonly tensors: Map<string, WeightTensor>,
+    tensors: Map<string, WeightTensor>,
     private readonly source: string,
-  ) {}
+    private readonly reload?: () => Promise<Map<string, WeightTensor>>,
+  ) {
+    this.current = tensors;
+  }
+
+  get tensors(): Map<string, WeightTensor> {
+    if (!this.current) throw new Error(`the weights of ${this.source} were released; await ensureLoaded() before using them`);
+    return this.current;
+  }
+
+  get loaded(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Drops the JavaScript copy (when it can be read again). */
+  release(): void {
+    if (this.reload) this.current = undefined;
+  }
+
+  async ensureLoaded(): Promise<void> {
+    if (!this.current) this.current = await this.reload!();
+  }
 
   get(name: string): WeightTensor {
     const t = this.tensors.get(name);
@@ -97,4 +124,12 @@ export function tableRows(weights: ModelWeights, name: string, ids: number[]): F
   const out = new Float32Array(ids.length * width);
   ids.forEach((id, i) => out.set(t.data.subarray(id * width, (id + 1) * width), i * width));
   return out;
+}
+
+/** The base model's embedding rows (and untied LM-head rows) for token ids. */
+export function baseRows(model: { config: ModelConfig; weights: ModelWeights }, ids: number[]): { embed: Float32Array; head?: Float32Array } {
+  return {
+    embed: tableRows(model.weights, 'token_embd.weight', ids),
+    head: model.config.tieEmbeddings ? undefined : tableRows(model.weights, 'output.weight', ids),
+  };
 }

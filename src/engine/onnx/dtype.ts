@@ -1,8 +1,9 @@
 /** Tensor element types Attune uses, with their ONNX TensorProto codes and byte sizes. */
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+export type DType = 'int4' | 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 export const ONNX_DTYPE_CODE: Record<DType, number> = {
   float32: 1,
+  int4: 22,
   uint8: 2,
   int8: 3,
   int32: 6,
@@ -14,6 +15,7 @@ export const ONNX_DTYPE_CODE: Record<DType, number> = {
 };
 
 export const DTYPE_BYTES: Record<DType, number> = {
+  int4: 0.5,
   float32: 4,
   uint8: 1,
   int8: 1,

@@ -29,10 +29,10 @@ export interface CachedGraph {
 }
 
 /** Returns the cached model file for `key`, building it with `build` on a miss. */
-export async function cachedGraph(kind: string, key: string, build: () => Graph): Promise<CachedGraph> {
+export async function cachedGraph(kind: string, key: string, build: () => Graph | Promise<Graph>): Promise<CachedGraph> {
   const dir = path.join(cacheRoot(), 'graphs', `${kind}-${key}`);
   const modelPath = path.join(dir, 'model.onnx');
   if (existsSync(modelPath) && existsSync(path.join(dir, 'model.onnx.data'))) return { modelPath, reused: true };
-  await writeModelDir(build(), dir);
+  await writeModelDir(await build(), dir);
   return { modelPath, reused: false };
 }

@@ -10,7 +10,7 @@ import { AttuneError } from '../../shared/errors.js';
 import type { Adapter } from '../adapter/adapter.js';
 import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
-import { tableRows } from '../models/weights.js';
+import { baseRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
@@ -149,15 +149,20 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
 
   // ---- sessions (graphs cached on disk)
   const stepKey = cacheKey({ model: model.fingerprint, graphOpts });
-  const stepFile = (await cachedGraph('train', stepKey, () => buildTrainStepGraph(cfg, model.weights, graphOpts))).modelPath;
+  const build = (opts: StepGraphOptions) => async () => {
+    await model.weights.ensureLoaded();
+    return buildTrainStepGraph(cfg, model.weights, opts);
+  };
+  const stepFile = (await cachedGraph('train', stepKey, build(graphOpts))).modelPath;
+  const evalOpts = { ...graphOpts, evalOnly: true };
+  const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
+  const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   const session = await createSession(stepFile, { device: input.device, threads: input.threads });
+  // ORT now holds the frozen weights; drop the JavaScript copy rather than keep the model twice.
+  model.weights.release();
   let evalSession: InferenceSession | undefined;
   const evalSessionFor = async () => {
-    if (!evalSession) {
-      const opts = { ...graphOpts, evalOnly: true };
-      const file = (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: opts }), () => buildTrainStepGraph(cfg, model.weights, opts))).modelPath;
-      evalSession = await createSession(file, { device: input.device, threads: input.threads });
-    }
+    evalSession ??= await createSession(evalFile!, { device: input.device, threads: input.threads });
     return evalSession;
   };
 
@@ -309,7 +314,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   // The adapter: the best validated step's parameters when validation ran, else the last.
   const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : tensors;
   await rm(paths.adapter, { recursive: true, force: true });
-  await saveAdapter(paths.adapter, toAdapter(input, finalParams), cfg);
+  await saveAdapter(paths.adapter, toAdapter(input, finalParams, baseTokenRows), cfg);
   await session.release();
   await evalSession?.release();
   input.onEvent?.({ type: 'done', step: state.step, adapterDir: paths.adapter, bestStep: state.bestStep, bestValLoss: state.bestValLoss, stoppedBecause });
@@ -357,7 +362,7 @@ function adapterTensor(adapter: Adapter | undefined, name: string): Float32Array
   return f ? (m[3] === 'A' ? f.a : f.b) : undefined;
 }
 
-function toAdapter(input: TrainerInput, params: Map<string, Float32Array>): Adapter {
+function toAdapter(input: TrainerInput, params: Map<string, Float32Array>, base?: { embed: Float32Array; head?: Float32Array }): Adapter {
   const { hp, model } = input;
   const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
   for (let l = 0; l < model.config.layers; l++) {
@@ -371,13 +376,14 @@ function toAdapter(input: TrainerInput, params: Map<string, Float32Array>): Adap
     adapter.tokenRows = {
       ids: input.trainTokens.ids,
       embed: params.get(TOKEN_EMBED_PARAM)!,
-      baseEmbed: tableRows(model.weights, 'token_embd.weight', input.trainTokens.ids),
+      baseEmbed: base!.embed,
       head: params.get(TOKEN_HEAD_PARAM),
-      baseHead: model.config.tieEmbeddings ? undefined : tableRows(model.weights, 'output.weight', input.trainTokens.ids),
+      baseHead: base!.head,
     };
   }
   return adapter;
 }
+
 
 
 function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {

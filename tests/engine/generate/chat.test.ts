@@ -62,6 +62,13 @@ describe('generation on the real stories260K weights', () => {
     expect(r.text).toBe(', there was a little girl named ');
   });
 
+  it('drops the JavaScript copy of the weights once ONNX Runtime holds them, and can read them again', async () => {
+    expect(session.model.weights.loaded).toBe(false);
+    await session.model.weights.ensureLoaded();
+    expect(session.model.weights.get('token_embd.weight').shape).toEqual([512, 64]);
+    session.model.weights.release();
+  });
+
   it('cancel stops generation', async () => {
     const controller = new AbortController();
     controller.abort();
