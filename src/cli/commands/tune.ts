@@ -34,7 +34,7 @@ export function registerTuneCommand(program: Command): void {
     .option('--weight-decay <w>', 'AdamW weight decay', numberArg('--weight-decay', 0))
     .option('--rank <r>', 'LoRA rank', intArg('--rank', 1))
     .option('--alpha <a>', 'LoRA alpha (default 2 x rank)', numberArg('--alpha', 0))
-    .option('--lora-dropout <d>', 'LoRA dropout (0 = off)', numberArg('--lora-dropout', 0, 0))
+    .option('--lora-dropout <d>', 'LoRA dropout (0 = off)', numberArg('--lora-dropout', 0, 0.9))
     .option('--target <list>', `projections to adapt (${TARGETS.join(',')})`, targetList)
     .option('--batch-size <b>', 'examples per micro-batch', intArg('--batch-size', 1))
     .option('--grad-accum <g>', 'micro-batches per optimizer step', intArg('--grad-accum', 1))

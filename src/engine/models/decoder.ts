@@ -52,6 +52,8 @@ export interface LoraWiring {
    * input gradient are one GEMM each instead of three (PERF-NOTES). `s` must then be a constant.
    */
   mergedScale?: number;
+  /** Training: dropout on the adapter's input (PEFT's lora_dropout); returns the dropped-out x. */
+  dropout?: (x: Value, layer: number, target: LoraTarget) => Value;
 }
 
 export interface DecoderInputs {
@@ -118,8 +120,9 @@ export function buildDecoder(
     const base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
     if (!lora || !lora.targets.includes(target)) return base;
     const { a, b } = lora.factors(layer, target);
-    if (lora.mergedScale !== undefined) return mergedLoraProjection(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
-    const down = g.mul(g.gemm(x, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
+    if (lora.mergedScale !== undefined && !lora.dropout) return mergedLoraProjection(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
+    const xin = lora.dropout ? lora.dropout(x, layer, target) : x;
+    const down = g.mul(g.gemm(xin, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
     return g.gemm(down, b, { transB: true, c: base }, `${TARGET_MODULE[target]}_lora`);
   };
 

@@ -39,6 +39,10 @@ export interface StepGraphOptions {
   eps: number;
   weightDecay: number;
   maxGradNorm: number;
+  /** PEFT's lora_dropout on the adapter inputs (0 = off). */
+  loraDropout?: number;
+  /** Seed of the dropout masks (with the step number, fed as `dropout_step`, it fixes every mask). */
+  seed?: number;
   /**
    * Merge each adapter into its weight for the step (W' = W + s B A, one GEMM each way, fused
    * gradient). Off by default: on this CPU build ORT prepacks constant weights once, and a
@@ -116,6 +120,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     targets: opts.targets,
     scale: g.scalar(opts.alpha / opts.rank),
     mergedScale: opts.mergeLora ? opts.alpha / opts.rank : undefined,
+    dropout: opts.loraDropout && !opts.evalOnly ? dropoutMasks(g, opts.loraDropout, opts.seed ?? 0) : undefined, // none in validation
     factors: (l, t) => ({ a: params.get(loraParamName(l, t, 'A'))!, b: params.get(loraParamName(l, t, 'B'))! }),
   });
 
@@ -224,6 +229,39 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   g.output(gradNorm, 'grad_norm');
   return g;
 }
+
+/**
+ * Dropout masks that are a pure function of (seed, step, layer, target, position), so a resumed
+ * run draws exactly the masks the uninterrupted run would have: a hash of the element index,
+ * computed in the graph (ORT's random ops keep hidden state that a restart would reset).
+ * u = frac(sin(i * a + step * b + c) * 43758.5453) per element; kept with probability 1 - p.
+ */
+export function dropoutMasks(g: GraphBuilder, p: number, seed: number) {
+  const step = g.input('dropout_step', 'float32', []);
+  const grids = new Map<number, Value>();
+  return (x: Value, layer: number, target: LoraTarget): Value => {
+    const width = x.shape![1] as number;
+    let grid = grids.get(width);
+    if (!grid) {
+      // Element index modulo 2^16 (exact in float32), as a [N, width] grid shared by same-width inputs.
+      const rows = g.shapeOf(x, 0, 1, `drop_rows_${width}`);
+      const n = g.squeeze(g.mul(rows, g.ints([width]), `drop_n_${width}`), [0], `drop_n_scalar_${width}`);
+      const idx = g.range(g.scalar(0, 'int64'), n, g.scalar(1, 'int64'), 'drop_len', `drop_idx_${width}`);
+      const wrapped = g.cast(g.op('Mod', [idx, g.scalar(65536, 'int64')], {}, { name: `drop_mod_${width}`, outputs: [{ dtype: 'int64', shape: idx.shape }] })[0], 'float32', `drop_idx_f_${width}`);
+      grid = g.reshapeTo(wrapped, g.concat([rows, g.ints([width])], 0, `drop_shape_${width}`), x.shape!, `drop_grid_${width}`);
+      grids.set(width, grid);
+    }
+    const name = `drop_${layer}_${target}`;
+    const k = (layer * 7 + LORA_TARGET_INDEX[target]) * 1.618034 + seed * 0.7548777;
+    const phase = g.add(g.mul(grid, g.scalar(12.9898 + (k % 1))), g.add(g.mul(step, g.scalar(78.233)), g.scalar(k % 97)), `${name}_phase`);
+    const h = g.mul(g.sin(phase, `${name}_sin`), g.scalar(43758.5453), `${name}_h`);
+    const u = g.sub(h, g.op('Floor', [h], {}, { name: `${name}_floor`, outputs: [{ dtype: 'float32', shape: h.shape }] })[0], `${name}_u`);
+    const keep = g.cast(g.less(g.scalar(p), u, `${name}_keep`), 'float32', `${name}_keepf`);
+    return g.mul(x, g.mul(keep, g.scalar(1 / (1 - p)), `${name}_mask`), `${name}_x`);
+  };
+}
+
+const LORA_TARGET_INDEX: Record<LoraTarget, number> = { q: 0, k: 1, v: 2, o: 3, gate: 4, up: 5, down: 6 };
 
 /** Keeps only the nodes the outputs need (the eval graph drops the gradient chunk work). */
 function pruneToOutputs(g: GraphBuilder): GraphBuilder {

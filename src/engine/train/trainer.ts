@@ -123,6 +123,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const graphOpts: StepGraphOptions = {
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
+    loraDropout: hp.loraDropout, seed: hp.seed,
   };
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();
@@ -241,6 +242,8 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
           loss_scale: floatTensor(Float32Array.of(targetTokens > 0 ? 1 / targetTokens : 0), []),
           step: floatTensor(Float32Array.of(state.step + 1), []),
           lr: floatTensor(Float32Array.of(lr), []),
+          // Micro-batch index within the run: every micro-batch gets its own dropout masks.
+          dropout_step: floatTensor(Float32Array.of(state.step * hp.gradAccum + k), []),
         };
         const out = await session.run(pick(feeds, session.inputNames));
         lossSum += (out.loss_sum.data as Float32Array)[0];

@@ -103,6 +103,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
   const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
   if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
+  if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune-setting', `LoRA dropout must be at least 0 and below 1 (got ${hp.loraDropout}).`, { field: 'lora-dropout' });
   const positive: (keyof TrainingHyperparameters)[] = ['rank', 'batchSize', 'gradAccum', 'maxLength', 'lr'];
   for (const k of positive) {
     if (!(Number(hp[k]) > 0)) throw new AttuneError('tune-setting', `The setting ${k} must be greater than 0 (got ${String(hp[k])}).`, { field: k });

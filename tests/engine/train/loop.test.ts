@@ -102,6 +102,23 @@ describe('the training loop', () => {
     expect(resumed.stoppedBecause).toBe('max-steps');
   });
 
+  it('LoRA dropout: changes the trajectory, and a cancelled-then-resumed run draws the same masks', async () => {
+    const drop = { ...base, loraDropout: 0.3, maxSteps: 10 };
+    const whole = await runTuning({ ...drop, out: path.join(tmp, 'drop-whole') });
+    const controller = new AbortController();
+    const runDir = path.join(tmp, 'drop-resumed');
+    await runTuning({ ...drop, out: runDir }, { signal: controller.signal, onEvent: (e) => { if (e.type === 'step' && e.step === 4) controller.abort(); } });
+    await resumeTuning(runDir, { threads: 1 });
+    const a = losses(whole.runDir).filter((m) => m.loss !== undefined);
+    const b = losses(runDir).filter((m) => m.loss !== undefined);
+    expect(b).toHaveLength(10);
+    a.forEach((m, i) => expect(Math.abs(m.loss! - b[i].loss!)).toBeLessThan(1e-5));
+    const plain = losses((await runTuning({ ...base, maxSteps: 10, out: path.join(tmp, 'drop-none') })).runDir).filter((m) => m.loss !== undefined);
+    // Step 1 has B = 0, so dropout cannot change its loss yet; later steps must differ.
+    expect(Math.abs(plain[0].loss! - a[0].loss!)).toBeLessThan(1e-6);
+    expect(Math.max(...a.slice(2).map((m, i) => Math.abs(m.loss! - plain[i + 2].loss!)))).toBeGreaterThan(1e-4);
+  });
+
   it('early stopping: stops within patience once validation loss turns up and keeps the best step', async () => {
     // Validation answers contradict the training answers for the same questions: as training fits
     // its own answers, validation loss first falls (shared format) and then rises.
