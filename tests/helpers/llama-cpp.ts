@@ -1,13 +1,15 @@
 /**
- * llama.cpp (node-llama-cpp, CPU) as an external oracle for the reference forward: raw logits at
- * every position and greedy continuations of a GGUF model. Single thread, F32 KV cache, no flash
+ * llama.cpp (node-llama-cpp, CPU) as an external oracle for the reference forward: next-token
+ * log-probabilities at every position (node-llama-cpp 3.21 exposes probabilities, not raw
+ * logits; log p equals the logit up to each row's log-sum-exp) and greedy continuations of a
+ * GGUF model. Single thread, F32 KV cache, no flash
  * attention, so that its numbers are as close to float32 math as llama.cpp gets.
  */
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 
 export interface LlamaCppRun {
-  /** Raw logits [T, vocab] for the given ids (row t predicts token t+1). */
-  logits: Float64Array;
+  /** log p [T, vocab] for the given ids (row t predicts token t+1); -Infinity where p underflowed. */
+  logProbs: Float64Array;
   vocab: number;
   /** Greedy continuation (temperature 0) after the ids, `greedy` tokens long. */
   greedyIds: number[];
@@ -28,12 +30,14 @@ export async function runLlamaCpp(ggufPath: string, ids: readonly number[], gree
       experimentalKvCacheValueType: 'F32',
     });
     const seq = ctx.getSequence();
-    const res = await seq.controlledEvaluate(ids.map((id) => [id as Token, { generateNext: { logits: true } }]));
-    const V = res[0]?.next.logits?.size ?? 0;
-    if (V === 0) throw new Error('llama.cpp returned no logits');
-    const logits = new Float64Array(ids.length * V);
-    res.forEach((r, t) => {
-      for (const [tok, val] of r!.next.logits!) logits[t * V + tok] = val;
+    const plain = { temperature: 1, topK: 0, topP: 1, minP: 0 };
+    const res = await seq.controlledEvaluate(ids.map((id) => [id as Token, { generateNext: { probabilities: true, options: plain } }]));
+    const rows = res.map((r) => r?.next.probabilities);
+    const vocab = Math.max(...rows.map((m) => (m ? Math.max(...m.keys()) + 1 : 0)));
+    if (!rows[0] || rows[0].size === 0) throw new Error('llama.cpp returned no probabilities');
+    const logProbs = new Float64Array(ids.length * vocab).fill(-Infinity);
+    rows.forEach((m, t) => {
+      for (const [tok, p] of m!) logProbs[t * vocab + tok] = Math.log(p);
     });
     await seq.clearHistory();
     const greedyIds: number[] = [];
@@ -46,7 +50,7 @@ export async function runLlamaCpp(ggufPath: string, ids: readonly number[], gree
     const tokenizedText = text === undefined ? undefined : [...model.tokenize(text)];
     await ctx.dispose();
     await model.dispose();
-    return { logits, vocab: V, greedyIds, tokenizedText };
+    return { logProbs, vocab, greedyIds, tokenizedText };
   } finally {
     await llama.dispose();
   }
