@@ -25,7 +25,8 @@ export function registerModelCommands(program: Command): void {
           ? `Untrained:       ${r.untrainedTokens.map((t) => t.token).join(', ')} — this model never learned ${r.untrainedTokens.length === 1 ? 'this token' : 'these tokens'}, which ${r.untrainedTokens.length === 1 ? 'its' : 'their'} chat template needs (for example to end an answer); Attune will teach ${r.untrainedTokens.length === 1 ? 'it' : 'them'} while tuning.`
           : `Untrained:       none (the tokens the chat template uses look trained)`,
         `Memory to chat:  about ${formatBytes(m.inferenceBytes)}${m.fitsInference ? '' : ' — more than this machine can spare'}`,
-        `Memory to tune:  about ${formatBytes(m.tuningBytes)}${m.fitsTuning ? '' : ' — more than this machine can spare'} (this machine has ${formatBytes(m.machineBytes)})`,
+        `Memory to tune:  about ${formatBytes(m.tuningBytes)}${m.fitsTuning ? '' : ' — more than this machine can spare'} (this machine has ${formatBytes(m.machineBytes)});` +
+          ` with --base-weights int8 about ${formatBytes(m.tuningBytesByStorage.int8)}, int4 about ${formatBytes(m.tuningBytesByStorage.int4)}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -49,6 +49,7 @@ export function registerTuneCommand(program: Command): void {
     .option('--checkpoint-minutes <m>', 'minutes between checkpoints', numberArg('--checkpoint-minutes', 0))
     .option('--threads <n>', 'CPU threads', intArg('--threads', 1))
     .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']))
+    .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
     .option('--json', 'print progress events as JSON lines')
     .action(async (o) => {
       const { runTuning, resumeTuning } = await import('../../engine/index.js');
@@ -70,7 +71,7 @@ export function registerTuneCommand(program: Command): void {
             targets: o.target, batchSize: o.batchSize, gradAccum: o.gradAccum, maxLength: o.maxLength, seed: o.seed,
             valFraction: o.valFraction, evalEvery: o.evalEvery, earlyStoppingPatience: o.earlyStoppingPatience,
             initAdapter: o.initAdapter, template: o.template, trainTokens: o.trainTokens, checkpointMinutes: o.checkpointMinutes,
-            device: o.device, threads: o.threads,
+            device: o.device, threads: o.threads, baseStorage: o.baseWeights,
           },
           { onEvent: progress, signal: controller.signal },
         );

@@ -10,6 +10,7 @@
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import { ropeInverseFrequencies, type ModelConfig } from './config.js';
+import type { WeightLookup } from './base-storage.js';
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
@@ -74,7 +75,7 @@ export interface DecoderOutputs {
 export function buildDecoder(
   g: GraphBuilder,
   cfg: ModelConfig,
-  weight: (name: string) => Value,
+  weight: WeightLookup,
   inp: DecoderInputs,
   lora?: LoraWiring,
 ): DecoderOutputs {
@@ -117,7 +118,11 @@ export function buildDecoder(
   const project = (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
     const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
     const bias = hasBias ? weight(`${mod}.bias`) : undefined;
-    const base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
+    let base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
+    // A compressed frozen weight is expanded again for the input gradient, so the expanded
+    // copy of every layer does not stay alive from the forward to the backward pass.
+    const again = weight.recompute;
+    if (again) base = g.composite(base, [x], (gb, dy) => [gb.gemm(dy, again(`${mod}.weight`), {}, 'dx')]);
     if (!lora || !lora.targets.includes(target)) return base;
     const { a, b } = lora.factors(layer, target);
     if (lora.mergedScale !== undefined && !lora.dropout) return mergedLoraProjection(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);

@@ -9,7 +9,8 @@ import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from './decoder.js';
-import { frozenWeightLookup, type ModelWeights } from './weights.js';
+import type { ModelWeights } from './weights.js';
+import { storedWeightLookup, type BaseStorage } from './base-storage.js';
 
 export interface InferenceGraphOptions {
   /** Only the last position's logits (generation); all positions for scoring and tests. */
@@ -18,6 +19,8 @@ export interface InferenceGraphOptions {
   lora?: { rank: number; targets: readonly LoraTarget[] };
   /** Embedding/head rows that an adapter may replace (trainable tokens), fed at run time. */
   tokenRows?: number[];
+  /** How the frozen weights are stored (default f32). */
+  baseStorage?: BaseStorage;
 }
 
 export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
@@ -36,7 +39,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
     value: g.input(`past.${l}.value`, 'float32', ['batch', KV, 'past', hd]),
   }));
 
-  const weight = frozenWeightLookup(g, weights);
+  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
 
   let lora;
   if (opts.lora) {

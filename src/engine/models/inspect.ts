@@ -6,10 +6,14 @@ import os from 'node:os';
 import { loadModel, type LoadedModel } from './load.js';
 import { parameterCount, type ModelConfig } from './config.js';
 import { findUntrainedTokens, type UntrainedToken } from './untrained-tokens.js';
+import { BASE_STORAGES, BYTES_PER_WEIGHT, type BaseStorage } from './base-storage.js';
 
 export interface MemoryEstimate {
   inferenceBytes: number;
+  /** With the frozen base in F32 (exact). */
   tuningBytes: number;
+  /** With the frozen base stored compactly (`--base-weights`). */
+  tuningBytesByStorage: Record<BaseStorage, number>;
   machineBytes: number;
   fitsInference: boolean;
   fitsTuning: boolean;
@@ -46,11 +50,14 @@ export function estimateMemory(cfg: ModelConfig): MemoryEstimate {
   // about 12 hidden-sized and 6 FFN-sized F32 vectors.
   const activations = cfg.layers * TUNING_TOKENS_PER_STEP * (12 * cfg.hidden + 6 * cfg.ffn) * 4;
   const lossChunk = 256 * cfg.vocab * 4 * 3;
-  const tuningBytes = Math.round((weights + activations + lossChunk) * 1.25);
+  const tuningFor = (s: BaseStorage) => Math.round((params * BYTES_PER_WEIGHT[s] + activations + lossChunk) * 1.25);
+  const tuningBytes = tuningFor('f32');
+  const tuningBytesByStorage = Object.fromEntries(BASE_STORAGES.map((s) => [s, tuningFor(s)])) as Record<BaseStorage, number>;
   const machineBytes = os.totalmem();
   return {
     inferenceBytes,
     tuningBytes,
+    tuningBytesByStorage,
     machineBytes,
     fitsInference: inferenceBytes < machineBytes * 0.8,
     fitsTuning: tuningBytes < machineBytes * 0.8,

@@ -103,19 +103,6 @@ export function checkWeights(cfg: ModelConfig, tensors: Map<string, WeightTensor
   }
 }
 
-/** A lookup that adds each frozen weight to the graph as an initializer the first time it is used. */
-export function frozenWeightLookup(g: GraphBuilder, weights: ModelWeights): (name: string) => Value {
-  const added = new Map<string, Value>();
-  return (name) => {
-    let v = added.get(name);
-    if (!v) {
-      const t = weights.get(name);
-      v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      added.set(name, v);
-    }
-    return v;
-  };
-}
 
 /** Copies rows `ids` of a [rows, width] table (embedding or LM head) into one [ids, width] array. */
 export function tableRows(weights: ModelWeights, name: string, ids: number[]): Float32Array {

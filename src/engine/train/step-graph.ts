@@ -24,7 +24,8 @@ import { attr } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
-import { frozenWeightLookup, type ModelWeights } from '../models/weights.js';
+import type { ModelWeights } from '../models/weights.js';
+import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
 
 export interface StepGraphOptions {
   rank: number;
@@ -39,6 +40,8 @@ export interface StepGraphOptions {
   eps: number;
   weightDecay: number;
   maxGradNorm: number;
+  /** How the frozen base is stored: f32, or f16/int8/int4 to save memory (default f32). */
+  baseStorage?: BaseStorage;
   /** PEFT's lora_dropout on the adapter inputs (0 = off). */
   loraDropout?: number;
   /** Seed of the dropout masks (with the step number, fed as `dropout_step`, it fixes every mask). */
@@ -99,7 +102,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const lr = g.input('lr', 'float32', []);
   const apply = g.input('apply', 'float32', []);
 
-  const weight = frozenWeightLookup(g, weights);
+  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
 
   const specs = trainableTensors(cfg, opts);
   const params = new Map(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));

@@ -12,6 +12,7 @@ import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
 import { baseRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
+import type { BaseStorage } from '../models/base-storage.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
 import type { ResolvedDevice } from '../runtime/session.js';
@@ -51,6 +52,8 @@ export interface TrainingHyperparameters {
   earlyStoppingPatience: number;
   /** Minutes between checkpoints (one is always written at the end and on cancel). */
   checkpointMinutes: number;
+  /** How the frozen base is stored: f32, or f16/int8/int4 to tune larger models in less memory. */
+  baseStorage: BaseStorage;
 }
 
 export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
@@ -74,6 +77,7 @@ export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
   evalEvery: 0,
   earlyStoppingPatience: 0,
   checkpointMinutes: 5,
+  baseStorage: 'f32',
 };
 
 export type TuneEvent =
@@ -123,7 +127,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const graphOpts: StepGraphOptions = {
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
-    loraDropout: hp.loraDropout, seed: hp.seed,
+    loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32',
   };
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();

@@ -13,6 +13,7 @@ import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
+import { BASE_STORAGES } from '../models/base-storage.js';
 import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
@@ -103,6 +104,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
   const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
   if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
+  if (!BASE_STORAGES.includes(hp.baseStorage)) throw new AttuneError('tune-setting', `The base weights can be stored as ${BASE_STORAGES.join(', ')}, not "${String(hp.baseStorage)}".`, { field: 'base-weights' });
   if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune-setting', `LoRA dropout must be at least 0 and below 1 (got ${hp.loraDropout}).`, { field: 'lora-dropout' });
   const positive: (keyof TrainingHyperparameters)[] = ['rank', 'batchSize', 'gradAccum', 'maxLength', 'lr'];
   for (const k of positive) {
