@@ -32,6 +32,7 @@ export const TOKEN_ROWS_HEAD_INPUT = 'token_rows.head';
 
 export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opts: InferenceGraphOptions): GraphBuilder {
   const g = new GraphBuilder('attune-inference');
+  g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const past = Array.from({ length: cfg.layers }, (_, l) => ({

@@ -10,6 +10,12 @@ import { ONNX_DTYPE_CODE, type DType } from './dtype.js';
 type Axes = number[];
 
 export class GraphBuilder extends Graph {
+  /**
+   * Inference-only graphs may use fused ops that ONNX Runtime's CPU build has but that have no
+   * gradient rule here (e.g. SimplifiedLayerNormalization): fewer nodes per token when decoding.
+   */
+  inferenceOnly = false;
+
   // ---------------------------------------------------------------- elementwise
   add(a: Value, b: Value, name = 'add') { return this.op('Add', [a, b], {}, { name })[0]; }
   sub(a: Value, b: Value, name = 'sub') { return this.op('Sub', [a, b], {}, { name })[0]; }
@@ -234,6 +240,9 @@ export class GraphBuilder extends Graph {
    *   g = dy * weight;  dx = r * (g - xhat * mean(g * xhat));  dweight = sum(dy * xhat)
    */
   rmsNorm(x: Value, weight: Value, eps: number, name = 'rms_norm') {
+    if (this.inferenceOnly) {
+      return this.op('SimplifiedLayerNormalization', [x, weight], { axis: attr.int(-1), epsilon: attr.float(eps) }, { name, outputs: [{ dtype: x.dtype, shape: x.shape }] })[0];
+    }
     const sq = this.mul(x, x, `${name}_sq`);
     const ms = this.reduceMean(sq, [-1], true, `${name}_ms`);
     const inv = this.reciprocal(this.sqrt(this.add(ms, this.scalar(eps, x.dtype), `${name}_eps`), `${name}_rms`), `${name}_inv`);
