@@ -8,7 +8,7 @@
  * and the tied LM head reads the embedding table itself.
  */
 import type { GraphBuilder } from '../onnx/builder.js';
-import type { Value } from '../onnx/graph.js';
+import { attr, type Value } from '../onnx/graph.js';
 import { ropeInverseFrequencies, type ModelConfig } from './config.js';
 import type { WeightLookup } from './base-storage.js';
 
@@ -103,11 +103,17 @@ export function buildDecoder(
     const qPosCol = g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'query_positions'), [1], 'query_col'); // [T,1]
     const future = g.greater(g.unsqueeze(keyPos, [0], 'key_row'), qPosCol, 'future'); // [T, S]
     const mask = g.where(future, g.scalar(-1e9), g.scalar(0), 'causal_mask');
-    return { cos: g.cos(emb, 'cos'), sin: g.sin(emb, 'sin'), mask };
+    // Inference: ORT's fused RotaryEmbedding reads cos/sin tables by absolute position.
+    const fused = g.inferenceOnly ? fusedRopeInputs(g, cfg, g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'position_ids_row'), [0], 'position_ids')) : undefined;
+    return { cos: g.cos(emb, 'cos'), sin: g.sin(emb, 'sin'), mask, fused };
   });
 
   const shapeBTHd = (n: number) => g.concat([dims.bt, g.ints([n, hd])], 0, `shape_bt_${n}_hd`);
   const applyRope = (x: Value, name: string) => {
+    if (rope.fused) {
+      const { positions, cosCache, sinCache } = rope.fused;
+      return g.op('RotaryEmbedding', [x, positions, cosCache, sinCache], { interleaved: attr.int(0) }, { name, domain: 'com.microsoft', outputs: [{ dtype: x.dtype, shape: x.shape }] })[0];
+    }
     // HF rotate_half convention: pairs (i, i + hd/2).
     const x1 = g.slice(x, [0], [hd / 2], [-1], `${name}_lo`);
     const x2 = g.slice(x, [hd / 2], [hd], [-1], `${name}_hi`);
@@ -236,6 +242,32 @@ function mergedLoraProjection(g: GraphBuilder, x: Value, w: Value, bias: Value |
     const dA = needs(1) ? gb.gemm(gb.gemm(dy, b, {}, 'dyb'), x, { transA: true, alpha: s }, 'da') : null;
     return [dx, dA, dB];
   });
+}
+
+/**
+ * Inputs of com.microsoft RotaryEmbedding (rotate-halves layout, as HF): position ids [1, T]
+ * (generation runs one sequence at a time) and cos/sin tables [maxPositions, hd/2].
+ */
+function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value) {
+  g.opsets.set('com.microsoft', 1);
+  const half = cfg.headDim / 2;
+  const inv = ropeInverseFrequencies(cfg);
+  const cos = new Float32Array(cfg.maxPositions * half);
+  const sin = new Float32Array(cfg.maxPositions * half);
+  for (let p = 0; p < cfg.maxPositions; p++) {
+    for (let i = 0; i < half; i++) {
+      // The angle in float32 first, as the unfused graph computes it.
+      const angle = Math.fround(p * inv[i]);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
+  return {
+    positions,
+    cosCache: g.initializer('rope.cos_cache', 'float32', [cfg.maxPositions, half], bytes(cos)),
+    sinCache: g.initializer('rope.sin_cache', 'float32', [cfg.maxPositions, half], bytes(sin)),
+  };
 }
 
 /** The LM head weight: `output.weight`, or the embedding table when tied. */
