@@ -59,6 +59,39 @@ export function adapterFeeds(cfg: ModelConfig, adapter: Adapter | undefined, lor
   return feeds;
 }
 
+/**
+ * The KV cache lives in two preallocated buffers per layer and tensor, used in turn: ORT writes
+ * each step's `present` straight into one (no output copy, no allocation) while reading `past`
+ * from the other. Layout [1, KV, S, hd] as the graph wants, so a step's tensors are views.
+ */
+class KvBuffers {
+  private readonly buffers: ArrayBuffer[][];
+  constructor(private readonly cfg: ModelConfig, maxTotal: number) {
+    const bytes = cfg.kvHeads * maxTotal * cfg.headDim * 4;
+    this.buffers = [0, 1].map(() => Array.from({ length: cfg.layers * 2 }, () => new ArrayBuffer(bytes)));
+  }
+
+  presentViews(step: number, total: number): Record<string, Tensor> {
+    const { kvHeads, headDim, layers } = this.cfg;
+    const side = this.buffers[step % 2];
+    const views: Record<string, Tensor> = {};
+    for (let l = 0; l < layers; l++) {
+      views[`present.${l}.key`] = floatTensor(new Float32Array(side[2 * l], 0, kvHeads * total * headDim), [1, kvHeads, total, headDim]);
+      views[`present.${l}.value`] = floatTensor(new Float32Array(side[2 * l + 1], 0, kvHeads * total * headDim), [1, kvHeads, total, headDim]);
+    }
+    return views;
+  }
+
+  asPast(present: Record<string, Tensor>): Record<string, Tensor> {
+    const past: Record<string, Tensor> = {};
+    for (let l = 0; l < this.cfg.layers; l++) {
+      past[`past.${l}.key`] = present[`present.${l}.key`];
+      past[`past.${l}.value`] = present[`present.${l}.value`];
+    }
+    return past;
+  }
+}
+
 /** An empty KV cache (past length 0) for a batch of one. */
 export function emptyPastFeeds(cfg: ModelConfig): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
@@ -84,6 +117,8 @@ export async function generateTokens(
   const tokens: number[] = [];
   const history = [...promptIds];
   let input = promptIds;
+  let pastLen = 0;
+  const cache = new KvBuffers(cfg, promptIds.length + params.maxTokens);
   let stoppedBy: GenerateOutcome['stoppedBy'] = 'max-tokens';
   const t0 = performance.now();
   let tPrefill = 0;
@@ -92,14 +127,12 @@ export async function generateTokens(
       stoppedBy = 'cancelled';
       break;
     }
-    const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...past, ...fixedFeeds });
+    const total = pastLen + input.length;
+    const present = cache.presentViews(step, total);
+    const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...past, ...fixedFeeds }, { logits: null, ...present });
     if (step === 0) tPrefill = performance.now();
-    const next: Record<string, Tensor> = {};
-    for (let l = 0; l < cfg.layers; l++) {
-      next[`past.${l}.key`] = out[`present.${l}.key`];
-      next[`past.${l}.value`] = out[`present.${l}.value`];
-    }
-    past = next;
+    past = cache.asPast(present);
+    pastLen = total;
     const token = sampler.next(out.logits.data as Float32Array, history);
     if (stops.has(token)) {
       stoppedBy = 'stop-token';
