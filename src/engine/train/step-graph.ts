@@ -9,7 +9,8 @@
  *   whole optimizer step), step [] (1-based), lr [], apply [] (1 on the last micro-batch of a step),
  *   for every trainable tensor P: P, adam.m.P, adam.v.P, acc.P (gradient accumulated so far).
  * Outputs
- *   loss_sum [] (summed CE of this micro-batch), grad_norm [] (before clipping, of the step's
+ *   loss_sum [] (summed CE of this micro-batch), tokens [] (response tokens it scored),
+ *   grad_norm [] (before clipping, of the step's
  *   accumulated gradient; meaningful when apply = 1), and new.P, new.adam.m.P, new.adam.v.P,
  *   new.acc.P for every trainable tensor (unchanged/zeroed as `apply` says).
  *
@@ -229,6 +230,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     });
   });
   g.output(lossSum, 'loss_sum');
+  g.output(g.reduceSum(lossWeight, [0, 1], false, 'token_count'), 'tokens');
   g.output(gradNorm, 'grad_norm');
   return g;
 }

@@ -237,6 +237,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
       let acc: Map<string, Float32Array> = accZeros;
       let lossSum = 0;
+      let scored = 0;
       let gradNorm = 0;
       for (let k = 0; k < micro.length; k++) {
         const apply = k === micro.length - 1;
@@ -251,6 +252,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
         };
         const out = await session.run(pick(feeds, session.inputNames));
         lossSum += (out.loss_sum.data as Float32Array)[0];
+        scored += (out.tokens.data as Float32Array)[0];
         acc = new Map(specs.map((s) => [s.name, out[`new.acc.${s.name}`].data as Float32Array]));
         if (apply) {
           gradNorm = (out.grad_norm.data as Float32Array)[0];
@@ -266,7 +268,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       state.batchInEpoch += group.length;
       state.tokensSeen += tokens;
       tokensThisRun += tokens;
-      const loss = targetTokens ? lossSum / targetTokens : NaN;
+      const loss = scored ? lossSum / scored : NaN;
       state.lastLoss = loss;
       const runSeconds = (performance.now() - startedAt) / 1000;
       state.elapsedSeconds = elapsedBefore + runSeconds;
