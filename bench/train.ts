@@ -167,7 +167,7 @@ function sessionOptions(profilePrefix?: string): ort.InferenceSession.SessionOpt
 async function attuneChild(hfDir: string, steps: number, warmup: number, profile: boolean): Promise<void> {
   const { loadModel } = await import('../src/engine/models/load.js');
   const { LORA_TARGETS } = await import('../src/engine/models/decoder.js');
-  const { buildTrainStepGraph, trainableTensors } = await import('../src/engine/train/step-graph.js');
+  const { buildTrainStepGraph, trainableTensors, packTensors } = await import('../src/engine/train/step-graph.js');
   const { writeModelDir } = await import('../src/engine/onnx/serialize.js');
   const { createSession, floatTensor, int64Tensor } = await import('../src/engine/runtime/session.js');
 
@@ -223,6 +223,7 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
   const state: Record<string, ort.Tensor> = {};
   let loraParams = 0;
   const specs = trainableTensors(model.config, opts);
+  const initial = new Map<string, Float32Array>();
   for (const t of specs) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     loraParams += n;
@@ -233,9 +234,12 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     } else {
       for (let i = 0; i < n; i++) data[i] = (2 * rand() - 1) * 0.01 * Math.sqrt(3);
     }
-    state[t.name] = floatTensor(data, t.shape);
-    for (const p of ['adam.m.', 'adam.v.', 'acc.']) state[`${p}${t.name}`] = floatTensor(new Float32Array(n), t.shape);
+    initial.set(t.name, data);
   }
+  // The step graph reads all trainable tensors as one flat vector (and the same for m, v, acc).
+  const flat = packTensors(specs, initial);
+  state.params = floatTensor(flat, [flat.length]);
+  for (const p of ['adam.m', 'adam.v', 'acc']) state[p] = floatTensor(new Float32Array(flat.length), [flat.length]);
   const stepSeconds: number[] = [];
   const stepCpuSeconds: number[] = [];
   const losses: number[] = [];
@@ -247,9 +251,7 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     const out = await session.run(feeds);
     const dt = (performance.now() - ts) / 1000;
     const cpu = process.cpuUsage(c0);
-    for (const t of specs) {
-      for (const p of ['', 'adam.m.', 'adam.v.', 'acc.']) state[`${p}${t.name}`] = out[`new.${p}${t.name}`]!;
-    }
+    for (const p of ['params', 'adam.m', 'adam.v', 'acc']) state[p] = out[`new.${p}`]!;
     const loss = (out.loss_sum!.data as Float32Array)[0]! / N;
     const norm = (out.grad_norm!.data as Float32Array)[0]!;
     losses.push(loss);

@@ -3,7 +3,7 @@ import type { LoadedModel } from '../../src/engine/models/load.js';
 import { serializeGraph } from '../../src/engine/onnx/serialize.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../../src/engine/runtime/session.js';
 import { collate, type TokenizedExample } from '../../src/engine/train/batches.js';
-import { buildTrainStepGraph, trainableTensors, type StepGraphOptions } from '../../src/engine/train/step-graph.js';
+import { buildTrainStepGraph, packTensors, trainableTensors, unpackTensors, type StepGraphOptions } from '../../src/engine/train/step-graph.js';
 
 export const STEP_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 };
 
@@ -26,14 +26,12 @@ export async function stepGradients(
     lr: floatTensor(Float32Array.of(0), []),
     apply: floatTensor(Float32Array.of(0), []),
   };
-  for (const s of trainableTensors(model.config, opts)) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    feeds[s.name] = floatTensor(params.get(s.name)!, s.shape);
-    for (const p of ['adam.m.', 'adam.v.', 'acc.']) feeds[`${p}${s.name}`] = floatTensor(new Float32Array(n), s.shape);
-  }
+  const specs = trainableTensors(model.config, opts);
+  const flat = packTensors(specs, params);
+  feeds.params = floatTensor(flat, [flat.length]);
+  for (const p of ['adam.m', 'adam.v', 'acc']) feeds[p] = floatTensor(new Float32Array(flat.length), [flat.length]);
   const out = await session.run(feeds);
-  const grads = new Map<string, Float32Array>();
-  for (const s of trainableTensors(model.config, opts)) grads.set(s.name, out[`new.acc.${s.name}`].data as Float32Array);
+  const grads = unpackTensors(specs, out['new.acc'].data as Float32Array);
   await session.release();
   return { loss: (out.loss_sum.data as Float32Array)[0] / mb.targetTokens, grads, targets: mb.targetTokens };
 }

@@ -7,12 +7,13 @@
  *   input_ids [B, T] int64, targets [B, T] int64 (the next token), loss_weight [B, T] float
  *   (1 where the target is a response token, else 0), loss_scale [] (1 / response tokens in the
  *   whole optimizer step), step [] (1-based), lr [], apply [] (1 on the last micro-batch of a step),
- *   for every trainable tensor P: P, adam.m.P, adam.v.P, acc.P (gradient accumulated so far).
+ *   and four flat vectors over every trainable tensor (layout: `paramLayout`): params, adam.m,
+ *   adam.v, acc (gradient accumulated so far).
  * Outputs
  *   loss_sum [] (summed CE of this micro-batch), tokens [] (response tokens it scored),
  *   grad_norm [] (before clipping, of the step's
- *   accumulated gradient; meaningful when apply = 1), and new.P, new.adam.m.P, new.adam.v.P,
- *   new.acc.P for every trainable tensor (unchanged/zeroed as `apply` says).
+ *   accumulated gradient; meaningful when apply = 1), and new.params, new.adam.m, new.adam.v,
+ *   new.acc (unchanged/zeroed as `apply` says).
  *
  * The loss is computed in token chunks: each chunk's [C, V] logits, their softmax and the
  * gradient with respect to the chunk's hidden states are formed and dropped before the next
@@ -64,6 +65,42 @@ export interface TrainableTensor {
   shape: number[];
 }
 
+export interface ParamLayout {
+  offsets: number[];
+  total: number;
+  /** Elements before the first token-row tensor (token rows come last). */
+  loraTotal: number;
+}
+
+const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Where each trainable tensor sits in the flat vectors the step graph reads and writes. */
+export function paramLayout(specs: TrainableTensor[]): ParamLayout {
+  const offsets: number[] = [];
+  let total = 0;
+  let loraTotal = 0;
+  for (const s of specs) {
+    offsets.push(total);
+    total += numel(s.shape);
+    if (!s.name.startsWith('tokens.')) loraTotal = total;
+  }
+  return { offsets, total, loraTotal };
+}
+
+/** Named tensors -> one flat vector in layout order. */
+export function packTensors(specs: TrainableTensor[], tensors: Map<string, Float32Array>, prefix = ''): Float32Array {
+  const layout = paramLayout(specs);
+  const flat = new Float32Array(layout.total);
+  specs.forEach((s, i) => flat.set(tensors.get(prefix + s.name)!, layout.offsets[i]));
+  return flat;
+}
+
+/** One flat vector -> named tensors (copies, so the flat buffer can be reused). */
+export function unpackTensors(specs: TrainableTensor[], flat: Float32Array, prefix = ''): Map<string, Float32Array> {
+  const layout = paramLayout(specs);
+  return new Map(specs.map((s, i) => [prefix + s.name, flat.slice(layout.offsets[i], layout.offsets[i] + numel(s.shape))]));
+}
+
 /** Names of the trainable tensors, in the order the graph and checkpoints use. */
 export function trainableTensors(cfg: ModelConfig, opts: Pick<StepGraphOptions, 'rank' | 'targets' | 'trainTokenIds'>): TrainableTensor[] {
   const list: TrainableTensor[] = [];
@@ -106,7 +143,12 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
 
   const specs = trainableTensors(cfg, opts);
-  const params = new Map(specs.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+  const layout = paramLayout(specs);
+  // All trainable tensors travel as one flat vector; each is a slice of it, reshaped.
+  const flatParams = g.input('params', 'float32', [layout.total]);
+  const params = new Map(
+    specs.map((s, i) => [s.name, g.reshape(g.slice(flatParams, [layout.offsets[i]], [layout.offsets[i] + numel(s.shape)], [0], `param_slice.${s.name}`), s.shape, s.name)]),
+  );
 
   // Tables with the trained token rows written over the frozen ones.
   let embedTable = weight('token_embd.weight');
@@ -190,14 +232,12 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     grads.set(TOKEN_EMBED_PARAM, g.add(grads.get(TOKEN_EMBED_PARAM)!, sumHead, 'dtoken_embed_total'));
   }
 
-  // ---- accumulation, clipping, AdamW (applied only when apply = 1)
-  const accs = specs.map((s) => g.add(g.input(`acc.${s.name}`, 'float32', s.shape), grads.get(s.name)!, `acc_sum.${s.name}`));
-  let sq: Value | undefined;
-  for (const a of accs) {
-    const s = g.reduceSum(g.mul(a, a, `${a.name}_sq`), Array.from({ length: a.shape!.length }, (_, i) => i), false, `${a.name}_sqsum`);
-    sq = sq ? g.add(sq, s, 'grad_sq_total') : s;
-  }
-  const gradNorm = g.sqrt(sq!, 'grad_norm_value');
+  // ---- accumulation, clipping, AdamW (applied only when apply = 1), on one flat vector: a few
+  // nodes instead of ~30 per tensor (ORT's session build time grows with the node count).
+  const flatGrad = g.concat(specs.map((s) => g.reshape(grads.get(s.name)!, [numel(s.shape)], `flat_grad.${s.name}`)), 0, 'flat_grad');
+  const total = layout.total;
+  const acc = g.add(g.input('acc', 'float32', [total]), flatGrad, 'acc_sum');
+  const gradNorm = g.sqrt(g.reduceSum(g.mul(acc, acc, 'acc_sq'), [0], false, 'grad_sq_total'), 'grad_norm_value');
   // clip coefficient = min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
   const clipCoef = opts.maxGradNorm > 0
     ? g.op('Min', [g.scalar(1), g.div(g.scalar(opts.maxGradNorm), g.add(gradNorm, g.scalar(1e-6)), 'clip_ratio')], {}, { name: 'clip_coef', outputs: [{ dtype: 'float32', shape: [] }] })[0]
@@ -207,27 +247,32 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const bc1 = g.sub(g.scalar(1), g.pow(g.scalar(b1), step, 'b1_pow'), 'bias_corr1');
   const bc2 = g.sub(g.scalar(1), g.pow(g.scalar(b2), step, 'b2_pow'), 'bias_corr2');
   const keep = g.sub(g.scalar(1), apply, 'keep');
-  specs.forEach((s, i) => {
-    g.scope(`adamw.${s.name}`, () => {
-      const p = params.get(s.name)!;
-      const m = g.input(`adam.m.${s.name}`, 'float32', s.shape);
-      const v = g.input(`adam.v.${s.name}`, 'float32', s.shape);
-      const grad = g.mul(accs[i], clipCoef, 'clipped');
-      const m2 = g.add(g.mul(m, g.scalar(b1)), g.mul(grad, g.scalar(1 - b1)), 'm');
-      const v2 = g.add(g.mul(v, g.scalar(b2)), g.mul(g.mul(grad, grad), g.scalar(1 - b2)), 'v');
-      const denom = g.add(g.sqrt(g.div(v2, bc2)), g.scalar(opts.eps), 'denom');
-      const update = g.div(g.div(m2, bc1), denom, 'update');
-      // Decoupled weight decay (torch.optim.AdamW): p <- p - lr*wd*p - lr*update. Never on token rows.
-      const wd = s.name.startsWith('tokens.') ? 0 : opts.weightDecay;
-      const decayed = wd > 0 ? g.sub(p, g.mul(p, g.mul(lr, g.scalar(wd))), 'decayed') : p;
-      const p2 = g.sub(decayed, g.mul(update, lr), 'p');
-      // apply = 0 leaves everything but the accumulator untouched.
-      const blend = (next: Value, prev: Value, name: string) => g.add(g.mul(next, apply), g.mul(prev, keep), name);
-      g.output(blend(p2, p, 'p_out'), `new.${s.name}`);
-      g.output(blend(m2, m, 'm_out'), `new.adam.m.${s.name}`);
-      g.output(blend(v2, v, 'v_out'), `new.adam.v.${s.name}`);
-      g.output(g.mul(accs[i], keep, 'acc_out'), `new.acc.${s.name}`);
-    });
+  g.scope('adamw', () => {
+    const m = g.input('adam.m', 'float32', [total]);
+    const v = g.input('adam.v', 'float32', [total]);
+    const grad = g.mul(acc, clipCoef, 'clipped');
+    const m2 = g.add(g.mul(m, g.scalar(b1)), g.mul(grad, g.scalar(1 - b1)), 'm');
+    const v2 = g.add(g.mul(v, g.scalar(b2)), g.mul(g.mul(grad, grad), g.scalar(1 - b2)), 'v');
+    const denom = g.add(g.sqrt(g.div(v2, bc2)), g.scalar(opts.eps), 'denom');
+    const update = g.div(g.div(m2, bc1), denom, 'update');
+    // Decoupled weight decay (torch.optim.AdamW): p <- p - lr*wd*p - lr*update. Never on token
+    // rows, which come last in the layout: the decay covers the LoRA prefix only.
+    let decayed = flatParams;
+    if (opts.weightDecay > 0) {
+      const rate = g.mul(lr, g.scalar(opts.weightDecay), 'decay_rate');
+      const scale =
+        layout.loraTotal === total
+          ? rate
+          : g.concat([g.expand(rate, g.ints([layout.loraTotal]), [layout.loraTotal], 'decay_lora'), g.expand(g.scalar(0), g.ints([total - layout.loraTotal]), [total - layout.loraTotal], 'decay_tokens')], 0, 'decay_scale');
+      decayed = g.sub(flatParams, g.mul(flatParams, scale, 'decay'), 'decayed');
+    }
+    const p2 = g.sub(decayed, g.mul(update, lr), 'p');
+    // apply = 0 leaves everything but the accumulator untouched.
+    const blend = (next: Value, prev: Value, name: string) => g.add(g.mul(next, apply), g.mul(prev, keep), name);
+    g.output(blend(p2, flatParams, 'p_out'), 'new.params');
+    g.output(blend(m2, m, 'm_out'), 'new.adam.m');
+    g.output(blend(v2, v, 'v_out'), 'new.adam.v');
+    g.output(g.mul(acc, keep, 'acc_out'), 'new.acc');
   });
   g.output(lossSum, 'loss_sum');
   g.output(g.reduceSum(lossWeight, [0, 1], false, 'token_count'), 'tokens');

@@ -24,7 +24,7 @@ import {
   type CheckpointState,
 } from './run-dir.js';
 import {
-  buildTrainStepGraph, loraParamName, trainableTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
+  buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
 } from './step-graph.js';
 
 export interface TrainingHyperparameters {
@@ -178,18 +178,22 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const padId = 0;
   input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
 
-  const accZeros = new Map(specs.map((s) => [s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1))]));
-  const feedState = (apply: boolean, acc: Map<string, Float32Array>) => {
-    const feeds: Record<string, Tensor> = {};
-    for (const s of specs) {
-      feeds[s.name] = floatTensor(tensors.get(s.name)!, s.shape);
-      feeds[`adam.m.${s.name}`] = floatTensor(tensors.get(`adam.m.${s.name}`)!, s.shape);
-      feeds[`adam.v.${s.name}`] = floatTensor(tensors.get(`adam.v.${s.name}`)!, s.shape);
-      feeds[`acc.${s.name}`] = floatTensor(acc.get(s.name)!, s.shape);
-    }
-    feeds.apply = floatTensor(Float32Array.of(apply ? 1 : 0), []);
-    return feeds;
+  // The step graph reads and writes flat vectors (see paramLayout); checkpoints keep names.
+  const flat: { params: Float32Array; m: Float32Array; v: Float32Array } = {
+    params: packTensors(specs, tensors),
+    m: packTensors(specs, tensors, 'adam.m.'),
+    v: packTensors(specs, tensors, 'adam.v.'),
   };
+  const total = flat.params.length;
+  const named = (): Map<string, Float32Array> =>
+    new Map([...unpackTensors(specs, flat.params), ...unpackTensors(specs, flat.m, 'adam.m.'), ...unpackTensors(specs, flat.v, 'adam.v.')]);
+  const feedState = (apply: boolean, acc: Float32Array): Record<string, Tensor> => ({
+    params: floatTensor(flat.params, [total]),
+    'adam.m': floatTensor(flat.m, [total]),
+    'adam.v': floatTensor(flat.v, [total]),
+    acc: floatTensor(acc, [total]),
+    apply: floatTensor(Float32Array.of(apply ? 1 : 0), []),
+  });
 
   const evaluate = async (): Promise<number> => {
     const s = await evalSessionFor();
@@ -205,14 +209,13 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     }
     return count ? total / count : NaN;
   };
-  const paramFeeds = () => Object.fromEntries(specs.map((s) => [s.name, floatTensor(tensors.get(s.name)!, s.shape)]));
+  const paramFeeds = () => ({ params: floatTensor(flat.params, [total]) });
 
   const saveBest = async () => {
-    const params = new Map(specs.map((s) => [s.name, tensors.get(s.name)!]));
-    await saveTensors(paths.bestTensors, params, shapes);
+    await saveTensors(paths.bestTensors, unpackTensors(specs, flat.params), shapes);
   };
   const checkpoint = async () => {
-    await saveCheckpoint(runDir, { state, tensors }, shapes);
+    await saveCheckpoint(runDir, { state, tensors: named() }, shapes);
     input.onEvent?.({ type: 'checkpoint', step: state.step, path: paths.checkpoint });
   };
 
@@ -235,7 +238,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
       const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
       const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
-      let acc: Map<string, Float32Array> = accZeros;
+      let acc: Float32Array = new Float32Array(total);
       let lossSum = 0;
       let scored = 0;
       let gradNorm = 0;
@@ -253,14 +256,12 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
         const out = await session.run(pick(feeds, session.inputNames));
         lossSum += (out.loss_sum.data as Float32Array)[0];
         scored += (out.tokens.data as Float32Array)[0];
-        acc = new Map(specs.map((s) => [s.name, out[`new.acc.${s.name}`].data as Float32Array]));
+        acc = out['new.acc'].data as Float32Array;
         if (apply) {
           gradNorm = (out.grad_norm.data as Float32Array)[0];
-          for (const s of specs) {
-            tensors.set(s.name, out[`new.${s.name}`].data as Float32Array);
-            tensors.set(`adam.m.${s.name}`, out[`new.adam.m.${s.name}`].data as Float32Array);
-            tensors.set(`adam.v.${s.name}`, out[`new.adam.v.${s.name}`].data as Float32Array);
-          }
+          flat.params = out['new.params'].data as Float32Array;
+          flat.m = out['new.adam.m'].data as Float32Array;
+          flat.v = out['new.adam.v'].data as Float32Array;
         }
       }
       const tokens = micro.reduce((s, m) => s + m.tokens, 0);
@@ -321,7 +322,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   await checkpoint();
 
   // The adapter: the best validated step's parameters when validation ran, else the last.
-  const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : tensors;
+  const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : unpackTensors(specs, flat.params);
   await rm(paths.adapter, { recursive: true, force: true });
   await saveAdapter(paths.adapter, toAdapter(input, finalParams, baseTokenRows), cfg);
   await session.release();

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { learningRate } from '../../../src/engine/train/schedule.js';
 import { collate, epochBatches, shuffled } from '../../../src/engine/train/batches.js';
 import { loadModel } from '../../../src/engine/models/load.js';
-import { buildTrainStepGraph, loraParamName, trainableTensors } from '../../../src/engine/train/step-graph.js';
+import { buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors } from '../../../src/engine/train/step-graph.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../../../src/engine/runtime/session.js';
 import { writeTinyModel } from '../../helpers/tiny-model.js';
@@ -76,14 +76,14 @@ describe('gradient accumulation', () => {
         loss_weight: floatTensor(mb.lossWeight, [mb.batch, mb.seq]), loss_scale: floatTensor(Float32Array.of(1 / total), []),
         step: floatTensor(Float32Array.of(1), []), lr: floatTensor(Float32Array.of(0), []), apply: floatTensor(Float32Array.of(0), []),
       };
-      for (const s of specs) {
-        feeds[s.name] = floatTensor(params.get(s.name)!, s.shape);
-        feeds[`adam.m.${s.name}`] = floatTensor(new Float32Array(params.get(s.name)!.length), s.shape);
-        feeds[`adam.v.${s.name}`] = floatTensor(new Float32Array(params.get(s.name)!.length), s.shape);
-        feeds[`acc.${s.name}`] = floatTensor(acc.get(s.name) ?? new Float32Array(params.get(s.name)!.length), s.shape);
-      }
+      const flat = packTensors(specs, params);
+      const n = flat.length;
+      feeds.params = floatTensor(flat, [n]);
+      feeds['adam.m'] = floatTensor(new Float32Array(n), [n]);
+      feeds['adam.v'] = floatTensor(new Float32Array(n), [n]);
+      feeds.acc = floatTensor(acc.size ? packTensors(specs, acc) : new Float32Array(n), [n]);
       const out = await session.run(feeds);
-      return { acc: new Map(specs.map((s) => [s.name, out[`new.acc.${s.name}`].data as Float32Array])), tokens: (out.tokens.data as Float32Array)[0] };
+      return { acc: unpackTensors(specs, out['new.acc'].data as Float32Array), tokens: (out.tokens.data as Float32Array)[0] };
     };
     const first = await run(examples.slice(0, 2), new Map());
     expect(first.tokens).toBe(7);
