@@ -65,9 +65,10 @@ export class ChatSession {
       lora: adapter ? { rank: adapter.rank, targets: adapter.targets } : undefined,
       tokenRows: adapter?.tokenRows?.ids,
     });
-    const session = await createSession(modelFile, { device: device.device, threads: opts.threads });
-    // ORT now holds the weights; drop the JavaScript copy rather than keep the model twice.
+    // The graph file holds the weights ORT will load: drop the JavaScript copy first, so the
+    // model is never in memory twice (it is read again if something needs it later).
     model.weights.release();
+    const session = await createSession(modelFile, { device: device.device, threads: opts.threads });
     return new ChatSession(model, adapter, session, device.device);
   }
 

@@ -162,9 +162,10 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const evalOpts = { ...graphOpts, evalOnly: true };
   const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
-  const session = await createSession(stepFile, { device: input.device, threads: input.threads });
-  // ORT now holds the frozen weights; drop the JavaScript copy rather than keep the model twice.
+  // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
+  // model is never in memory twice.
   model.weights.release();
+  const session = await createSession(stepFile, { device: input.device, threads: input.threads });
   let evalSession: InferenceSession | undefined;
   const evalSessionFor = async () => {
     evalSession ??= await createSession(evalFile!, { device: input.device, threads: input.threads });
