@@ -118,6 +118,15 @@ async function writeAdapterFiles(dir: string, adapter: Adapter, cfg: ModelConfig
   });
 }
 
+/** Whether the adapter also replaces token rows (then loading it needs the base model's rows). */
+export async function adapterHasTokenRows(dir: string): Promise<boolean> {
+  try {
+    return Boolean(JSON.parse(await readFile(path.join(dir, ADAPTER_CONFIG), 'utf8')).trainable_token_indices);
+  } catch {
+    return false; // loadAdapter reports what is wrong with the folder
+  }
+}
+
 /**
  * Reads a PEFT LoRA adapter for `cfg`'s model. `baseRows(ids)` supplies the base model's
  * embedding (and head) rows, since the file stores trained tokens as deltas.

@@ -3,7 +3,7 @@
  * conversation, one inference session answers as base (loraScale 0) or tuned (loraScale 1).
  */
 import { AttuneError } from '../../shared/errors.js';
-import { loadAdapter, type Adapter } from '../adapter/adapter.js';
+import { adapterHasTokenRows, loadAdapter, type Adapter } from '../adapter/adapter.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
 import { baseRows } from '../models/weights.js';
@@ -49,13 +49,14 @@ export class ChatSession {
   ) {}
 
   static async open(opts: OpenChatOptions): Promise<ChatSession> {
-    const model = opts.model ?? (await loadModel(opts.modelPath, { template: opts.template }));
+    const model = opts.model ?? (await loadModel(opts.modelPath, { template: opts.template, lazyWeights: true }));
     let adapter: Adapter | undefined;
     if (opts.adapterDir) {
+      if (await adapterHasTokenRows(opts.adapterDir)) await model.weights.ensureLoaded();
       adapter = await loadAdapter(opts.adapterDir, model.config, (ids) => baseRows(model, ids));
       if (!opts.template && adapter.template && adapter.template !== model.tokenizer.templateName) {
         // The adapter was trained with a named template: chat with the same one.
-        const reloaded = await loadModel(opts.modelPath, { template: adapter.template });
+        const reloaded = await loadModel(opts.modelPath, { template: adapter.template, lazyWeights: true });
         return ChatSession.open({ ...opts, model: reloaded, template: adapter.template });
       }
     }

@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { readSafetensorsDir, tensorToFloat32 } from '../weights/safetensors.js';
+import { readSafetensorsDir, readSafetensorsDirHeaders, tensorToFloat32 } from '../weights/safetensors.js';
 import { hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
@@ -27,7 +27,16 @@ export interface LoadedModel {
 
 const PICKLE_EXTENSIONS = ['.bin', '.pt', '.pth', '.ckpt', '.pkl'];
 
-export async function loadModel(modelPath: string, opts: { template?: string } = {}): Promise<LoadedModel> {
+export interface LoadOptions {
+  template?: string;
+  /**
+   * Check the folder from the safetensors headers only and read the weights when something
+   * first needs them: a chat or a run whose graphs are cached never holds them in JavaScript.
+   */
+  lazyWeights?: boolean;
+}
+
+export async function loadModel(modelPath: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const info = await stat(modelPath).catch(() => undefined);
   if (!info) throw new AttuneError('model-not-found', `${modelPath} does not exist. Give a model folder (with config.json) or a .gguf file.`, { file: modelPath });
   if (info.isFile()) {
@@ -46,7 +55,7 @@ function pickleError(file: string): AttuneError {
   );
 }
 
-async function loadHfFolder(dir: string, opts: { template?: string }): Promise<LoadedModel> {
+async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> {
   const configFile = path.join(dir, 'config.json');
   const entries = await readdir(dir);
   if (!entries.includes('config.json')) {
@@ -65,7 +74,17 @@ async function loadHfFolder(dir: string, opts: { template?: string }): Promise<L
     throw new AttuneError('model-config-invalid', `${configFile} is not valid JSON (${(e as Error).message}).`, { file: configFile });
   }
   const config = parseHfConfig(rawConfig, configFile);
-  const { tensors, storedDtype } = await readHfTensors(dir, config);
+  let tensors: Map<string, WeightTensor> | undefined;
+  let storedDtype: string;
+  if (opts.lazyWeights) {
+    const header = await readSafetensorsDirHeaders(dir);
+    const shapes = new Map<string, { shape: number[] }>();
+    for (const [name, t] of header.tensors) shapes.set(canonicalName(name, dir, config), { shape: t.shape });
+    checkWeights(config, shapes, dir);
+    storedDtype = [...header.tensors.values()][0]?.dtype ?? 'F32';
+  } else {
+    ({ tensors, storedDtype } = await readHfTensors(dir, config));
+  }
   const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
   checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
   const fingerprint = await folderFingerprint(dir, entries);
@@ -79,18 +98,14 @@ async function readHfTensors(dir: string, config: ModelConfig): Promise<{ tensor
   const tensors = new Map<string, WeightTensor>();
   let storedDtype = 'F32';
   for (const [name, t] of file.tensors) {
-    const canonical = hfToCanonical(name);
-    if (!canonical) {
-      throw new AttuneError('model-weight-unexpected', `${dir}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file: dir, field: name });
-    }
     storedDtype = t.dtype;
-    tensors.set(canonical, { shape: t.shape, data: tensorToFloat32(t, name, dir) });
+    tensors.set(canonicalName(name, dir, config), { shape: t.shape, data: tensorToFloat32(t, name, dir) });
   }
   checkWeights(config, tensors, dir);
   return { tensors, storedDtype };
 }
 
-async function loadGguf(file: string, opts: { template?: string }): Promise<LoadedModel> {
+async function loadGguf(file: string, opts: LoadOptions): Promise<LoadedModel> {
   const g = await readGgufWeights(file);
   const config = parseHfConfig(g.config, file);
   const tensors = canonicalGgufTensors(g.tensors, config, file);
@@ -109,6 +124,12 @@ async function loadGguf(file: string, opts: { template?: string }): Promise<Load
   };
 }
 
+function canonicalName(name: string, source: string, config: ModelConfig): string {
+  const canonical = hfToCanonical(name);
+  if (!canonical) throw new AttuneError('model-weight-unexpected', `${source}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file: source, field: name });
+  return canonical;
+}
+
 async function readGgufWeights(file: string) {
   // Loaded lazily: most runs never touch GGUF.
   const { readGgufModel } = await import('../weights/gguf-model.js');
@@ -117,11 +138,7 @@ async function readGgufWeights(file: string) {
 
 function canonicalGgufTensors(source: Map<string, { shape: number[]; data: Float32Array }>, config: ModelConfig, file: string): Map<string, WeightTensor> {
   const tensors = new Map<string, WeightTensor>();
-  for (const [name, t] of source) {
-    const canonical = hfToCanonical(name);
-    if (!canonical) throw new AttuneError('model-weight-unexpected', `${file}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file, field: name });
-    tensors.set(canonical, { shape: t.shape, data: t.data });
-  }
+  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data });
   checkWeights(config, tensors, file);
   return tensors;
 }

@@ -21,7 +21,7 @@ export class ModelWeights {
    * weights, the JavaScript copy is dropped instead of keeping the model twice in memory.
    */
   constructor(
-    tensors: Map<string, WeightTensor>,
+    tensors: Map<string, WeightTensor> | undefined,
     private readonly source: string,
     private readonly reload?: () => Promise<Map<string, WeightTensor>>,
   ) {
@@ -86,7 +86,7 @@ export function expectedTensors(cfg: ModelConfig): Map<string, number[]> {
 }
 
 /** Asserts that `weights` holds exactly the tensors the config implies, with the right shapes. */
-export function checkWeights(cfg: ModelConfig, tensors: Map<string, WeightTensor>, source: string): void {
+export function checkWeights(cfg: ModelConfig, tensors: Map<string, { shape: number[] }>, source: string): void {
   const expected = expectedTensors(cfg);
   for (const [name, shape] of expected) {
     const t = tensors.get(name);

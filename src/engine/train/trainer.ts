@@ -161,6 +161,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const stepFile = (await cachedGraph('train', stepKey, build(graphOpts))).modelPath;
   const evalOpts = { ...graphOpts, evalOnly: true };
   const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
+  if (input.trainTokens) await model.weights.ensureLoaded();
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
   // model is never in memory twice.

@@ -114,7 +114,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
 }
 
 async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks): Promise<TuneResult> {
-  const model = await loadModel(saved.model, { template: saved.template });
+  const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });
   if (!model.tokenizer.hasChatTemplate) {
     throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });
   }
@@ -142,6 +142,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   const examples = await readNormalizedJsonl(dataCopy);
   const { train: trainSet, validation } = splitExamples(examples, { valFraction: saved.valFraction, seed: hp.seed });
   const tokenize = (e: (typeof examples)[number]) => tokenizeConversation(model.tokenizer, e.messages);
+  if (saved.trainTokens !== 'none') await model.weights.ensureLoaded(); // to find and seed the rows
   const trainTokens = resolveTrainTokens(model, saved.trainTokens);
   if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
   if (!resume) await writeJsonAtomic(runPaths(runDir).config, saved);
@@ -169,6 +170,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
 }
 
 function resolveTrainTokens(model: LoadedModel, choice: 'auto' | 'none' | number[]): { ids: number[]; embed: Float32Array; head?: Float32Array; reason: string } {
+  if (choice === 'none') return { ids: [], embed: new Float32Array(0), reason: '' };
   const untrained = findUntrainedTokens(model);
   const untrainedIds = new Set(untrained.map((u) => u.id));
   let ids: number[] = [];

@@ -2,7 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}), then the data
 // area; offsets are relative to the start of the data area. Every number in the header is
 // checked against the file before any byte is trusted.
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { corrupt, mismatch, unsupported, WeightsError } from './errors.js';
@@ -48,23 +48,94 @@ export async function readSafetensors(filePath: string): Promise<SafetensorsFile
 /** Parses a whole safetensors file held in memory; `file` is only used in messages. */
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
   if (bytes.byteLength < 8) throw corrupt(file, undefined, `the file is only ${bytes.byteLength} bytes, too short for a safetensors header; the file is truncated or not a safetensors file`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = dv.getBigUint64(0, true);
-  if (n > BigInt(bytes.byteLength - 8)) throw corrupt(file, undefined, `the header claims ${n} bytes but the file has only ${bytes.byteLength - 8} bytes after the length field; the file is truncated or not a safetensors file`);
+  const headerLen = checkedHeaderLength(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true), bytes.byteLength, file);
+  const dataStart = 8 + headerLen;
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, file);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
+  }
+  return { tensors, metadata };
+}
+
+export interface SafetensorsHeader {
+  tensors: Map<string, { dtype: SafetensorsDtype; shape: number[] }>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Reads and checks only the header (names, dtypes, shapes) against the file's size, without
+ * reading the tensors: enough to validate a model folder before deciding to load its weights.
+ */
+export async function readSafetensorsHeader(filePath: string): Promise<SafetensorsHeader> {
+  let fh;
+  try {
+    fh = await open(filePath, 'r');
+  } catch (e) {
+    throw new WeightsError('weights.io', filePath, undefined, `cannot read the file (${(e as Error).message})`);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size < 8) throw corrupt(filePath, undefined, `the file is only ${size} bytes, too short for a safetensors header; the file is truncated or not a safetensors file`);
+    const lenBuf = Buffer.alloc(8);
+    await fh.read(lenBuf, 0, 8, 0);
+    const headerLen = checkedHeaderLength(lenBuf.readBigUInt64LE(0), size, filePath);
+    const header = Buffer.alloc(headerLen);
+    await fh.read(header, 0, headerLen, 8);
+    const { entries, metadata } = parseHeader(header, size - 8 - headerLen, filePath);
+    return { tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), metadata };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Headers of every shard of a HF folder (`model.safetensors` or the index's shards). */
+export async function readSafetensorsDirHeaders(dir: string): Promise<SafetensorsHeader> {
+  const single = join(dir, 'model.safetensors');
+  if (await stat(single).then((s) => s.isFile(), () => false)) return readSafetensorsHeader(single);
+  const index = await readSafetensorsIndex(dir);
+  const tensors = new Map<string, { dtype: SafetensorsDtype; shape: number[] }>();
+  const metadata: Record<string, string> = {};
+  for (const shard of index.shards) {
+    const part = await readSafetensorsHeader(join(dir, shard));
+    Object.assign(metadata, part.metadata);
+    for (const [name, t] of part.tensors) {
+      const listed = index.weightMap.get(name);
+      if (listed !== shard) throw mismatch(join(dir, shard), name, listed ? `tensor ${name} is in ${shard} but the index says ${listed}` : `tensor ${name} is in ${shard} but not in ${SAFETENSORS_INDEX}`);
+      tensors.set(name, t);
+    }
+  }
+  for (const [name, shard] of index.weightMap) {
+    if (!tensors.has(name)) throw mismatch(join(dir, shard), name, `the index lists tensor ${name} in ${shard}, but that shard does not contain it; the download is incomplete or corrupt`);
+  }
+  return { tensors, metadata };
+}
+
+function checkedHeaderLength(n: bigint, fileSize: number, file: string): number {
+  if (n > BigInt(fileSize - 8)) throw corrupt(file, undefined, `the header claims ${n} bytes but the file has only ${fileSize - 8} bytes after the length field; the file is truncated or not a safetensors file`);
   if (n > BigInt(MAX_HEADER_BYTES)) throw corrupt(file, undefined, `the header claims ${n} bytes, more than the 100 MB limit; the file is corrupt or not a safetensors file`);
-  const headerLen = Number(n);
+  return Number(n);
+}
+
+interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Checks the JSON header against a data area of `dataLen` bytes; never trusts an offset. */
+function parseHeader(headerBytes: Uint8Array, dataLen: number, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw corrupt(file, undefined, `the header is not valid JSON (${(e as Error).message}); the file is corrupt or not a safetensors file`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw corrupt(file, undefined, 'the header is not a JSON object');
-
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: HeaderEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw corrupt(file, name, '__metadata__ is not an object of strings');
@@ -94,11 +165,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
     const prev = sorted[i - 1]!, cur = sorted[i]!;
     if (cur.begin < prev.end) throw corrupt(file, cur.name, `tensor ${cur.name} (bytes ${cur.begin}..${cur.end}) overlaps tensor ${prev.name} (bytes ${prev.begin}..${prev.end}); the file is corrupt`);
   }
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
-  }
-  return { tensors, metadata };
+  return { entries, metadata };
 }
 
 /** Float32 copy (or view, for aligned F32) of a floating-point tensor. */

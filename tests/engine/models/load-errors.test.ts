@@ -97,3 +97,23 @@ describe('loadModel errors', () => {
     await expect(loadModel(dir)).rejects.toThrow(/num_hidden_layers/);
   });
 });
+
+describe('loadModel with lazy weights', () => {
+  it('checks names and shapes from the headers alone, and reads the weights only when asked', async () => {
+    const dir = fresh();
+    const model = await loadModel(dir, { lazyWeights: true });
+    expect(model.weights.loaded).toBe(false);
+    await model.weights.ensureLoaded();
+    expect(model.weights.get('blk.0.attn_q.weight').data.length).toBeGreaterThan(0);
+  });
+
+  it('still refuses a wrong shape and a truncated file before reading any weight', async () => {
+    const bad = fresh();
+    editJson(path.join(bad, 'config.json'), (j) => (j.intermediate_size = 99));
+    await expect(loadModel(bad, { lazyWeights: true })).rejects.toThrow(/blk\.0\.ffn_gate\.weight.*shape/);
+    const cut = fresh();
+    const file = path.join(cut, 'model.safetensors');
+    truncateSync(file, Math.floor(readFileSync(file).length / 2));
+    await expect(loadModel(cut, { lazyWeights: true })).rejects.toThrow(/model\.safetensors.*(truncated|corrupt)/);
+  });
+});
