@@ -70,7 +70,8 @@ async function attuneChild(modelPath: string, newTokens: number, inner: number, 
   const { loadModel } = await import('../src/engine/models/load.js');
   const { ChatSession } = await import('../src/engine/generate/chat-session.js');
   const t0 = performance.now();
-  const model = await loadModel(modelPath);
+  // As the app and CLI open a model: headers checked now, weights read only if a graph must be built.
+  const model = await loadModel(modelPath, { lazyWeights: true });
   const t1 = performance.now();
   const session = await ChatSession.open({ modelPath, model, device: 'cpu', threads: THREADS });
   const t2 = performance.now();
