@@ -104,7 +104,7 @@ export function buildDecoder(
     const future = g.greater(g.unsqueeze(keyPos, [0], 'key_row'), qPosCol, 'future'); // [T, S]
     const mask = g.where(future, g.scalar(-1e9), g.scalar(0), 'causal_mask');
     // Inference: ORT's fused RotaryEmbedding reads cos/sin tables by absolute position.
-    const fused = g.inferenceOnly ? fusedRopeInputs(g, cfg, g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'position_ids_row'), [0], 'position_ids')) : undefined;
+    const fused = g.inferenceOnly ? fusedRopeInputs(g, cfg, g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'position_ids_row'), [0], 'position_ids'), end, dims.bt) : undefined;
     return { cos: g.cos(emb, 'cos'), sin: g.sin(emb, 'sin'), mask, fused };
   });
 
@@ -149,10 +149,36 @@ export function buildDecoder(
         q = g.rmsNorm(q, weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
         k = g.rmsNorm(k, weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
       }
+      const past = inp.past?.[l];
+      if (rope.fused && past && hd % 16 === 0) {
+        // Inference: ORT's GroupQueryAttention does RoPE, the cache append, causal softmax
+        // attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0,
+        // which real models have; tiny test models with smaller heads take the general path).
+        const flat = (t: Value, n: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([n * hd])], 0, `shape_bt_${n}x${hd}`), ['batch', 'seq', n * hd], name);
+        const [out, presentKey, presentValue] = g.op(
+          'GroupQueryAttention',
+          [flat(q, H, 'q_bsh'), flat(k, KV, 'k_bsh'), flat(v, KV, 'v_bsh'), past.key, past.value, rope.fused.seqlensK, rope.fused.totalLength, rope.fused.cosCache, rope.fused.sinCache],
+          { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
+          {
+            name: 'gqa',
+            domain: 'com.microsoft',
+            outputs: [
+              { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
+              { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+              { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+            ],
+          },
+        );
+        present.push({ key: presentKey, value: presentValue });
+        const attnOut = project(g.reshape(out, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
+        const x1 = g.add(x, attnOut, 'attn_residual');
+        const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
+        const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
+        return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
+      }
       const qr = applyRope(g.transpose(q, [0, 2, 1, 3], 'q_t'), 'q_rope'); // [B,H,T,hd]
       const kr = applyRope(g.transpose(k, [0, 2, 1, 3], 'k_t'), 'k_rope'); // [B,KV,T,hd]
       const vt = g.transpose(v, [0, 2, 1, 3], 'v_t'); // [B,KV,T,hd]
-      const past = inp.past?.[l];
       const kAll = past ? g.concat([past.key, kr], 2, 'k_all') : kr; // [B,KV,S,hd]
       const vAll = past ? g.concat([past.value, vt], 2, 'v_all') : vt;
       present.push({ key: kAll, value: vAll });
@@ -248,7 +274,7 @@ function mergedLoraProjection(g: GraphBuilder, x: Value, w: Value, bias: Value |
  * Inputs of com.microsoft RotaryEmbedding (rotate-halves layout, as HF): position ids [1, T]
  * (generation runs one sequence at a time) and cos/sin tables [maxPositions, hd/2].
  */
-function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value) {
+function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value, totalLength: Value, bt: Value) {
   g.opsets.set('com.microsoft', 1);
   const half = cfg.headDim / 2;
   const inv = ropeInverseFrequencies(cfg);
@@ -263,8 +289,14 @@ function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value) {
     }
   }
   const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
+  // GroupQueryAttention's lengths: the last position's index per sequence, and the total length.
+  const total32 = g.cast(totalLength, 'int32', 'total_length_i32');
+  const batch = g.slice(bt, [0], [1], [0], 'batch_dim');
+  const seqlensK = g.expand(g.sub(total32, g.scalar(1, 'int32'), 'last_index'), batch, ['batch'], 'seqlens_k');
   return {
     positions,
+    seqlensK,
+    totalLength: total32,
     cosCache: g.initializer('rope.cos_cache', 'float32', [cfg.maxPositions, half], bytes(cos)),
     sinCache: g.initializer('rope.sin_cache', 'float32', [cfg.maxPositions, half], bytes(sin)),
   };

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/models/load.js';
 import { ARCHITECTURES } from '../../../src/engine/models/architectures.js';
+import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
 import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
 import { writeTinyModel, type TinyModelOptions } from '../../helpers/tiny-model.js';
 import { referenceForward, makeRandomLora, loraModulePath } from '../../helpers/reference-forward.js';
@@ -29,6 +30,9 @@ const CASES: Case[] = [
   { label: 'qwen2 BF16', arch: 'qwen2', opts: { dtype: 'BF16' } },
   { label: 'qwen3 (q/k norm, head_dim != hidden/heads)', arch: 'qwen3' },
   { label: 'qwen3 one KV head, untied', arch: 'qwen3', opts: { kvHeads: 1, tie: false } },
+  // head_dim 16: the inference graph takes ORT's fused GroupQueryAttention path (see decoder.ts).
+  { label: 'llama head_dim 16 + llama3 rope (GroupQueryAttention)', arch: 'llama', opts: { headDim: 16, ropeScaling: 'llama3' } },
+  { label: 'qwen2 head_dim 16, qkv bias (GroupQueryAttention)', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 } },
 ];
 
 describe('inference graph vs the reference forward', () => {
@@ -75,5 +79,23 @@ describe('LoRA slots in the inference graph', () => {
     expect(maxAbsDiff(base, referenceForward(dir, IDS))).toBeLessThan(1e-4);
     expect(maxAbsDiff(tuned, base)).toBeGreaterThan(1e-3);
     await session.release();
+  });
+});
+
+describe('fused inference ops', () => {
+  it('use GroupQueryAttention when head_dim is a multiple of 16, the general path otherwise', async () => {
+    const ops = async (headDim: number) => {
+      const dir = path.join(tmp, `ops-${headDim}`);
+      writeTinyModel(dir, 'llama', { seed: 1, headDim });
+      const model = await loadModel(dir);
+      return new Set(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true }).nodes.map((n) => n.op));
+    };
+    const fused = await ops(16);
+    expect(fused.has('GroupQueryAttention')).toBe(true);
+    expect(fused.has('Softmax')).toBe(false);
+    const general = await ops(8);
+    expect(general.has('GroupQueryAttention')).toBe(false);
+    expect(general.has('RotaryEmbedding')).toBe(true);
+    expect(general.has('SimplifiedLayerNormalization')).toBe(true);
   });
 });
