@@ -114,13 +114,13 @@ export async function resolveDevice(choice: DeviceChoice): Promise<ResolvedDevic
     const probes = await probeDevices();
     const p = probes.find((x) => x.device === choice);
     if (p?.available) return { device: choice, reason: `you chose ${choice}` };
-    return { device: 'cpu', reason: `${choice} is not usable here (${p?.reason ?? 'not available on this system'}), so Attune uses the CPU` };
+    return { device: 'cpu', reason: `${choice} is not usable here (${p?.reason ?? 'not available on this system'})` };
   }
   // 'auto' only considers CUDA for now: the WebGPU and DirectML paths are not yet verified
   // end to end for our graphs, and probing them costs seconds at start-up.
-  if (!cudaInstalled()) return { device: 'cpu', reason: 'no GPU runtime is installed, so Attune uses the CPU' };
+  if (!cudaInstalled()) return { device: 'cpu', reason: 'no GPU runtime is installed' };
   const probes = await probeDevices();
   const gpu = probes.find((p) => p.available && p.device === 'cuda');
   if (gpu) return { device: gpu.device, reason: 'an NVIDIA GPU with CUDA passed the check' };
-  return { device: 'cpu', reason: `the CUDA check failed (${probes.find((p) => p.device === 'cuda')?.reason ?? 'unknown'}), so Attune uses the CPU` };
+  return { device: 'cpu', reason: `the CUDA check failed (${probes.find((p) => p.device === 'cuda')?.reason ?? 'unknown'})` };
 }
