@@ -1,15 +1,9 @@
 /** Seeded PRNG for tests: mulberry32 (uniform) + Box–Muller (normal). Deterministic across platforms. */
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/engine/util/random.js';
+
+/** mulberry32, the engine's own seeded generator (no numerics to keep independent here). */
+export const mulberry32 = seededRandom;
 
 export class Rng {
   private readonly next: () => number;

@@ -91,13 +91,18 @@ export async function readSafetensorsHeader(filePath: string): Promise<Safetenso
 
 /** Headers of every shard of a HF folder (`model.safetensors` or the index's shards). */
 export async function readSafetensorsDirHeaders(dir: string): Promise<SafetensorsHeader> {
+  return readShards(dir, readSafetensorsHeader);
+}
+
+/** Reads the single file or every shard with `readOne`, checking shards against the index. */
+async function readShards<T>(dir: string, readOne: (file: string) => Promise<{ tensors: Map<string, T>; metadata: Record<string, string> }>) {
   const single = join(dir, 'model.safetensors');
-  if (await stat(single).then((s) => s.isFile(), () => false)) return readSafetensorsHeader(single);
+  if (await stat(single).then((s) => s.isFile(), () => false)) return readOne(single);
   const index = await readSafetensorsIndex(dir);
-  const tensors = new Map<string, { dtype: SafetensorsDtype; shape: number[] }>();
+  const tensors = new Map<string, T>();
   const metadata: Record<string, string> = {};
   for (const shard of index.shards) {
-    const part = await readSafetensorsHeader(join(dir, shard));
+    const part = await readOne(join(dir, shard));
     Object.assign(metadata, part.metadata);
     for (const [name, t] of part.tensors) {
       const listed = index.weightMap.get(name);
@@ -263,22 +268,5 @@ export async function readSafetensorsIndex(dir: string): Promise<SafetensorsInde
  * index, the shards must hold exactly the tensors the index lists, each in the listed shard.
  */
 export async function readSafetensorsDir(dir: string): Promise<SafetensorsFile> {
-  const single = join(dir, 'model.safetensors');
-  if (await stat(single).then((s) => s.isFile(), () => false)) return readSafetensors(single);
-  const index = await readSafetensorsIndex(dir);
-  const tensors = new Map<string, SafetensorsTensor>();
-  const metadata: Record<string, string> = {};
-  for (const shard of index.shards) {
-    const part = await readSafetensors(join(dir, shard));
-    Object.assign(metadata, part.metadata);
-    for (const [name, t] of part.tensors) {
-      const listed = index.weightMap.get(name);
-      if (listed !== shard) throw mismatch(join(dir, shard), name, listed ? `tensor ${name} is in ${shard} but the index says ${listed}` : `tensor ${name} is in ${shard} but not in ${SAFETENSORS_INDEX}`);
-      tensors.set(name, t);
-    }
-  }
-  for (const [name, shard] of index.weightMap) {
-    if (!tensors.has(name)) throw mismatch(join(dir, shard), name, `the index lists tensor ${name} in ${shard}, but that shard does not contain it; the download is incomplete or corrupt`);
-  }
-  return { tensors, metadata };
+  return readShards(dir, readSafetensors);
 }

@@ -20,6 +20,7 @@ import { GraphBuilder } from '../../../src/engine/onnx/builder.js';
 import type { Value } from '../../../src/engine/onnx/graph.js';
 import type { Shape } from '../../../src/engine/onnx/shape.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
+import { seededRandom } from '../../../src/engine/util/random.js';
 import { buildBackward, type BackwardOptions } from '../../../src/engine/onnx/autodiff/backward.js';
 import type { Domain } from '../../../src/engine/onnx/autodiff/rule.js';
 
@@ -68,17 +69,8 @@ export const TOLERANCE = {
   float32: { h: 1e-3, rtol: 2e-3 },
 } as const;
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32), so a failing case can be replayed from its seed. */
+export const rng = seededRandom;
 
 export function sample(rand: () => number, n: number, domain: Domain = 'real'): Float64Array {
   const out = new Float64Array(n);
