@@ -20,7 +20,9 @@ export function nodeRunner(opts: NodeRunnerOptions): JobRunner {
       });
       let exitListener: ((i: { code: number | null; signal?: string | null }) => void) | undefined;
       let exitInfo: { code: number | null; signal?: string | null } | undefined;
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the IPC channel is drained, so a worker's last
+      // messages (its checkpoint, say) are never overtaken by the news that it exited.
+      child.once('close', (code, signal) => {
         exitInfo = { code, signal };
         exitListener?.(exitInfo);
       });
