@@ -31,11 +31,27 @@ export class RunStore {
     return readJson<RunRecord>(this.file(project, runId));
   }
 
+  /**
+   * Read-modify-write of one run's record. Updates of the same run are chained: a worker's last
+   * events (its checkpoint) and its exit arrive close together, and two interleaved updates would
+   * each write back what the other had not yet seen.
+   */
   async update(project: string, runId: string, patch: Partial<RunRecord>): Promise<RunRecord> {
-    const rec = await this.read(project, runId);
-    if (!rec) throw new Error(`run ${runId} has no record`);
-    return this.write({ ...rec, ...patch });
+    const key = this.file(project, runId);
+    const previous = this.updates.get(key) ?? Promise.resolve(undefined);
+    const next = previous.catch(() => undefined).then(async () => {
+      const rec = await this.read(project, runId);
+      if (!rec) throw new Error(`run ${runId} has no record`);
+      return this.write({ ...rec, ...patch });
+    });
+    this.updates.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.updates.get(key) === next) this.updates.delete(key);
+    }
   }
+  private readonly updates = new Map<string, Promise<RunRecord | undefined>>();
 
   async list(project: string): Promise<RunRecord[]> {
     const ids = await this.ws().listRunIds(project);

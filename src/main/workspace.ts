@@ -14,12 +14,28 @@ export interface ProjectRecord {
   data?: { source: string; train: number; val: number; valFraction: number; seed: number; importedAt: string };
 }
 
-/** Writes through a temporary file and a rename, so a crash never leaves half a file. */
+const pendingWrites = new Map<string, Promise<void>>();
+let tmpCounter = 0;
+
+/**
+ * Writes through a temporary file and a rename, so a crash never leaves half a file. Writes to
+ * the same file run one after another, in call order, so a late event never overwrites a later
+ * state with an earlier one (and no two writes share a temporary name).
+ */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, content);
-  await rename(tmp, file);
+  const previous = pendingWrites.get(file) ?? Promise.resolve();
+  const write = previous.catch(() => undefined).then(async () => {
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+    await writeFile(tmp, content);
+    await rename(tmp, file);
+  });
+  pendingWrites.set(file, write);
+  try {
+    await write;
+  } finally {
+    if (pendingWrites.get(file) === write) pendingWrites.delete(file);
+  }
 }
 
 export async function readJson<T>(file: string): Promise<T | undefined> {
