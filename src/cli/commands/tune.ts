@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { AttuneError } from '../../shared/errors.js';
 import { printJson } from '../output.js';
 import { intArg, numberArg } from '../args.js';
 
@@ -62,7 +63,7 @@ export function registerTuneCommand(program: Command): void {
         result = await resumeTuning(o.resume, { onEvent: progress, signal: controller.signal, threads: o.threads });
       } else {
         for (const need of ['model', 'data', 'out'] as const) {
-          if (!o[need]) throw Object.assign(new Error(`attune tune needs --${need} (or --resume <runDir>).`), { code: 'usage', name: 'AttuneError' });
+          if (!o[need]) throw new AttuneError('usage', `attune tune needs --${need} (or --resume <runDir>).`);
         }
         result = await runTuning(
           {

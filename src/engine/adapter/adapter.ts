@@ -9,13 +9,13 @@
  *     base_model.model.lm_head.token_adapter.trainable_tokens_delta              [n, D] (untied)
  * so the adapter also loads in PEFT (`PeftModel.from_pretrained(base, dir)`).
  */
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import type { ModelConfig } from '../models/config.js';
 import { LORA_TARGETS, projectionShape, type LoraTarget } from '../models/decoder.js';
 import { readSafetensors, tensorToFloat32, float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../weights/safetensors.js';
-import { writeFileAtomic } from '../weights/atomic.js';
+import { writeDirAtomic, writeTextAtomic } from '../util/atomic.js';
 
 /** HF module path of each LoRA target inside a decoder layer (the same for all supported archs). */
 export const HF_TARGET_MODULE: Record<LoraTarget, string> = {
@@ -64,17 +64,7 @@ const peftKey = (layer: number, t: LoraTarget, f: 'A' | 'B') => `base_model.mode
 
 /** Writes the adapter folder whole: into a temporary sibling, then renamed into place. */
 export async function saveAdapter(dir: string, adapter: Adapter, cfg: ModelConfig): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
-    await writeAdapterFiles(tmp, adapter, cfg);
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  await writeDirAtomic(dir, (tmp) => writeAdapterFiles(tmp, adapter, cfg));
 }
 
 async function writeAdapterFiles(dir: string, adapter: Adapter, cfg: ModelConfig): Promise<void> {
@@ -113,9 +103,7 @@ async function writeAdapterFiles(dir: string, adapter: Adapter, cfg: ModelConfig
     if (!cfg.tieEmbeddings && head) tensors.set(TOKEN_ROWS_KEY.head, float32ToTensor(head, [ids.length, D], 'F32'));
   }
   await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
-  await writeFileAtomic(path.join(dir, ADAPTER_CONFIG), async (write) => {
-    await write(Buffer.from(JSON.stringify(config, null, 2) + '\n'));
-  });
+  await writeTextAtomic(path.join(dir, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
 }
 
 /** Whether the adapter also replaces token rows (then loading it needs the base model's rows). */

@@ -102,8 +102,9 @@ export class ChatSession {
     }
     const stream = new TextStream((ids) => tok.decode(ids, { skipSpecialTokens: true }));
     const stops = opts.stop?.filter((s) => s.length > 0) ?? [];
-    let stopString = false;
-    let generated: number[] = [];
+    const generated: number[] = [];
+    /** Where the text ends when a stop string appeared (the stop string itself is not shown). */
+    let cutAt: number | undefined;
     const outcome = await generateTokens(
       this.session,
       this.model.config,
@@ -114,36 +115,24 @@ export class ChatSession {
         signal: cb.signal,
         onToken: (token) => {
           generated.push(token);
-          const before = stream.text;
-          const delta = stream.push(generated);
-          const hit = stops.map((s) => (before + delta).indexOf(s)).filter((i) => i >= 0);
-          if (hit.length) {
-            const cut = Math.min(...hit);
-            const visible = (before + delta).slice(before.length, Math.max(before.length, cut));
-            if (visible) cb.onText?.(visible);
-            stopString = true;
-            return false;
-          }
-          if (delta) cb.onText?.(delta);
+          const shown = stream.text.length;
+          stream.push(generated);
+          const hits = stops.map((s) => stream.text.indexOf(s)).filter((i) => i >= 0);
+          if (hits.length) cutAt = Math.min(...hits);
+          const end = cutAt ?? stream.text.length;
+          if (end > shown) cb.onText?.(stream.text.slice(shown, end));
+          return cutAt === undefined; // false stops generation
         },
       },
     );
-    let text = stream.text;
-    if (stopString) {
-      const cut = Math.min(...stops.map((s) => text.indexOf(s)).filter((i) => i >= 0));
-      text = text.slice(0, cut);
-    } else {
-      const rest = stream.push(generated);
-      if (rest) cb.onText?.(rest);
-      text = stream.text;
-    }
-    generated = outcome.tokens;
+    const tokens = outcome.tokens;
     return {
-      text,
-      tokens: generated,
+      text: stream.text.slice(0, cutAt),
+      tokens,
       promptTokens: promptIds.length,
-      tokensPerSecond: outcome.decodeSeconds > 0 ? Math.max(0, generated.length - 1) / outcome.decodeSeconds : 0,
-      stoppedBy: stopString ? 'stop-string' : outcome.stoppedBy === 'callback' ? 'stop-string' : outcome.stoppedBy,
+      tokensPerSecond: outcome.decodeSeconds > 0 ? Math.max(0, tokens.length - 1) / outcome.decodeSeconds : 0,
+      // 'callback' means onToken stopped it, which only a stop string does.
+      stoppedBy: outcome.stoppedBy === 'callback' ? 'stop-string' : outcome.stoppedBy,
     };
   }
 

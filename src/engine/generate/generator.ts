@@ -15,9 +15,6 @@ export interface GenerateParams extends SamplingParams {
   loraScale: number;
 }
 
-export interface GenerateStep {
-  token: number;
-}
 
 export interface GenerateCallbacks {
   onToken?: (token: number) => boolean | void; // return false to stop (e.g. a stop string matched)

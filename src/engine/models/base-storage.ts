@@ -9,7 +9,7 @@
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import { attr, type Value } from '../onnx/graph.js';
-import { f32ToF16Bytes } from '../weights/half.js';
+import { f16BytesToF32, f32ToF16Bytes } from '../weights/half.js';
 import type { ModelWeights, WeightTensor } from './weights.js';
 
 export type BaseStorage = 'f32' | 'f16' | 'int8' | 'int4';
@@ -76,9 +76,7 @@ export function expandedWeights(t: WeightTensor, storage: BaseStorage): Float32A
   if (storage === 'f32' || t.shape.length !== 2) return t.data;
   const out = new Float32Array(rows * cols);
   if (storage === 'f16') {
-    const bytes = f32ToF16Bytes(t.data);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < out.length; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+    out.set(f16BytesToF32(f32ToF16Bytes(t.data)));
   } else if (storage === 'int8' || cols % INT4_BLOCK !== 0) {
     const { q, scales } = quantizeInt8Rows(t);
     for (let i = 0; i < out.length; i++) out[i] = q[i] * scales[Math.floor(i / cols)];
@@ -92,15 +90,6 @@ export function expandedWeights(t: WeightTensor, storage: BaseStorage): Float32A
     }
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /**

@@ -14,27 +14,4 @@ export const ONNX_DTYPE_CODE: Record<DType, number> = {
   bfloat16: 16,
 };
 
-export const DTYPE_BYTES: Record<DType, number> = {
-  int4: 0.5,
-  float32: 4,
-  uint8: 1,
-  int8: 1,
-  int32: 4,
-  int64: 8,
-  bool: 1,
-  float16: 2,
-  float64: 8,
-  bfloat16: 2,
-};
 
-/** onnxruntime-node's tensor type names. */
-export const ORT_TYPE: Partial<Record<DType, string>> = {
-  float32: 'float32',
-  float16: 'float16',
-  float64: 'float64',
-  int64: 'int64',
-  int32: 'int32',
-  int8: 'int8',
-  uint8: 'uint8',
-  bool: 'bool',
-};

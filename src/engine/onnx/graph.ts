@@ -209,12 +209,6 @@ export class Graph {
     return output;
   }
 
-  /** Records which values ops read, for passes that need consumers (autodiff, pruning). */
-  consumers(): Map<string, GraphNode[]> {
-    const m = new Map<string, GraphNode[]>();
-    for (const n of this.nodes) for (const i of n.inputs) if (i) (m.get(i) ?? m.set(i, []).get(i)!).push(n);
-    return m;
-  }
 }
 
 /** Single-output inference used by `Graph.op` when the caller gives no output spec. */

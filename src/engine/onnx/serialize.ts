@@ -3,12 +3,13 @@
  * external data file so models over protobuf's 2 GB limit work; small ones stay inline.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import onnxProto from 'onnx-proto';
 import type { AttrValue, Graph, GraphIO, Initializer } from './graph.js';
 import { ONNX_DTYPE_CODE } from './dtype.js';
+import { writeDirAtomic } from '../util/atomic.js';
 
 const { onnx } = onnxProto;
 
@@ -105,26 +106,17 @@ function attributeProto(name: string, a: AttrValue) {
 }
 
 /**
- * Writes `model.onnx` + `model.onnx.data` into `dir` atomically: everything is written into a
- * sibling temporary folder first and renamed into place, so a failed build leaves no half file.
+ * Writes `model.onnx` + `model.onnx.data` into `dir` atomically (a temporary folder renamed into
+ * place), so a failed build leaves no half file.
  */
 export async function writeModelDir(graph: Graph, dir: string): Promise<{ modelPath: string }> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
+  await writeDirAtomic(dir, async (tmp) => {
     const { model, externalChunks } = serializeGraph(graph, { externalDataFile: 'model.onnx.data' });
     const out = createWriteStream(path.join(tmp, 'model.onnx.data'));
     for (const chunk of externalChunks) if (!out.write(chunk)) await once(out, 'drain');
     out.end();
     await once(out, 'finish');
     await writeFile(path.join(tmp, 'model.onnx'), model);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(path.dirname(dir), { recursive: true });
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
   return { modelPath: path.join(dir, 'model.onnx') };
 }

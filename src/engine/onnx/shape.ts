@@ -2,9 +2,6 @@
 export type Dim = number | string;
 export type Shape = Dim[];
 
-export function dimsEqual(a: Dim, b: Dim): boolean {
-  return a === b;
-}
 
 /** Numpy-style broadcast of two shapes; throws on a known mismatch. */
 export function broadcastShapes(a: Shape, b: Shape): Shape {

@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:f
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { readSafetensors, tensorToFloat32, float32ToTensor, writeSafetensors } from '../weights/safetensors.js';
-import { writeFileAtomic } from '../weights/atomic.js';
+import { writeTextAtomic } from '../util/atomic.js';
 
 export interface CheckpointState {
   /** Optimizer steps completed. */
@@ -42,7 +42,7 @@ export const runPaths = (dir: string) => ({
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, async (write) => write(Buffer.from(JSON.stringify(value, null, 2) + '\n')));
+  await writeTextAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 export async function appendMetrics(dir: string, record: Record<string, unknown>): Promise<void> {
@@ -102,7 +102,7 @@ export async function truncateMetrics(dir: string, step: number): Promise<void> 
       return false;
     }
   });
-  await writeFileAtomic(file, async (write) => write(Buffer.from(kept.map((l) => l + '\n').join(''))));
+  await writeTextAtomic(file, kept.map((l) => l + '\n').join(''));
 }
 
 export async function exists(p: string): Promise<boolean> {

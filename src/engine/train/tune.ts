@@ -106,9 +106,15 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
   if (!BASE_STORAGES.includes(hp.baseStorage)) throw new AttuneError('tune-setting', `The base weights can be stored as ${BASE_STORAGES.join(', ')}, not "${String(hp.baseStorage)}".`, { field: 'base-weights' });
   if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune-setting', `LoRA dropout must be at least 0 and below 1 (got ${hp.loraDropout}).`, { field: 'lora-dropout' });
-  const positive: (keyof TrainingHyperparameters)[] = ['rank', 'batchSize', 'gradAccum', 'maxLength', 'lr'];
-  for (const k of positive) {
-    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune-setting', `The setting ${k} must be greater than 0 (got ${String(hp[k])}).`, { field: k });
+  const positive: Partial<Record<keyof TrainingHyperparameters, string>> = {
+    rank: 'The LoRA rank',
+    batchSize: 'The batch size',
+    gradAccum: 'The number of batches per step',
+    maxLength: 'The longest example length',
+    lr: 'The learning rate',
+  };
+  for (const [k, label] of Object.entries(positive) as [keyof TrainingHyperparameters, string][]) {
+    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune-setting', `${label} must be greater than 0 (got ${String(hp[k])}).`, { field: k });
   }
   return hp;
 }

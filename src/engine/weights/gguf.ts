@@ -5,7 +5,7 @@
 // Strings are u64 length + UTF-8 bytes. Tensor offsets are relative to the data area and aligned.
 // `ne` lists dimensions innermost first; `shape` below is the row-major reverse (as numpy/HF).
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { corrupt, mismatch, unsupported, WeightsError } from './errors.js';
 import { DEQUANTIZABLE, dequantize, ggmlNbytes, ggmlType, ggmlTypeById, type GgmlTypeInfo, type GgmlTypeName } from './quants.js';
 

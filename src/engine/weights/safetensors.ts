@@ -4,7 +4,7 @@
 // checked against the file before any byte is trusted.
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { corrupt, mismatch, unsupported, WeightsError } from './errors.js';
 import { bf16BytesToF32, f16BytesToF32, f32BytesToF32, f32ToBf16Bytes, f32ToBytes, f32ToF16Bytes } from './half.js';
 

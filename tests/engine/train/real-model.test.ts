@@ -23,6 +23,8 @@ import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession } from '../../../src/engine/runtime/session.js';
 import { reviewAdapter } from '../../../src/engine/eval/review.js';
+import { mergeAdapterWeights } from '../../../src/engine/export/source.js';
+import { ModelWeights } from '../../../src/engine/models/weights.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-real-'));
 const dataFile = path.join(tmp, 'train.jsonl');
@@ -103,24 +105,7 @@ describe('instruction tuning stories260K', () => {
   });
 });
 
-/** The base weights with W += (alpha/r) B A and the token rows written in. */
+/** The base model with the adapter merged into its weights (the merged export's own merge). */
 function mergedCopy(model: Awaited<ReturnType<typeof loadModel>>, adapter: Awaited<ReturnType<typeof loadAdapter>>) {
-  const tensors = new Map([...model.weights.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]));
-  const mods = { q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down' } as const;
-  const s = adapter.alpha / adapter.rank;
-  for (const [key, f] of adapter.factors) {
-    const [, layer, target] = key.split('.');
-    const w = tensors.get(`blk.${layer}.${mods[target as keyof typeof mods]}.weight`)!;
-    const [out, inp] = w.shape;
-    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) {
-      let acc = 0;
-      for (let r = 0; r < adapter.rank; r++) acc += f.b[o * adapter.rank + r] * f.a[r * inp + i];
-      w.data[o * inp + i] += s * acc;
-    }
-  }
-  const D = model.config.hidden;
-  const emb = tensors.get('token_embd.weight')!;
-  adapter.tokenRows!.ids.forEach((id, k) => emb.data.set(adapter.tokenRows!.embed.subarray(k * D, (k + 1) * D), id * D));
-  const weights = new (model.weights.constructor as new (t: typeof tensors, s: string) => typeof model.weights)(tensors, 'merged');
-  return { ...model, weights };
+  return { ...model, weights: new ModelWeights(mergeAdapterWeights(model, adapter), 'merged') };
 }

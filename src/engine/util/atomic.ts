@@ -1,0 +1,58 @@
+// Atomic writes: write a temp file (or folder) beside the destination, then rename it over the
+// target, so a crash or a full disk never leaves a half-written file under the real name.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Calls `write(chunk)` sequence via `produce`; chunks are written in order. */
+export async function writeFileAtomic(
+  filePath: string,
+  produce: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const tmp = join(dirname(filePath), `.${basename(filePath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx');
+  let ok = false;
+  try {
+    await produce(async (chunk) => {
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+        off += bytesWritten;
+      }
+    });
+    await fh.sync();
+    ok = true;
+  } finally {
+    await fh.close();
+    if (!ok) await unlink(tmp).catch(() => undefined);
+  }
+  try {
+    await rename(tmp, filePath);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Writes a small text file atomically. */
+export async function writeTextAtomic(filePath: string, text: string): Promise<void> {
+  await writeFileAtomic(filePath, async (write) => write(Buffer.from(text)));
+}
+
+/**
+ * Fills a temporary sibling folder with `fill`, then replaces `dir` with it: readers see the old
+ * folder or the whole new one, and a failure leaves no half folder behind.
+ */
+export async function writeDirAtomic(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(tmp, { recursive: true });
+  try {
+    await fill(tmp);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dirname(dir), { recursive: true });
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
