@@ -9,12 +9,30 @@ import { ONNX_DTYPE_CODE, type DType } from './dtype.js';
 
 type Axes = number[];
 
+export type GraphDevice = 'cpu' | 'webgpu' | 'cuda' | 'dml';
+
+/** Standard ops a provider has no kernel for (checked by node placement in ORT's verbose log). */
+const OPS_MISSING: Partial<Record<GraphDevice, ReadonlySet<string>>> = {
+  webgpu: new Set(['Sum', 'LogSoftmax']),
+};
+
 export class GraphBuilder extends Graph {
   /**
    * Inference-only graphs may use fused ops that ONNX Runtime's CPU build has but that have no
    * gradient rule here (e.g. SimplifiedLayerNormalization): fewer nodes per token when decoding.
    */
   inferenceOnly = false;
+
+  /**
+   * The execution provider the graph is for. A few standard ops have no kernel on some GPU
+   * providers and would run on the CPU there, with copies each way: ORT's WebGPU provider has no
+   * `Sum` and no `LogSoftmax`. Those are then spelled with ops it has (see `sum`, `logSoftmax`).
+   */
+  device: GraphDevice = 'cpu';
+
+  private lacks(op: string): boolean {
+    return OPS_MISSING[this.device]?.has(op) ?? false;
+  }
 
   // ---------------------------------------------------------------- elementwise
   add(a: Value, b: Value, name = 'add') { return this.op('Add', [a, b], {}, { name })[0]; }
@@ -229,7 +247,32 @@ export class GraphBuilder extends Graph {
     return this.op('Softmax', [x], { axis: attr.int(axis) }, { name })[0];
   }
   logSoftmax(x: Value, axis = -1, name = 'log_softmax') {
+    if (this.lacks('LogSoftmax')) {
+      // x - max - log(sum(exp(x - max))): the same value, stable for any logit range.
+      return this.scope(name, () => {
+        const shifted = this.sub(x, this.reduceMax(x, [axis], true, 'max'), 'shifted');
+        const lse = this.log(this.reduceSum(this.exp(shifted, 'exp'), [axis], true, 'sum_exp'), 'lse');
+        return this.sub(shifted, lse, 'out');
+      });
+    }
     return this.op('LogSoftmax', [x], { axis: attr.int(axis) }, { name })[0];
+  }
+
+  /** Elementwise sum of same-shaped values: one `Sum` node, or a tree of `Add`s where Sum is missing. */
+  sum(parts: Value[], name = 'sum') {
+    if (parts.length === 0) throw new Error('sum: no values');
+    if (parts.length === 1) return parts[0];
+    if (parts.length === 2) return this.add(parts[0], parts[1], name);
+    if (this.lacks('Sum')) {
+      let level = parts;
+      while (level.length > 1) {
+        const next: Value[] = [];
+        for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? this.add(level[i], level[i + 1], name) : level[i]);
+        level = next;
+      }
+      return level[0];
+    }
+    return this.op('Sum', parts, {}, { name, outputs: [{ dtype: parts[0].dtype, shape: parts[0].shape }] })[0];
   }
 
   // ---------------------------------------------------------------- composites used by models

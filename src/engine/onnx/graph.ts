@@ -215,7 +215,7 @@ export class Graph {
 function inferSingle(op: string, inputs: (Value | null)[], _attrs: Record<string, AttrValue>): { dtype: DType; shape: Shape | null; name?: string } {
   const a = inputs[0];
   if (!a) throw new Error(`${op}: first input is required to infer its output`);
-  const elementwise = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min'];
+  const elementwise = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Mod', 'BitwiseAnd', 'BitwiseXor'];
   if (elementwise.includes(op)) {
     const b = inputs[1]!;
     return { dtype: a.dtype, shape: a.shape && b.shape ? broadcastShapes(a.shape, b.shape) : null };

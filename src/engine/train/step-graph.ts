@@ -20,7 +20,7 @@
  * chunk, so a 49k-152k vocabulary never materialises [tokens x vocab] at once. The hidden-state
  * gradient then seeds the generic backward pass through the decoder.
  */
-import { GraphBuilder } from '../onnx/builder.js';
+import { GraphBuilder, type GraphDevice } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import { attr } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
@@ -58,6 +58,8 @@ export interface StepGraphOptions {
   lossChunks?: number;
   /** Forward and loss only (validation): outputs loss_sum, no gradients or updates. */
   evalOnly?: boolean;
+  /** The execution provider the graph will run on (ops it lacks are spelled with others). */
+  device?: GraphDevice;
 }
 
 export interface TrainableTensor {
@@ -131,6 +133,7 @@ export function lossChunks(cfg: ModelConfig, maxTokens: number): number {
 
 export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opts: StepGraphOptions): GraphBuilder {
   const g = new GraphBuilder('attune-train-step');
+  g.device = opts.device ?? 'cpu';
   const D = cfg.hidden;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
@@ -208,7 +211,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
       }
     });
   }
-  const lossSum = lossParts.length === 1 ? lossParts[0] : g.op('Sum', lossParts, {}, { name: 'loss_sum_total', outputs: [{ dtype: 'float32', shape: [] }] })[0];
+  const lossSum = g.sum(lossParts, 'loss_sum_total');
   if (opts.evalOnly) {
     g.output(lossSum, 'loss_sum');
     return pruneToOutputs(g);
@@ -220,7 +223,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const wrt = specs.map((s) => params.get(s.name)!);
   const grads = buildBackward(g, surrogate, wrt, { stopGradient: [dHidden, headNoGrad], unconnected: 'zeros' });
   if (dHeadParts.length) {
-    const dHead = dHeadParts.length === 1 ? dHeadParts[0] : g.op('Sum', dHeadParts, {}, { name: 'dhead_rows_total', outputs: [{ dtype: 'float32', shape: [opts.trainTokenIds.length, D] }] })[0];
+    const dHead = g.sum(dHeadParts, 'dhead_rows_total');
     grads.set(TOKEN_HEAD_PARAM, dHead);
   } else if (opts.trainTokenIds.length && cfg.tieEmbeddings) {
     // Tied: the head use of the trained rows adds dL[:, rows]^T h to the embedding rows' gradient.
@@ -228,7 +231,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     const parts: Value[] = [];
     for (let k = 0; k < K; k++) parts.push(g.value(`loss.${k}.dlogits`));
     const headContrib = parts.map((dl, k) => g.gemm(g.gather(dl, cols, 1, `loss.${k}.dlogits_rows`), g.value(`loss.${k}.hidden`), { transA: true }, `loss.${k}.dhead_rows`));
-    const sumHead = headContrib.length === 1 ? headContrib[0] : g.op('Sum', headContrib, {}, { name: 'dhead_rows_total', outputs: [{ dtype: 'float32', shape: [opts.trainTokenIds.length, D] }] })[0];
+    const sumHead = g.sum(headContrib, 'dhead_rows_total');
     grads.set(TOKEN_EMBED_PARAM, g.add(grads.get(TOKEN_EMBED_PARAM)!, sumHead, 'dtoken_embed_total'));
   }
 
@@ -281,32 +284,46 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
 }
 
 /**
- * Dropout masks that are a pure function of (seed, step, layer, target, position), so a resumed
- * run draws exactly the masks the uninterrupted run would have: a hash of the element index,
- * computed in the graph (ORT's random ops keep hidden state that a restart would reset).
- * u = frac(sin(i * a + step * b + c) * 43758.5453) per element; kept with probability 1 - p.
+ * Dropout masks that are a pure function of (seed, step, layer, target, element), so a resumed
+ * run draws exactly the masks the uninterrupted run would have (ORT's random ops keep hidden
+ * state that a restart would reset), on any provider: an integer hash in wrapping int32
+ * arithmetic, which CPU and GPU providers compute bit for bit alike (a float hash such as
+ * frac(sin(x) * 43758) does not: GPU sine is coarse for large x). Kept with probability 1 - p.
  */
 export function dropoutMasks(g: GraphBuilder, p: number, seed: number) {
   const step = g.input('dropout_step', 'float32', []);
+  const i32 = (v: number) => g.scalar(v | 0, 'int32');
+  const int32op = (op: string, a: Value, b: Value, name: string) => g.op(op, [a, b], {}, { name })[0];
+  // x ^ (x >>> bits), without a logical shift (ONNX's BitShift is unsigned-only): the masked
+  // high bits divided down; bit 31 is left out of the fold, which costs the mix nothing that matters.
+  const foldHigh = (x: Value, bits: number, name: string) =>
+    int32op('BitwiseXor', x, int32op('Div', int32op('BitwiseAnd', x, i32(0x7fffffff & ~((1 << bits) - 1)), `${name}_hi`), i32(1 << bits), `${name}_down`), name);
+  const stepMix = g.mul(g.cast(step, 'int32', 'drop_step_i'), i32(0x9e3779b1), 'drop_step_mix');
   const grids = new Map<number, Value>();
   return (x: Value, layer: number, target: LoraTarget): Value => {
     const width = x.shape![1] as number;
     let grid = grids.get(width);
     if (!grid) {
-      // Element index modulo 2^16 (exact in float32), as a [N, width] grid shared by same-width inputs.
+      // Element index times an odd constant, as a [N, width] grid shared by same-width inputs.
       const rows = g.shapeOf(x, 0, 1, `drop_rows_${width}`);
       const n = g.squeeze(g.mul(rows, g.ints([width]), `drop_n_${width}`), [0], `drop_n_scalar_${width}`);
-      const idx = g.range(g.scalar(0, 'int64'), n, g.scalar(1, 'int64'), 'drop_len', `drop_idx_${width}`);
-      const wrapped = g.cast(g.op('Mod', [idx, g.scalar(65536, 'int64')], {}, { name: `drop_mod_${width}`, outputs: [{ dtype: 'int64', shape: idx.shape }] })[0], 'float32', `drop_idx_f_${width}`);
-      grid = g.reshapeTo(wrapped, g.concat([rows, g.ints([width])], 0, `drop_shape_${width}`), x.shape!, `drop_grid_${width}`);
+      const idx = g.cast(g.range(g.scalar(0, 'int64'), n, g.scalar(1, 'int64'), 'drop_len', `drop_idx_${width}`), 'int32', `drop_idx_i_${width}`);
+      const spread = g.mul(idx, i32(0x27d4eb2d), `drop_spread_${width}`);
+      grid = g.reshapeTo(spread, g.concat([rows, g.ints([width])], 0, `drop_shape_${width}`), x.shape!, `drop_grid_${width}`);
       grids.set(width, grid);
     }
     const name = `drop_${layer}_${target}`;
-    const k = (layer * 7 + LORA_TARGET_INDEX[target]) * 1.618034 + seed * 0.7548777;
-    const phase = g.add(g.mul(grid, g.scalar(12.9898 + (k % 1))), g.add(g.mul(step, g.scalar(78.233)), g.scalar(k % 97)), `${name}_phase`);
-    const h = g.mul(g.sin(phase, `${name}_sin`), g.scalar(43758.5453), `${name}_h`);
-    const u = g.sub(h, g.op('Floor', [h], {}, { name: `${name}_floor`, outputs: [{ dtype: 'float32', shape: h.shape }] })[0], `${name}_u`);
-    const keep = g.cast(g.less(g.scalar(p), u, `${name}_keep`), 'float32', `${name}_keepf`);
+    const key = Math.imul(seed + 1, 0x85ebca6b) ^ Math.imul(layer * 7 + LORA_TARGET_INDEX[target] + 1, 0xc2b2ae35);
+    let h = g.add(grid, g.add(stepMix, i32(key), `${name}_key`), `${name}_h0`);
+    // lowbias32's rounds (Chris Wellons' hash prospector): multiply, fold the high bits down.
+    h = foldHigh(h, 16, `${name}_f1`);
+    h = g.mul(h, i32(0x7feb352d), `${name}_m1`);
+    h = foldHigh(h, 15, `${name}_f2`);
+    h = g.mul(h, i32(0x846ca68b), `${name}_m2`);
+    h = foldHigh(h, 16, `${name}_f3`);
+    // The low 24 bits as an exact float in [0, 2^24); keep where it is at least p * 2^24.
+    const u = g.cast(int32op('BitwiseAnd', h, i32(0xffffff), `${name}_u24`), 'float32', `${name}_u`);
+    const keep = g.cast(g.less(g.scalar(Math.ceil(p * 2 ** 24) - 0.5), u, `${name}_keep`), 'float32', `${name}_keepf`);
     return g.mul(x, g.mul(keep, g.scalar(1 / (1 - p)), `${name}_mask`), `${name}_x`);
   };
 }

@@ -127,7 +127,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const graphOpts: StepGraphOptions = {
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
-    loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32',
+    loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
   };
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();

@@ -103,12 +103,7 @@ export function buildBackward(g: GraphBuilder, loss: Value, wrt: Value[], opts: 
     const parts = contributions.get(name);
     if (!parts || parts.length === 0) return null;
     if (parts.length === 1) return parts[0];
-    const v = g.value(name);
-    const sum = g.scope(`${prefix}/${name}`, () =>
-      parts.length === 2
-        ? g.add(parts[0], parts[1], 'sum')
-        : g.op('Sum', parts, {}, { name: 'sum', outputs: [{ dtype: v.dtype, shape: v.shape }] })[0],
-    );
+    const sum = g.scope(`${prefix}/${name}`, () => g.sum(parts, 'sum'));
     contributions.set(name, [sum]);
     return sum;
   };

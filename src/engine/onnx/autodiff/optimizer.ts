@@ -17,7 +17,7 @@ export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], maxNorm: numbe
     const squares = grads.map((x, i) =>
       g.op('ReduceSumSquare', [x], { keepdims: attr.int(0) }, { name: `sq${i}`, outputs: [{ dtype: x.dtype, shape: [] }] })[0],
     );
-    const total = squares.length === 1 ? squares[0] : g.op('Sum', squares, {}, { name: 'sq_total', outputs: [{ dtype, shape: [] }] })[0];
+    const total = g.sum(squares, 'sq_total');
     const norm = g.sqrt(total, 'grad_norm');
     const max = typeof maxNorm === 'number' ? g.scalar(maxNorm, dtype) : asDtype(g, maxNorm, dtype);
     const coef = g.op('Min', [g.div(max, g.add(norm, g.scalar(1e-6, dtype), 'norm_eps'), 'ratio'), g.scalar(1, dtype)], {}, { name: 'coef' })[0];
