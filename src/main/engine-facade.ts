@@ -249,7 +249,7 @@ export function createEngineFacade(): EngineFacade {
     async devices(preferred) {
       const [probes, chosen] = await Promise.all([engine.probeDevices(), engine.resolveDevice(preferred)]);
       return {
-        available: probes.map((p) => ({ device: p.device, label: p.device.toUpperCase(), ok: p.available, reason: p.reason })),
+        available: probes.map((p) => ({ device: p.device, label: engine.DEVICE_LABELS[p.device], ok: p.available, reason: p.reason, gflops: p.gflops })),
         chosen: chosen.device,
         why: chosen.reason,
       };

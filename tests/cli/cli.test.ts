@@ -82,14 +82,18 @@ describe('attune CLI', () => {
 });
 
 describe('attune devices', () => {
-  it('lists the CPU as usable and explains each provider that is not', async () => {
+  it('lists the CPU as usable with its speed and explains each provider that is not', async () => {
     const r = await attune(['devices', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     const cpu = j.devices.find((d: { device: string }) => d.device === 'cpu');
     expect(cpu.available).toBe(true);
     for (const d of j.devices.filter((x: { available: boolean }) => !x.available)) expect(d.reason).toMatch(/\w+ \w+/);
-    expect(['cpu', 'cuda']).toContain(j.auto.device);
+    expect(cpu.gflops).toBeGreaterThan(1);
+    // The choice is a working provider, and a GPU only with its measured speed to show for it.
+    const chosen = j.devices.find((d: { device: string }) => d.device === j.auto.device);
+    expect(chosen.available).toBe(true);
+    if (j.auto.device !== 'cpu') expect(chosen.gflops).toBeGreaterThan(cpu.gflops);
     expect(j.auto.reason.length).toBeGreaterThan(10);
   });
 });

@@ -4,15 +4,17 @@ import { printJson } from '../output.js';
 export function registerDevicesCommand(program: Command): void {
   program
     .command('devices')
-    .description('Which processors Attune can use on this machine, and why not when it cannot.')
+    .description('Which processors Attune can use on this machine, how fast, and why not when it cannot.')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      const { probeDevices, resolveDevice } = await import('../../engine/index.js');
-      const probes = await probeDevices();
-      const auto = await resolveDevice('auto');
+      const { probeDevices, chooseDevice, DEVICE_LABELS } = await import('../../engine/index.js');
+      const probes = await probeDevices({ fresh: true });
+      const auto = chooseDevice(probes);
       if (o.json) return printJson({ devices: probes, auto });
-      const names: Record<string, string> = { cpu: 'CPU', cuda: 'NVIDIA GPU (CUDA)', webgpu: 'GPU (WebGPU)', dml: 'GPU (DirectML)' };
-      for (const p of probes) process.stdout.write(`${p.available ? 'yes' : 'no '}  ${names[p.device] ?? p.device}${p.reason ? ` — ${p.reason}` : ''}\n`);
-      process.stdout.write(`\nAutomatic choice: ${names[auto.device]} (${auto.reason}).\n`);
+      for (const p of probes) {
+        const detail = p.available ? (p.gflops !== undefined ? ` — ${p.gflops} GFLOP/s (matrix products, F32)` : '') : ` — ${p.reason}`;
+        process.stdout.write(`${p.available ? 'yes' : 'no '}  ${DEVICE_LABELS[p.device]}${detail}\n`);
+      }
+      process.stdout.write(`\nAutomatic choice: ${DEVICE_LABELS[auto.device]}, because ${auto.reason}.\n`);
     });
 }

@@ -1,15 +1,21 @@
 /**
- * Which execution providers work on this machine. Each is probed with a tiny graph whose
- * result is checked against the CPU; 'auto' picks the first that passes, else the CPU, and
- * always says why.
+ * Which execution providers work on this machine, and which is fastest. Each provider runs a
+ * tiny graph whose result is checked against the CPU's, then a chain of matrix multiplications
+ * is timed on it. 'auto' picks the fastest provider that passed, and always says why. Probing a
+ * GPU costs a second or more, so results are kept for a week in the cache folder, keyed by
+ * everything that could change them; `attune devices` always probes afresh.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/builder.js';
 import { serializeGraph } from '../onnx/serialize.js';
-import type { DeviceChoice, ResolvedDevice } from './session.js';
+import { writeTextAtomic } from '../util/atomic.js';
+import { cacheRoot } from './cache.js';
+import { defaultThreads, type DeviceChoice, type ResolvedDevice } from './session.js';
 
 export type { DeviceChoice };
 
@@ -18,6 +24,8 @@ export interface DeviceProbe {
   available: boolean;
   /** Plain-language reason when not available. */
   reason?: string;
+  /** Measured F32 matrix-multiply rate on the probe chain, GFLOP/s (working providers only). */
+  gflops?: number;
 }
 
 export interface ResolvedDeviceInfo {
@@ -25,47 +33,160 @@ export interface ResolvedDeviceInfo {
   reason: string;
 }
 
-/** The providers onnxruntime-node can have on this platform, fastest first. */
+export const DEVICE_LABELS: Record<ResolvedDevice, string> = { cpu: 'CPU', cuda: 'NVIDIA GPU (CUDA)', webgpu: 'GPU (WebGPU)', dml: 'GPU (DirectML)' };
+const SHORT_LABELS: Record<ResolvedDevice, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU', dml: 'DirectML' };
+
+/**
+ * A GPU must beat the CPU by this factor on the probe to be chosen: a training step on a GPU
+ * also pays for copies and for the few index ops that stay on the CPU.
+ */
+export const GPU_ADVANTAGE = 1.5;
+
+/** The providers onnxruntime-node can have on this platform. */
 function candidates(): ResolvedDevice[] {
   if (process.platform === 'win32') return ['cuda', 'dml', 'webgpu', 'cpu'];
   if (process.platform === 'linux') return ['cuda', 'webgpu', 'cpu'];
   return ['webgpu', 'cpu'];
 }
 
-let probeGraph: Uint8Array | undefined;
-function probeModel(): Uint8Array {
-  if (!probeGraph) {
+// ------------------------------------------------------------------ probe graphs
+
+const memo = new Map<string, Uint8Array>();
+function once(key: string, build: () => GraphBuilder): Uint8Array {
+  if (!memo.has(key)) memo.set(key, serializeGraph(build()).model);
+  return memo.get(key)!;
+}
+
+/** Numerics: a matmul and a softmax on fixed values. */
+const checkModel = () =>
+  once('check', () => {
     const g = new GraphBuilder('probe');
     const x = g.input('x', 'float32', [4, 8]);
     const w = g.constant('float32', [8, 8], Array.from({ length: 64 }, (_, i) => Math.sin(i)));
     g.output(g.softmax(g.matMul(x, w), -1), 'y');
-    probeGraph = serializeGraph(g).model;
-  }
-  return probeGraph;
-}
+    return g;
+  });
+const CHECK_INPUT = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i));
 
-const PROBE_INPUT = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i));
+/**
+ * Speed: [M, K] through CHAIN [K, K] weights, about 1.1 GFLOP per run and 0.5 MiB in and out:
+ * enough work that a GPU's launch and copy overheads do not hide its speed, little enough that a
+ * software Vulkan device (about 1 GFLOP/s) finishes the probe in a few seconds.
+ */
+const M = 128;
+const K = 1024;
+const CHAIN = 4;
+const CHAIN_FLOP = 2 * M * K * K * CHAIN;
+const speedModel = () =>
+  once('speed', () => {
+    const g = new GraphBuilder('probe-speed');
+    let h = g.input('x', 'float32', [M, K]);
+    const scale = 1 / Math.sqrt(K);
+    for (let c = 0; c < CHAIN; c++) {
+      const w = g.constant('float32', [K, K], Float32Array.from({ length: K * K }, (_, i) => scale * Math.sin(i * 0.37 + c)));
+      h = g.matMul(h, w);
+    }
+    g.output(h, 'y');
+    return g;
+  });
+const SPEED_INPUT = Float32Array.from({ length: M * K }, (_, i) => Math.cos(i * 0.11));
 
-async function runProbe(device: ResolvedDevice): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [device], logSeverityLevel: 4 });
+async function withSession<T>(model: Uint8Array, device: ResolvedDevice, fn: (s: ort.InferenceSession) => Promise<T>): Promise<T> {
+  const session = await ort.InferenceSession.create(model, {
+    executionProviders: [device],
+    logSeverityLevel: 4,
+    intraOpNumThreads: defaultThreads(),
+    graphOptimizationLevel: 'all',
+  });
   try {
-    const out = await session.run({ x: new ort.Tensor('float32', PROBE_INPUT, [4, 8]) });
-    return out.y.data as Float32Array;
+    return await fn(session);
   } finally {
     await session.release();
   }
 }
 
-let cached: DeviceProbe[] | undefined;
+const runCheck = (device: ResolvedDevice) =>
+  withSession(checkModel(), device, async (s) => (await s.run({ x: new ort.Tensor('float32', CHECK_INPUT, [4, 8]) })).y.data as Float32Array);
 
-export async function probeDevices(): Promise<DeviceProbe[]> {
-  if (cached) return cached;
+/** Best of a few timed runs after a warm-up (which compiles GPU kernels); stops early on slow devices. */
+const runSpeed = (device: ResolvedDevice) =>
+  withSession(speedModel(), device, async (s) => {
+    const feeds = { x: new ort.Tensor('float32', SPEED_INPUT, [M, K]) };
+    const out = (await s.run(feeds)).y.data as Float32Array;
+    let best = Infinity;
+    let spent = 0;
+    for (let i = 0; i < 5 && spent < 1500; i++) {
+      const t = performance.now();
+      await s.run(feeds);
+      const ms = performance.now() - t;
+      best = Math.min(best, ms);
+      spent += ms;
+    }
+    return { out, gflops: CHAIN_FLOP / (best / 1000) / 1e9 };
+  });
+
+const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+// ------------------------------------------------------------------ probing and its cache
+
+function ortVersion(): string {
+  try {
+    return JSON.parse(readFileSync(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Everything that can change what works or how fast: a change means probing again. */
+function machineKey(): string {
+  return JSON.stringify({
+    ort: ortVersion(), platform: process.platform, arch: process.arch, release: os.release(),
+    cpu: os.cpus()[0]?.model ?? '', threads: defaultThreads(), cuda: cudaInstalled(), vulkan: process.env.VK_ICD_FILENAMES ?? null,
+  });
+}
+
+const CACHE_DAYS = 7;
+const cacheFile = () => path.join(cacheRoot(), 'devices.json');
+let inMemory: { key: string; file: string; probes: DeviceProbe[] } | undefined;
+
+function readCached(file: string, key: string): DeviceProbe[] | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    if (saved.key === key && Date.now() - saved.probedAt < CACHE_DAYS * 86_400_000 && Array.isArray(saved.probes)) return saved.probes;
+  } catch {
+    // missing or unreadable: probe again
+  }
+  return undefined;
+}
+
+/** What works here, with speeds. `fresh` ignores results kept from an earlier probe. */
+export async function probeDevices(opts: { fresh?: boolean } = {}): Promise<DeviceProbe[]> {
+  const key = machineKey();
+  const file = cacheFile();
+  if (!opts.fresh) {
+    if (inMemory?.key === key && inMemory.file === file) return inMemory.probes;
+    const saved = readCached(file, key);
+    if (saved) return (inMemory = { key, file, probes: saved }).probes;
+  }
+  const probes = await probeAll();
+  inMemory = { key, file, probes };
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeTextAtomic(file, JSON.stringify({ key, probedAt: Date.now(), probes }, null, 1));
+  } catch {
+    // a read-only cache folder only costs a probe next time
+  }
+  return probes;
+}
+
+async function probeAll(): Promise<DeviceProbe[]> {
   const backends = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const reference = await runProbe('cpu');
+  const reference = await runCheck('cpu');
+  const cpuSpeed = await runSpeed('cpu');
   const results: DeviceProbe[] = [];
   for (const device of candidates()) {
     if (device === 'cpu') {
-      results.push({ device, available: true });
+      results.push({ device, available: true, gflops: round(cpuSpeed.gflops) });
       continue;
     }
     if (!backends.has(device) || (device === 'cuda' && !cudaInstalled())) {
@@ -73,16 +194,23 @@ export async function probeDevices(): Promise<DeviceProbe[]> {
       continue;
     }
     try {
-      const got = await runProbe(device);
-      const err = Math.max(...Array.from(got, (v, i) => Math.abs(v - reference[i])));
-      results.push(err < 1e-3 ? { device, available: true } : { device, available: false, reason: `its results differ from the CPU's (max error ${err.toExponential(1)})` });
+      const err = maxAbs(await runCheck(device), reference);
+      if (!(err < 1e-3)) {
+        results.push({ device, available: false, reason: `its results differ from the CPU's (max error ${err.toExponential(1)})` });
+        continue;
+      }
+      const speed = await runSpeed(device);
+      // Loose: GPUs may multiply in TF32 or another order; a broken kernel is far off.
+      const rel = maxAbs(speed.out, cpuSpeed.out) / Math.max(1e-6, maxAbs(cpuSpeed.out, new Float32Array(cpuSpeed.out.length)));
+      results.push(rel < 1e-2 ? { device, available: true, gflops: round(speed.gflops) } : { device, available: false, reason: `its matrix products differ from the CPU's (relative error ${rel.toExponential(1)})` });
     } catch (e) {
       results.push({ device, available: false, reason: startFailure((e as Error).message) });
     }
   }
-  cached = results;
   return results;
 }
+
+const round = (x: number) => Math.round(x * 10) / 10;
 
 /** onnxruntime-node's CUDA provider is an opt-in download next to its binding. */
 function cudaInstalled(): boolean {
@@ -108,19 +236,33 @@ function startFailure(message: string): string {
   return `it could not start (${line.slice(0, 160)})`;
 }
 
+// ------------------------------------------------------------------ choosing
+
+/** The automatic choice from probe results: the fastest GPU that passed, if clearly faster. */
+export function chooseDevice(probes: DeviceProbe[]): ResolvedDeviceInfo {
+  const cpu = probes.find((p) => p.device === 'cpu');
+  const gpus = probes.filter((p) => p.device !== 'cpu' && p.available && p.gflops !== undefined).sort((a, b) => b.gflops! - a.gflops!);
+  if (gpus.length === 0) {
+    const failed = probes.filter((p) => p.device !== 'cpu' && !p.available);
+    const why = failed.map((p) => `${SHORT_LABELS[p.device]}: ${p.reason}`).join('; ');
+    return { device: 'cpu', reason: failed.length ? `no GPU passed the check (${why})` : 'no GPU provider exists on this system' };
+  }
+  const best = gpus[0];
+  const label = SHORT_LABELS[best.device];
+  const speeds = `${fmt(best.gflops!)} vs ${fmt(cpu?.gflops ?? 0)} GFLOP/s`;
+  if (!cpu?.gflops || best.gflops! >= GPU_ADVANTAGE * cpu.gflops) {
+    return { device: best.device, reason: `${label} passed the check and multiplies matrices faster than the CPU (${speeds})` };
+  }
+  return { device: 'cpu', reason: `${label} works but is not clearly faster than the CPU here (${speeds})` };
+}
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(2));
+
 export async function resolveDevice(choice: DeviceChoice): Promise<ResolvedDeviceInfo> {
   if (choice === 'cpu') return { device: 'cpu', reason: 'you chose the CPU' };
-  if (choice !== 'auto') {
-    const probes = await probeDevices();
-    const p = probes.find((x) => x.device === choice);
-    if (p?.available) return { device: choice, reason: `you chose ${choice}` };
-    return { device: 'cpu', reason: `${choice} is not usable here (${p?.reason ?? 'not available on this system'})` };
-  }
-  // 'auto' only considers CUDA for now: the WebGPU and DirectML paths are not yet verified
-  // end to end for our graphs, and probing them costs seconds at start-up.
-  if (!cudaInstalled()) return { device: 'cpu', reason: 'no GPU runtime is installed' };
   const probes = await probeDevices();
-  const gpu = probes.find((p) => p.available && p.device === 'cuda');
-  if (gpu) return { device: gpu.device, reason: 'an NVIDIA GPU with CUDA passed the check' };
-  return { device: 'cpu', reason: `the CUDA check failed (${probes.find((p) => p.device === 'cuda')?.reason ?? 'unknown'})` };
+  if (choice === 'auto') return chooseDevice(probes);
+  const p = probes.find((x) => x.device === choice);
+  if (p?.available) return { device: choice, reason: `you chose ${DEVICE_LABELS[choice]}` };
+  return { device: 'cpu', reason: `${DEVICE_LABELS[choice]} is not usable here (${p?.reason ?? 'not available on this system'})` };
 }

@@ -126,7 +126,7 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
       </div>
       {devices && (
         <p className="muted" data-testid="device-line">
-          Work will run on: <strong>{devices.chosen.toUpperCase()}</strong>, because {devices.why}.
+          Work will run on: <strong>{devices.available.find((d) => d.device === devices.chosen)?.label ?? devices.chosen}</strong>, because {devices.why}.
         </p>
       )}
       <div className="nav-buttons">

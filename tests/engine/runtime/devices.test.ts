@@ -1,0 +1,75 @@
+/**
+ * Device choice: the fastest provider that passed its check, a GPU only when clearly faster than
+ * the CPU, reasons in words; probe results kept per machine for a week.
+ */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chooseDevice, GPU_ADVANTAGE, probeDevices, resolveDevice, type DeviceProbe } from '../../../src/engine/runtime/devices.js';
+
+const cpu = (gflops: number): DeviceProbe => ({ device: 'cpu', available: true, gflops });
+
+describe('the automatic device choice', () => {
+  it('takes the fastest GPU that passed when it clearly beats the CPU', () => {
+    const r = chooseDevice([
+      { device: 'webgpu', available: true, gflops: 900 },
+      { device: 'cuda', available: true, gflops: 4000 },
+      cpu(200),
+    ]);
+    expect(r.device).toBe('cuda');
+    expect(r.reason).toMatch(/CUDA passed the check .*4000 vs 200 GFLOP\/s/);
+  });
+
+  it('stays on the CPU when the GPU works but is not clearly faster (e.g. a software Vulkan device)', () => {
+    const slow = chooseDevice([{ device: 'webgpu', available: true, gflops: 0.9 }, cpu(390)]);
+    expect(slow).toEqual({ device: 'cpu', reason: 'WebGPU works but is not clearly faster than the CPU here (0.90 vs 390 GFLOP/s)' });
+    expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 200 * GPU_ADVANTAGE * 0.9 }, cpu(200)]).device).toBe('cpu');
+    expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 200 * GPU_ADVANTAGE }, cpu(200)]).device).toBe('webgpu');
+  });
+
+  it('says why each GPU failed when none passed', () => {
+    const r = chooseDevice([
+      { device: 'cuda', available: false, reason: 'the CUDA runtime is not installed' },
+      { device: 'webgpu', available: false, reason: 'it found no usable graphics card' },
+      cpu(100),
+    ]);
+    expect(r).toEqual({ device: 'cpu', reason: 'no GPU passed the check (CUDA: the CUDA runtime is not installed; WebGPU: it found no usable graphics card)' });
+  });
+});
+
+describe('probing', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'attune-devices-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const useCache = (name: string) => {
+    const dir = path.join(root, name);
+    mkdirSync(dir, { recursive: true });
+    process.env.ATTUNE_CACHE_DIR = dir;
+    return path.join(dir, 'devices.json');
+  };
+
+  it('measures the CPU, keeps the results, and reuses them until the machine or the week changes', async () => {
+    const first = useCache('a');
+    const probes = await probeDevices({ fresh: true });
+    const measured = probes.find((p) => p.device === 'cpu')!;
+    expect(measured.available).toBe(true);
+    expect(measured.gflops).toBeGreaterThan(1);
+    expect(existsSync(first)).toBe(true);
+
+    // A kept result is used as it is (marked here with an impossible speed)...
+    const saved = JSON.parse(readFileSync(first, 'utf8'));
+    const marked = { ...saved, probes: saved.probes.map((p: DeviceProbe) => (p.device === 'cpu' ? { ...p, gflops: 123456 } : p)) };
+    const second = useCache('b');
+    writeFileSync(second, JSON.stringify(marked));
+    expect((await probeDevices()).find((p) => p.device === 'cpu')!.gflops).toBe(123456);
+    expect((await resolveDevice('cpu')).device).toBe('cpu');
+
+    // ...but not one from another machine or older than a week, and not when asked to probe afresh.
+    for (const [name, stale] of [['c', { ...marked, key: 'another machine' }], ['d', { ...marked, probedAt: Date.now() - 8 * 86_400_000 }]] as const) {
+      writeFileSync(useCache(name), JSON.stringify(stale));
+      expect((await probeDevices()).find((p) => p.device === 'cpu')!.gflops).not.toBe(123456);
+    }
+    copyFileSync(second, useCache('e'));
+    expect((await probeDevices({ fresh: true })).find((p) => p.device === 'cpu')!.gflops).not.toBe(123456);
+  });
+});
