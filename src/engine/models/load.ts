@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { readSafetensorsDir, readSafetensorsDirHeaders, tensorToFloat32 } from '../weights/safetensors.js';
+import { readSafetensorsDirHeaders, readSafetensorsDirMapped, tensorToFloat32 } from '../weights/safetensors.js';
 import { hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
@@ -94,13 +94,13 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
 
 /** The folder's safetensors as canonical F32 tensors, checked against the config. */
 async function readHfTensors(dir: string, config: ModelConfig): Promise<{ tensors: Map<string, WeightTensor>; storedDtype: string }> {
-  const file = await readSafetensorsDir(dir);
-  const tensors = new Map<string, WeightTensor>();
   let storedDtype = 'F32';
-  for (const [name, t] of file.tensors) {
+  // Converted as read: the raw bytes of one tensor at a time, never the whole file.
+  const file = await readSafetensorsDirMapped(dir, (name, t) => {
     storedDtype = t.dtype;
-    tensors.set(canonicalName(name, dir, config), { shape: t.shape, data: tensorToFloat32(t, name, dir) });
-  }
+    return { name: canonicalName(name, dir, config), tensor: { shape: t.shape, data: tensorToFloat32(t, name, dir) } };
+  });
+  const tensors = new Map<string, WeightTensor>([...file.tensors.values()].map((x) => [x.name, x.tensor]));
   checkWeights(config, tensors, dir);
   return { tensors, storedDtype };
 }

@@ -2,7 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}), then the data
 // area; offsets are relative to the start of the data area. Every number in the header is
 // checked against the file before any byte is trusted.
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { corrupt, mismatch, unsupported, WeightsError } from './errors.js';
@@ -36,13 +36,57 @@ const isDtype = (d: unknown): d is SafetensorsDtype =>
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 export async function readSafetensors(filePath: string): Promise<SafetensorsFile> {
-  let buf: Buffer;
+  return readSafetensorsMapped(filePath, (_, t) => t);
+}
+
+/**
+ * Reads a file tensor by tensor with positional reads (so files over 2 GiB, such as a 1.5B
+ * model's single model.safetensors, read fine), handing each tensor to `map` as it arrives:
+ * a caller that converts (BF16 -> F32, say) holds the raw bytes of one tensor at a time.
+ */
+export async function readSafetensorsMapped<T>(filePath: string, map: (name: string, t: SafetensorsTensor) => T): Promise<{ tensors: Map<string, T>; metadata: Record<string, string> }> {
+  return withHeader(filePath, async (fh, { entries, metadata, dataStart }) => {
+    const tensors = new Map<string, T>();
+    for (const e of entries) {
+      const bytes = new Uint8Array(e.end - e.begin);
+      await readFully(fh, bytes, dataStart + e.begin, filePath);
+      tensors.set(e.name, map(e.name, { dtype: e.dtype, shape: e.shape, bytes }));
+    }
+    return { tensors, metadata };
+  });
+}
+
+/** Reads `into.byteLength` bytes at `position` (a single read stops at 2 GiB). */
+async function readFully(fh: FileHandle, into: Uint8Array, position: number, file: string): Promise<void> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const { bytesRead } = await fh.read(into, done, Math.min(into.byteLength - done, 1 << 30), position + done);
+    if (bytesRead === 0) throw corrupt(file, undefined, 'the file ended before its last tensor; it is truncated');
+    done += bytesRead;
+  }
+}
+
+/** Opens a file, checks its header against its size, and runs `fn` with the parsed entries. */
+async function withHeader<T>(filePath: string, fn: (fh: FileHandle, h: { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number }) => Promise<T>): Promise<T> {
+  let fh: FileHandle;
   try {
-    buf = await readFile(filePath);
+    fh = await open(filePath, 'r');
   } catch (e) {
     throw new WeightsError('weights.io', filePath, undefined, `cannot read the file (${(e as Error).message})`);
   }
-  return parseSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), filePath);
+  try {
+    const size = (await fh.stat()).size;
+    if (size < 8) throw corrupt(filePath, undefined, `the file is only ${size} bytes, too short for a safetensors header; the file is truncated or not a safetensors file`);
+    const lenBuf = Buffer.alloc(8);
+    await readFully(fh, lenBuf, 0, filePath);
+    const headerLen = checkedHeaderLength(lenBuf.readBigUInt64LE(0), size, filePath);
+    const header = Buffer.alloc(headerLen);
+    await readFully(fh, header, 8, filePath);
+    const { entries, metadata } = parseHeader(header, size - 8 - headerLen, filePath);
+    return await fn(fh, { entries, metadata, dataStart: 8 + headerLen });
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Parses a whole safetensors file held in memory; `file` is only used in messages. */
@@ -68,25 +112,7 @@ export interface SafetensorsHeader {
  * reading the tensors: enough to validate a model folder before deciding to load its weights.
  */
 export async function readSafetensorsHeader(filePath: string): Promise<SafetensorsHeader> {
-  let fh;
-  try {
-    fh = await open(filePath, 'r');
-  } catch (e) {
-    throw new WeightsError('weights.io', filePath, undefined, `cannot read the file (${(e as Error).message})`);
-  }
-  try {
-    const size = (await fh.stat()).size;
-    if (size < 8) throw corrupt(filePath, undefined, `the file is only ${size} bytes, too short for a safetensors header; the file is truncated or not a safetensors file`);
-    const lenBuf = Buffer.alloc(8);
-    await fh.read(lenBuf, 0, 8, 0);
-    const headerLen = checkedHeaderLength(lenBuf.readBigUInt64LE(0), size, filePath);
-    const header = Buffer.alloc(headerLen);
-    await fh.read(header, 0, headerLen, 8);
-    const { entries, metadata } = parseHeader(header, size - 8 - headerLen, filePath);
-    return { tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), metadata };
-  } finally {
-    await fh.close();
-  }
+  return withHeader(filePath, async (_, { entries, metadata }) => ({ tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), metadata }));
 }
 
 /** Headers of every shard of a HF folder (`model.safetensors` or the index's shards). */
@@ -269,4 +295,9 @@ export async function readSafetensorsIndex(dir: string): Promise<SafetensorsInde
  */
 export async function readSafetensorsDir(dir: string): Promise<SafetensorsFile> {
   return readShards(dir, readSafetensors);
+}
+
+/** Every shard of a HF folder, each tensor converted by `map` as it is read. */
+export async function readSafetensorsDirMapped<T>(dir: string, map: (name: string, t: SafetensorsTensor) => T): Promise<{ tensors: Map<string, T>; metadata: Record<string, string> }> {
+  return readShards(dir, (file) => readSafetensorsMapped(file, map));
 }

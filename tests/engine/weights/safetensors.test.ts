@@ -1,7 +1,7 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { float32ToTensor, parseSafetensors, readSafetensors, readSafetensorsDir, tensorToFloat32, writeSafetensors, type SafetensorsTensor } from '../../../src/engine/weights/safetensors.js';
+import { float32ToTensor, parseSafetensors, readSafetensors, readSafetensorsDir, readSafetensorsMapped, tensorToFloat32, writeSafetensors, type SafetensorsTensor } from '../../../src/engine/weights/safetensors.js';
 import { WeightsError } from '../../../src/engine/weights/errors.js';
 import { HF_DIR, randomFloats, tempDir } from './fixtures.js';
 
@@ -65,6 +65,30 @@ describe('safetensors', () => {
     await expect(writeSafetensors(file, bad)).rejects.toThrow(/tensor x \(F32 \[2\]\) needs 8 bytes but was given 4/);
     expect(await readdir(dir)).toEqual(['m.safetensors']);
     expect(await readFile(file, 'utf8')).toBe('old');
+  });
+
+  it('reads files over 2 GiB (a 1.5B model ships one 3 GB model.safetensors), tensor by tensor', async () => {
+    // A sparse file: 2 GiB + 8 bytes of zeros, then a tensor with known values past the 2 GiB mark.
+    const dir = await tempDir();
+    const file = join(dir, 'big.safetensors');
+    const pad = 2 ** 31 + 8;
+    const tail = Float32Array.of(1.5, -2, 3.25, 1e-3);
+    const header = Buffer.from(JSON.stringify({ pad: { dtype: 'U8', shape: [pad], data_offsets: [0, pad] }, tail: { dtype: 'F32', shape: [4], data_offsets: [pad, pad + 16] } }));
+    const start = Buffer.alloc(8);
+    start.writeBigUInt64LE(BigInt(header.length));
+    const fh = await open(file, 'w');
+    await fh.write(Buffer.concat([start, header]), 0, 8 + header.length, 0);
+    await fh.write(new Uint8Array(tail.buffer), 0, 16, 8 + header.length + pad);
+    await fh.close();
+    const seen: string[] = [];
+    const f = await readSafetensorsMapped(file, (name, t) => {
+      seen.push(name);
+      return name === 'tail' ? tensorToFloat32(t) : t.bytes.byteLength; // drop the 2 GiB of bytes at once
+    });
+    expect(seen).toEqual(['pad', 'tail']);
+    expect(f.tensors.get('pad')).toBe(pad);
+    expect(Array.from(f.tensors.get('tail') as Float32Array)).toEqual(Array.from(tail));
+    await rm(file);
   });
 
   it('names the file and tensor when data is truncated', () => {
