@@ -41,7 +41,7 @@ export interface BenchModel {
   config: Record<string, unknown>;
 }
 
-const STORIES_DIR = (() => {
+export const STORIES_DIR = (() => {
   const candidates = [process.env.ATTUNE_SHARED_MODELS, path.join(REPO_ROOT, '..', 'shared', 'models'), path.join(REPO_ROOT, 'shared', 'models')]
     .filter((c): c is string => !!c)
     .map((c) => path.join(c, 'stories260K-hf'));
@@ -51,7 +51,7 @@ const STORIES_DIR = (() => {
 })();
 
 /** mulberry32 + Box–Muller: fast, seeded, good enough for weights. */
-class Rng {
+export class Rng {
   private s: number;
   private spare: number | undefined;
   constructor(seed: number) {
@@ -141,7 +141,7 @@ function generateWeights(layers: number, seed: number): Map<string, FloatTensor>
 }
 
 /** The stories260K tokenizer.json with placeholder pieces appended up to `vocab` entries. */
-function paddedTokenizer(vocab: number): { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } {
+export function paddedTokenizer(vocab: number): { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } {
   const tokenizerJson = JSON.parse(readFileSync(path.join(STORIES_DIR, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
   const tokenizerConfig = JSON.parse(readFileSync(path.join(STORIES_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
   const v = tokenizerJson.model.vocab;

@@ -103,46 +103,54 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
   const entry = (name: string) => {
     let e = stored.get(name);
     if (e) return e;
-    const t = weights.get(name);
-    const [rows, cols] = t.shape;
-    if (storage === 'f32' || t.shape.length !== 2) {
-      const v = g.initializer(name, 'float32', t.shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      e = { expand: () => v };
-    } else if (storage === 'f16') {
-      const half = g.initializer(`${name}.f16`, 'float16', t.shape, f32ToF16Bytes(t.data));
-      const cast = (again: boolean) => g.cast(again ? g.identity(half, `${name}.f16_again`) : half, 'float32', again ? `${name}_again` : name);
-      const first = cast(false);
-      e = { expand: (again) => (again ? cast(true) : first) };
-    } else {
-      const int4 = storage === 'int4' && cols % INT4_BLOCK === 0;
-      let q: Value;
-      let scales: Value;
-      let attrs: Record<string, ReturnType<typeof attr.int>>;
-      if (int4) {
-        const { packed, scales: s } = quantizeInt4Blocks(t);
-        q = g.initializer(`${name}.q4`, 'int4', t.shape, packed);
-        scales = g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], new Uint8Array(s.buffer));
-        attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
-      } else {
-        const { q: qi, scales: s } = quantizeInt8Rows(t);
-        q = g.initializer(`${name}.q8`, 'int8', t.shape, new Uint8Array(qi.buffer));
-        scales = g.initializer(`${name}.scales`, 'float32', [rows], new Uint8Array(s.buffer));
-        attrs = { axis: attr.int(0) };
-      }
-      // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
-      const zero = () =>
-        int4
-          ? g.initializer(`${name}.zero`, 'int4', [rows, cols / INT4_BLOCK], new Uint8Array(Math.ceil((rows * cols) / INT4_BLOCK / 2)))
-          : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows));
-      const dq = (again: boolean) =>
-        g.op('DequantizeLinear', again ? [q, scales, zero()] : [q, scales], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape: t.shape }] })[0];
-      const first = dq(false);
-      e = { expand: (again) => (again ? dq(true) : first) };
-    }
+    // Only the stored form outlives this call: with weights read from disk one at a time, the
+    // full-precision tensor is garbage as soon as it is compressed (no closure below keeps it).
+    e = storeWeight(g, name, weights.get(name), storage);
     stored.set(name, e);
     return e;
   };
   const lookup = ((name: string) => entry(name).expand(false)) as WeightLookup;
   if (storage !== 'f32') lookup.recompute = (name) => entry(name).expand(true);
   return lookup;
+}
+
+function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage): { expand: (again: boolean) => Value } {
+  const shape = t.shape;
+  const [rows, cols] = shape;
+  let e: { expand: (again: boolean) => Value };
+  if (storage === 'f32' || shape.length !== 2) {
+    const v = g.initializer(name, 'float32', shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    e = { expand: () => v };
+  } else if (storage === 'f16') {
+    const half = g.initializer(`${name}.f16`, 'float16', shape, f32ToF16Bytes(t.data));
+    const cast = (again: boolean) => g.cast(again ? g.identity(half, `${name}.f16_again`) : half, 'float32', again ? `${name}_again` : name);
+    const first = cast(false);
+    e = { expand: (again) => (again ? cast(true) : first) };
+  } else {
+    const int4 = storage === 'int4' && cols % INT4_BLOCK === 0;
+    let q: Value;
+    let scales: Value;
+    let attrs: Record<string, ReturnType<typeof attr.int>>;
+    if (int4) {
+      const { packed, scales: s } = quantizeInt4Blocks(t);
+      q = g.initializer(`${name}.q4`, 'int4', shape, packed);
+      scales = g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], new Uint8Array(s.buffer));
+      attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
+    } else {
+      const { q: qi, scales: s } = quantizeInt8Rows(t);
+      q = g.initializer(`${name}.q8`, 'int8', shape, new Uint8Array(qi.buffer));
+      scales = g.initializer(`${name}.scales`, 'float32', [rows], new Uint8Array(s.buffer));
+      attrs = { axis: attr.int(0) };
+    }
+    // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
+    const zero = () =>
+      int4
+        ? g.initializer(`${name}.zero`, 'int4', [rows, cols / INT4_BLOCK], new Uint8Array(Math.ceil((rows * cols) / INT4_BLOCK / 2)))
+        : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows));
+    const dq = (again: boolean) =>
+      g.op('DequantizeLinear', again ? [q, scales, zero()] : [q, scales], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape }] })[0];
+    const first = dq(false);
+    e = { expand: (again) => (again ? dq(true) : first) };
+  }
+  return e;
 }

@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { readSafetensorsDirHeaders, readSafetensorsDirMapped, tensorToFloat32 } from '../weights/safetensors.js';
+import { readSafetensorsDirHeaders, readSafetensorsDirMapped, readTensorAt, tensorToFloat32, type TensorLocation } from '../weights/safetensors.js';
 import { hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
@@ -76,19 +76,27 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
   const config = parseHfConfig(rawConfig, configFile);
   let tensors: Map<string, WeightTensor> | undefined;
   let storedDtype: string;
+  let readOne: ConstructorParameters<typeof ModelWeights>[3];
   if (opts.lazyWeights) {
     const header = await readSafetensorsDirHeaders(dir);
-    const shapes = new Map<string, { shape: number[] }>();
-    for (const [name, t] of header.tensors) shapes.set(canonicalName(name, dir, config), { shape: t.shape });
-    checkWeights(config, shapes, dir);
+    const located = new Map<string, TensorLocation & { hfName: string }>();
+    for (const [name, t] of header.tensors) located.set(canonicalName(name, dir, config), { ...t, hfName: name });
+    checkWeights(config, located, dir);
     storedDtype = [...header.tensors.values()][0]?.dtype ?? 'F32';
+    readOne = {
+      names: new Set(located.keys()),
+      read: (name) => {
+        const loc = located.get(name)!;
+        return { shape: loc.shape, data: tensorToFloat32(readTensorAt(loc), loc.hfName, dir) };
+      },
+    };
   } else {
     ({ tensors, storedDtype } = await readHfTensors(dir, config));
   }
   const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
   checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
   const fingerprint = await folderFingerprint(dir, entries);
-  const weights = new ModelWeights(tensors, dir, async () => (await readHfTensors(dir, config)).tensors);
+  const weights = new ModelWeights(tensors, dir, async () => (await readHfTensors(dir, config)).tensors, readOne);
   return { path: dir, source: 'huggingface', config, rawConfig, weights, tokenizer, storedDtype, fingerprint };
 }
 

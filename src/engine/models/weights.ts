@@ -19,17 +19,21 @@ export class ModelWeights {
   /**
    * `reload` reads the weights again after `release()`: once ONNX Runtime holds a session's
    * weights, the JavaScript copy is dropped instead of keeping the model twice in memory.
+   * `readOne`, where the source allows it, reads a single tensor from disk on each `get` and keeps
+   * nothing: building a graph then holds one full-precision tensor at a time, not the model.
    */
   constructor(
     tensors: Map<string, WeightTensor> | undefined,
     private readonly source: string,
     private readonly reload?: () => Promise<Map<string, WeightTensor>>,
+    private readonly readOne?: { names: ReadonlySet<string>; read: (name: string) => WeightTensor },
   ) {
     this.current = tensors;
   }
 
+  /** Every tensor in memory (after `loadAll`). */
   get tensors(): Map<string, WeightTensor> {
-    if (!this.current) throw new Error(`the weights of ${this.source} were released; await ensureLoaded() before using them`);
+    if (!this.current) throw new Error(`the weights of ${this.source} were released; await loadAll() before using them`);
     return this.current;
   }
 
@@ -42,18 +46,28 @@ export class ModelWeights {
     if (this.reload) this.current = undefined;
   }
 
+  /** Makes `get` work: a no-op when single tensors can be read from disk. */
   async ensureLoaded(): Promise<void> {
+    if (!this.current && !this.readOne) this.current = await this.reload!();
+  }
+
+  /** Reads every tensor into memory (for work that walks them all, such as export). */
+  async loadAll(): Promise<void> {
     if (!this.current) this.current = await this.reload!();
   }
 
   get(name: string): WeightTensor {
-    const t = this.tensors.get(name);
+    let t: WeightTensor | undefined;
+    if (this.current) t = this.current.get(name);
+    else if (this.readOne) t = this.readOne.names.has(name) ? this.readOne.read(name) : undefined;
+    else t = this.tensors.get(name); // released: throws
     if (!t) throw new AttuneError('model-weight-missing', `${this.source}: the weight "${name}" is missing.`, { file: this.source, field: name });
     return t;
   }
 
   has(name: string): boolean {
-    return this.tensors.has(name);
+    if (this.current) return this.current.has(name);
+    return this.readOne ? this.readOne.names.has(name) : this.tensors.has(name);
   }
 
   get totalBytes(): number {

@@ -26,6 +26,8 @@ export interface DeviceProbe {
   reason?: string;
   /** Measured F32 matrix-multiply rate on the probe chain, GFLOP/s (working providers only). */
   gflops?: number;
+  /** Whether it computes with half-precision numbers (WebGPU needs the adapter's shader-f16). */
+  f16?: boolean;
 }
 
 export interface ResolvedDeviceInfo {
@@ -67,6 +69,23 @@ const checkModel = () =>
     return g;
   });
 const CHECK_INPUT = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i));
+
+/** Half precision: x -> f16 -> f32, which fails on a GPU without f16 shaders. */
+const halfModel = () =>
+  once('half', () => {
+    const g = new GraphBuilder('probe-f16');
+    g.output(g.cast(g.cast(g.input('x', 'float32', [4, 8]), 'float16'), 'float32'), 'y');
+    return g;
+  });
+
+async function supportsHalf(device: ResolvedDevice): Promise<boolean> {
+  try {
+    const y = await withSession(halfModel(), device, async (s) => (await s.run({ x: new ort.Tensor('float32', CHECK_INPUT, [4, 8]) })).y.data as Float32Array);
+    return maxAbs(y, CHECK_INPUT) < 1e-3;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Speed: [M, K] through CHAIN [K, K] weights, about 1.1 GFLOP per run and 0.5 MiB in and out:
@@ -186,7 +205,7 @@ async function probeAll(): Promise<DeviceProbe[]> {
   const results: DeviceProbe[] = [];
   for (const device of candidates()) {
     if (device === 'cpu') {
-      results.push({ device, available: true, gflops: round(cpuSpeed.gflops) });
+      results.push({ device, available: true, gflops: round(cpuSpeed.gflops), f16: true });
       continue;
     }
     if (!backends.has(device) || (device === 'cuda' && !cudaInstalled())) {
@@ -202,7 +221,7 @@ async function probeAll(): Promise<DeviceProbe[]> {
       const speed = await runSpeed(device);
       // Loose: GPUs may multiply in TF32 or another order; a broken kernel is far off.
       const rel = maxAbs(speed.out, cpuSpeed.out) / Math.max(1e-6, maxAbs(cpuSpeed.out, new Float32Array(cpuSpeed.out.length)));
-      results.push(rel < 1e-2 ? { device, available: true, gflops: round(speed.gflops) } : { device, available: false, reason: `its matrix products differ from the CPU's (relative error ${rel.toExponential(1)})` });
+      results.push(rel < 1e-2 ? { device, available: true, gflops: round(speed.gflops), f16: await supportsHalf(device) } : { device, available: false, reason: `its matrix products differ from the CPU's (relative error ${rel.toExponential(1)})` });
     } catch (e) {
       results.push({ device, available: false, reason: startFailure((e as Error).message) });
     }

@@ -14,7 +14,7 @@ import { loadModel, type LoadedModel } from '../models/load.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
 import { BASE_STORAGES } from '../models/base-storage.js';
-import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
+import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice } from '../runtime/devices.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
 
@@ -79,7 +79,7 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
     trainTokens: config.trainTokens ?? 'auto',
     hp,
   };
-  return execute(runDir, saved, false, config.threads, cb);
+  return execute(runDir, saved, false, config.threads, cb, config.baseStorage === undefined);
 }
 
 export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads?: number } = {}): Promise<TuneResult> {
@@ -119,7 +119,14 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   return hp;
 }
 
-async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks): Promise<TuneResult> {
+async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks, storageUnset = false): Promise<TuneResult> {
+  const device = await resolveDevice(saved.device);
+  const probe = device.device === 'cpu' ? undefined : (await probeDevices()).find((p) => p.device === device.device);
+  // GPU memory is scarcer than RAM: the frozen base is half precision there unless chosen otherwise.
+  if (!resume && storageUnset && device.device !== 'cpu' && probe?.f16) saved.hp.baseStorage = 'f16';
+  if (saved.hp.baseStorage === 'f16' && probe?.f16 === false) {
+    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device.device]} cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.`, { field: 'base-weights' });
+  }
   const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });
   if (!model.tokenizer.hasChatTemplate) {
     throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });
@@ -153,7 +160,6 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
   if (!resume) await writeJsonAtomic(runPaths(runDir).config, saved);
 
-  const device = await resolveDevice(saved.device);
   const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config) : undefined;
   if (initAdapter && (initAdapter.rank !== hp.rank || initAdapter.targets.join() !== hp.targets.join())) {
     throw new AttuneError('adapter-mismatch', `The starting adapter has rank ${initAdapter.rank} on ${initAdapter.targets.join(',')}, but this run uses rank ${hp.rank} on ${hp.targets.join(',')}. Use the same rank and targets.`);

@@ -2,6 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {str: str}}), then the data
 // area; offsets are relative to the start of the data area. Every number in the header is
 // checked against the file before any byte is trusted.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -102,9 +103,41 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   return { tensors, metadata };
 }
 
+/** Where one tensor's bytes are: enough to read it alone later (`readTensorAt`). */
+export interface TensorLocation {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  file: string;
+  /** Absolute byte offset in `file`. */
+  offset: number;
+  byteLength: number;
+}
+
 export interface SafetensorsHeader {
-  tensors: Map<string, { dtype: SafetensorsDtype; shape: number[] }>;
+  tensors: Map<string, TensorLocation>;
   metadata: Record<string, string>;
+}
+
+/** Reads one tensor's bytes from its file, synchronously (graph building is synchronous). */
+export function readTensorAt(loc: TensorLocation): SafetensorsTensor {
+  const bytes = new Uint8Array(loc.byteLength);
+  let fd: number;
+  try {
+    fd = openSync(loc.file, 'r');
+  } catch (e) {
+    throw new WeightsError('weights.io', loc.file, undefined, `cannot read the file (${(e as Error).message})`);
+  }
+  try {
+    let done = 0;
+    while (done < bytes.byteLength) {
+      const n = readSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30), loc.offset + done);
+      if (n === 0) throw corrupt(loc.file, undefined, 'the file is shorter than it was when the model was opened; it changed or is truncated');
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { dtype: loc.dtype, shape: loc.shape, bytes };
 }
 
 /**
@@ -112,7 +145,10 @@ export interface SafetensorsHeader {
  * reading the tensors: enough to validate a model folder before deciding to load its weights.
  */
 export async function readSafetensorsHeader(filePath: string): Promise<SafetensorsHeader> {
-  return withHeader(filePath, async (_, { entries, metadata }) => ({ tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), metadata }));
+  return withHeader(filePath, async (_, { entries, metadata, dataStart }) => ({
+    tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape, file: filePath, offset: dataStart + e.begin, byteLength: e.end - e.begin }])),
+    metadata,
+  }));
 }
 
 /** Headers of every shard of a HF folder (`model.safetensors` or the index's shards). */

@@ -104,7 +104,17 @@ describe('loadModel with lazy weights', () => {
     const model = await loadModel(dir, { lazyWeights: true });
     expect(model.weights.loaded).toBe(false);
     await model.weights.ensureLoaded();
-    expect(model.weights.get('blk.0.attn_q.weight').data.length).toBeGreaterThan(0);
+    // Single tensors are read from disk on request and not kept: the model is never all in memory.
+    const eager = await loadModel(dir);
+    for (const name of ['blk.0.attn_q.weight', 'token_embd.weight', 'output_norm.weight']) {
+      expect(model.weights.has(name)).toBe(true);
+      expect(Array.from(model.weights.get(name).data)).toEqual(Array.from(eager.weights.get(name).data));
+    }
+    expect(model.weights.loaded).toBe(false);
+    expect(model.weights.has('blk.99.attn_q.weight')).toBe(false);
+    expect(() => model.weights.get('blk.99.attn_q.weight')).toThrow(/missing/);
+    await model.weights.loadAll();
+    expect(model.weights.tensors.size).toBe(eager.weights.tensors.size);
   });
 
   it('still refuses a wrong shape and a truncated file before reading any weight', async () => {
