@@ -1,6 +1,7 @@
 /**
  * How the frozen base weights are stored in a graph. F32 is exact; the others save memory:
- *   f16   half the size, cast to F32 where used (for GPU providers, or to halve RAM)
+ *   f16   half the size, cast to F32 where used (for GPU providers, or to halve RAM); kept
+ *         from ONNX Runtime's constant folding, which would otherwise store the F32 cast instead
  *   int8  a quarter: symmetric per-row (output channel) scales, DequantizeLinear(axis 0)
  *   int4  an eighth: symmetric scales per block of 32 inputs, blocked DequantizeLinear (opset 21)
  * Only matrices are compressed (projections, embedding, LM head); norms and biases stay F32.
@@ -122,7 +123,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
     const v = g.initializer(name, 'float32', shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     e = { expand: () => v };
   } else if (storage === 'f16') {
-    const half = g.initializer(`${name}.f16`, 'float16', shape, f32ToF16Bytes(t.data));
+    const half = g.keepUnfolded(g.initializer(`${name}.f16`, 'float16', shape, f32ToF16Bytes(t.data)));
     const cast = (again: boolean) => g.cast(again ? g.identity(half, `${name}.f16_again`) : half, 'float32', again ? `${name}_again` : name);
     const first = cast(false);
     e = { expand: (again) => (again ? cast(true) : first) };

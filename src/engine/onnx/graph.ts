@@ -121,6 +121,18 @@ export class Graph {
     return v;
   }
 
+  /**
+   * Lists an initializer among the graph inputs as well (an "overridable" initializer, fed or
+   * not). ONNX Runtime then treats it as not constant: nothing computed from it is folded into a
+   * new constant at session start (e.g. a Cast of F16 weights to F32, which would undo F16 storage).
+   */
+  keepUnfolded(v: Value): Value {
+    const init = this.initializers.get(v.name);
+    if (!init) throw new Error(`graph ${this.name}: ${v.name} is not an initializer`);
+    if (!this.inputs.some((i) => i.name === v.name)) this.inputs.push({ name: v.name, dtype: init.dtype, shape: init.dims });
+    return v;
+  }
+
   output(v: Value, name?: string): Value {
     let out = v;
     if (name && name !== v.name) out = this.op('Identity', [v], {}, { name, exactName: true })[0];

@@ -13,8 +13,9 @@ import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
-import { BASE_STORAGES } from '../models/base-storage.js';
-import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice } from '../runtime/devices.js';
+import { BASE_STORAGES, type BaseStorage } from '../models/base-storage.js';
+import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice, type DeviceProbe } from '../runtime/devices.js';
+import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
 
@@ -119,14 +120,23 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   return hp;
 }
 
+/**
+ * How the frozen base is stored on a device: as chosen, else half precision on a GPU that
+ * computes in it (GPU memory is scarcer than RAM) and F32 elsewhere. F16 is refused, in words,
+ * on a GPU without half-precision shaders (WebGPU adapters without shader-f16).
+ */
+export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undefined, chosen: BaseStorage | undefined): BaseStorage {
+  const storage = chosen ?? (device !== 'cpu' && probe?.f16 ? 'f16' : 'f32');
+  if (storage === 'f16' && device !== 'cpu' && probe?.f16 === false) {
+    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device]} cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.`, { field: 'base-weights' });
+  }
+  return storage;
+}
+
 async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks, storageUnset = false): Promise<TuneResult> {
   const device = await resolveDevice(saved.device);
   const probe = device.device === 'cpu' ? undefined : (await probeDevices()).find((p) => p.device === device.device);
-  // GPU memory is scarcer than RAM: the frozen base is half precision there unless chosen otherwise.
-  if (!resume && storageUnset && device.device !== 'cpu' && probe?.f16) saved.hp.baseStorage = 'f16';
-  if (saved.hp.baseStorage === 'f16' && probe?.f16 === false) {
-    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device.device]} cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.`, { field: 'base-weights' });
-  }
+  saved.hp.baseStorage = baseStorageOn(device.device, probe, resume || !storageUnset ? saved.hp.baseStorage : undefined);
   const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });
   if (!model.tokenizer.hasChatTemplate) {
     throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });

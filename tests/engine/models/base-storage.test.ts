@@ -3,7 +3,9 @@
  * F32 model with the expanded (dequantised) weights computes, for inference logits and for the
  * training step's LoRA gradients (whose input gradients go through the re-expanded weights).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,6 +73,26 @@ describe('frozen base storage', () => {
       const ref = await stepGradients(expandedModel(model, storage), opts, params, examples);
       expect(Math.abs(ours.loss - ref.loss)).toBeLessThan(1e-5);
       for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('compressed storage survives ONNX Runtime graph optimisation', () => {
+  for (const storage of BASE_STORAGES.filter((s) => s !== 'f32')) {
+    it(`${storage}: the optimised session still holds the matrices compressed, not folded back to F32`, async () => {
+      const dir = path.join(tmp, `opt-${storage}`);
+      writeTinyModel(dir, 'llama', { seed: 3, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 });
+      const model = await loadModel(dir);
+      const optimized = path.join(tmp, `opt-${storage}.onnx`);
+      const graph = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, baseStorage: storage });
+      const session = await ort.InferenceSession.create(serializeGraph(graph).model, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
+      await session.release();
+      const inits = onnxProto.onnx.ModelProto.decode(readFileSync(optimized)).graph!.initializer!;
+      // A [out, in] projection matrix in F32 would mean ORT folded the expansion at session start.
+      const matrices = inits.filter((t) => t.dims!.length === 2 && Number(t.dims![0]) * Number(t.dims![1]) >= 64 * 64);
+      expect(matrices.length).toBeGreaterThan(0);
+      const F32 = onnxProto.onnx.TensorProto.DataType.FLOAT;
+      expect(matrices.filter((t) => t.dataType === F32 && !t.name!.endsWith('.scales')).map((t) => t.name)).toEqual([]);
     });
   }
 });

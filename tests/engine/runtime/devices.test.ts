@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseDevice, GPU_ADVANTAGE, probeDevices, resolveDevice, type DeviceProbe } from '../../../src/engine/runtime/devices.js';
+import { baseStorageOn } from '../../../src/engine/train/tune.js';
 
 const cpu = (gflops: number): DeviceProbe => ({ device: 'cpu', available: true, gflops });
 
@@ -71,5 +72,20 @@ describe('probing', () => {
     }
     copyFileSync(second, useCache('e'));
     expect((await probeDevices({ fresh: true })).find((p) => p.device === 'cpu')!.gflops).not.toBe(123456);
+  });
+});
+
+describe('the frozen base on each device', () => {
+  const gpu = (f16: boolean): DeviceProbe => ({ device: 'webgpu', available: true, gflops: 900, f16 });
+  it('is F32 on the CPU and half precision on a GPU that computes in it, unless chosen', () => {
+    expect(baseStorageOn('cpu', undefined, undefined)).toBe('f32');
+    expect(baseStorageOn('webgpu', gpu(true), undefined)).toBe('f16');
+    expect(baseStorageOn('webgpu', gpu(false), undefined)).toBe('f32');
+    expect(baseStorageOn('webgpu', gpu(true), 'int4')).toBe('int4');
+    expect(baseStorageOn('cpu', undefined, 'f16')).toBe('f16');
+  });
+
+  it('refuses f16 in words on a GPU without half-precision shaders', () => {
+    expect(() => baseStorageOn('webgpu', gpu(false), 'f16')).toThrow('GPU (WebGPU) cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.');
   });
 });

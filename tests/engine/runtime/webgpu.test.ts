@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChatSession } from '../../../src/engine/generate/chat-session.js';
+import { probeDevices } from '../../../src/engine/runtime/devices.js';
+import { runTuning } from '../../../src/engine/train/tune.js';
 import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
 import { loadModel, type LoadedModel } from '../../../src/engine/models/load.js';
@@ -24,6 +26,7 @@ import { STORIES260K_HF_DIR, writeTinyModel } from '../../helpers/tiny-model.js'
 import { webgpuUnavailableReason } from '../../helpers/webgpu.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-webgpu-'));
+const SAMPLE_DATA = path.join(import.meta.dirname, '../../../resources/samples/customer-service.jsonl');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function tinyModel(name: string, arch: 'llama' | 'qwen2' | 'qwen3', headDim: number): Promise<LoadedModel> {
@@ -121,6 +124,18 @@ describe.skipIf(unavailable !== null)('the WebGPU provider', () => {
       expectSameStep(got, want, 1e-4);
     });
   }
+
+  it('knows whether the GPU computes in half precision; tuning with an f16 base runs there or is refused in words', async () => {
+    const probe = (await probeDevices()).find((p) => p.device === 'webgpu')!;
+    expect(typeof probe.f16).toBe('boolean');
+    const dir = path.join(tmp, 'f16-model');
+    writeTinyModel(dir, 'llama', { seed: 3, hidden: 32, layers: 1, heads: 4, kvHeads: 2, headDim: 8, ffn: 48 });
+    process.env.ATTUNE_CACHE_DIR = path.join(tmp, 'cache');
+    const run = runTuning({ model: dir, data: SAMPLE_DATA, out: path.join(tmp, 'f16-run'), template: 'chatml', device: 'webgpu', baseStorage: 'f16', maxSteps: 1, maxLength: 64, trainTokens: 'none' });
+    // SwiftShader (CI) has no f16 shaders; a real GPU with shader-f16 takes the step.
+    if (probe.f16) expect((await run).stoppedBecause).toBe('max-steps');
+    else await expect(run).rejects.toThrow(/GPU \(WebGPU\) cannot compute with half-precision numbers/);
+  });
 
   it('greedy chat on the real stories260K weights gives the recorded reference tokens', async () => {
     const fixture = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../helpers/fixtures/stories260K-greedy.json'), 'utf8'));
