@@ -96,7 +96,7 @@ export function expandedWeights(t: WeightTensor, storage: BaseStorage): Float32A
 /**
  * Adds each frozen weight to the graph the first time it is used, stored as `storage` says.
  * For compressed matrices `recompute(name)` builds a second expansion node, written differently
- * (explicit zero point / a Cast through an Identity) so ORT's common-subexpression pass keeps it
+ * (explicit zero point / a Cast through a no-op Flatten) so ORT's common-subexpression pass keeps it
  * separate from the forward one.
  */
 export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, storage: BaseStorage): WeightLookup {
@@ -124,7 +124,10 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
     e = { expand: () => v };
   } else if (storage === 'f16') {
     const half = g.keepUnfolded(g.initializer(`${name}.f16`, 'float16', shape, f32ToF16Bytes(t.data)));
-    const cast = (again: boolean) => g.cast(again ? g.identity(half, `${name}.f16_again`) : half, 'float32', again ? `${name}_again` : name);
+    // The backward copy reads the weights through a Flatten (a no-op on a matrix): ORT drops
+    // Identity nodes, and two identical Casts would be merged into one whose output then stays
+    // alive from the forward pass to the backward pass, for every layer at once.
+    const cast = (again: boolean) => g.cast(again ? g.op('Flatten', [half], { axis: attr.int(1) }, { name: `${name}.f16_again`, outputs: [{ dtype: 'float16', shape }] })[0] : half, 'float32', again ? `${name}_again` : name);
     const first = cast(false);
     e = { expand: (again) => (again ? cast(true) : first) };
   } else {

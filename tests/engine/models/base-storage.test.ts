@@ -16,7 +16,7 @@ import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.
 import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession } from '../../../src/engine/runtime/session.js';
-import { loraParamName } from '../../../src/engine/train/step-graph.js';
+import { buildTrainStepGraph, loraParamName } from '../../../src/engine/train/step-graph.js';
 import { writeTinyModel } from '../../helpers/tiny-model.js';
 import { forwardLogits, maxAbsDiff } from '../../helpers/engine-run.js';
 import { relativeError, STEP_DEFAULTS, stepGradients } from '../../helpers/train-step.js';
@@ -93,6 +93,30 @@ describe('compressed storage survives ONNX Runtime graph optimisation', () => {
       expect(matrices.length).toBeGreaterThan(0);
       const F32 = onnxProto.onnx.TensorProto.DataType.FLOAT;
       expect(matrices.filter((t) => t.dataType === F32 && !t.name!.endsWith('.scales')).map((t) => t.name)).toEqual([]);
+    });
+  }
+
+  for (const storage of BASE_STORAGES.filter((s) => s !== 'f32')) {
+    it(`${storage}: the training step expands each weight twice, so no expanded copy lives from forward to backward`, async () => {
+      const dir = path.join(tmp, `twice-${storage}`);
+      writeTinyModel(dir, 'llama', { seed: 3, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 });
+      const model = await loadModel(dir);
+      const optimized = path.join(tmp, `twice-${storage}.onnx`);
+      const graph = buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage: storage, ...STEP_DEFAULTS });
+      const session = await ort.InferenceSession.create(serializeGraph(graph).model, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
+      await session.release();
+      const nodes = onnxProto.onnx.ModelProto.decode(readFileSync(optimized)).graph!.node!;
+      const expansions = new Map<string, number>();
+      for (const n of nodes) {
+        if (n.opType !== 'Cast' && n.opType !== 'DequantizeLinear') continue;
+        const m = /(blk\.\d+\.\w+\.weight)\./.exec(n.input![0]); // backward copies carry a grad/ scope prefix
+        if (m) expansions.set(m[1], (expansions.get(m[1]) ?? 0) + 1);
+      }
+      // Every projection's input gradient needs its weight again (ORT's common-subexpression pass
+      // would otherwise merge the two expansions and keep one alive across the whole step).
+      // (Layer 0's q, k, v pass no gradient further down: the embedding is frozen here.)
+      expect(expansions.size).toBe(14);
+      for (const [name, count] of expansions) expect(count, name).toBe(/^blk\.0\.attn_[qkv]\./.test(name) ? 1 : 2);
     });
   }
 });
