@@ -43,7 +43,7 @@ describe('run lifecycle', () => {
     const resumed = await h['tune.resume']({ project: 'P', runId: run.runId });
     expect(resumed.state).toBe('running');
     const done = await until(run.runId, ['done', 'crashed', 'failed']);
-    expect(done).toMatchObject({ state: 'done', resumable: false });
+    expect(done, `the resumed run ended ${done.state}: ${done.message ?? 'no message'}`).toMatchObject({ state: 'done', resumable: false });
     const metrics = await h['tune.metrics']({ project: 'P', runId: run.runId });
     expect(metrics.length).toBeGreaterThan(3);
   });
