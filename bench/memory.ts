@@ -6,7 +6,7 @@
  * One child process per storage and phase: "cold" builds the training graphs (reads the weights),
  * "warm" reuses the cached graphs (as a resumed or repeated run does).
  *
- *   npm run bench:memory [-- --storages int4,int8,f16 --batch 2 --seq 256 --steps 3]
+ *   npm run bench:memory [-- --storages int4,int8,f16 --batch 2 --seq 256 --steps 3 --recompute]
  *
  * Peak RSS is the child's VmHWM: everything (weights, ORT arenas, activations, JS heap).
  */
@@ -108,6 +108,7 @@ async function child(args: Map<string, string | true>): Promise<void> {
       evalEvery: steps,
       valFraction: 0.05,
       trainTokens: args.get('train-tokens') === 'none' ? 'none' : 'auto',
+      recomputeActivations: args.has('recompute'),
       rank: 16,
       targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
     },
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'attune-mem-cache-'));
     try {
       for (const phase of ['cold', 'warm']) {
-        const passthrough = ['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : []));
+        const passthrough = [...['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
         const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, ...passthrough], { ATTUNE_CACHE_DIR: cache }, `memory ${storage} ${phase}`);
         log(`${storage} ${phase}: peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all`);
         rows.push([storage, phase, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 3)]);
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
       rmSync(cache, { recursive: true, force: true });
     }
   }
-  process.stdout.write(`\nMachine: ${machineDescription()}\nModel: random Qwen2.5-1.5B shapes (1.54B parameters, BF16 file), LoRA r16 on all 7 projections, CPU\n\n`);
+  process.stdout.write(`\nMachine: ${machineDescription()}\nModel: random Qwen2.5-1.5B shapes (1.54B parameters, BF16 file), LoRA r16 on all 7 projections, CPU${args.has('recompute') ? ', activations recomputed' : ''}\n\n`);
   process.stdout.write(table(['base storage', 'graphs', 'peak before step 1 (GiB)', 'peak RSS (GiB)', 'best step (s)', 'whole run (s)', 'val loss'], rows) + '\n');
 }
 

@@ -122,6 +122,8 @@ export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
     trainTokens: s.trainTokens ?? 'auto',
     evalEvery: spec.evalEvery ?? 0,
     earlyStoppingPatience: s.earlyStopping ? s.patience : 0,
+    baseStorage: s.baseWeights ?? 'f32',
+    recomputeActivations: s.saveActivationMemory ?? false,
   };
 }
 

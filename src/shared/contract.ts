@@ -333,6 +333,10 @@ export const advanced = z
     evalEvery: z.number().int().min(0).max(1_000_000),
     /** Checks in a row without improvement before stopping early. */
     patience: z.number().int().min(1).max(100),
+    /** How the frozen base model is kept in memory: exact (f32) or smaller (f16, int8, int4). */
+    baseWeights: z.enum(['f32', 'f16', 'int8', 'int4']),
+    /** Recompute each layer in the backward pass: far less memory, about a third more time. */
+    saveActivationMemory: z.boolean(),
   })
   .strict();
 export type Advanced = z.infer<typeof advanced>;

@@ -9,7 +9,7 @@ export interface Preset {
 }
 
 /** Early stopping on, validation about 10 times a run (chosen from the data size), patience 3. */
-const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3 } as const;
+const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3, baseWeights: 'f32', saveActivationMemory: false } as const;
 
 /** How many held-out checks a run makes when the interval is chosen automatically. */
 export const CHECKS_PER_RUN = 10;
@@ -59,6 +59,8 @@ export const ADVANCED_HELP: Record<keyof Advanced, string> = {
     'Every so often Attune asks the model your held-out examples, which it never learns from. When its answers to them stop getting better, more training would only make it memorise your examples, so Attune stops and keeps the best version.',
   evalEvery: 'How often (in steps) the held-out examples are checked. 0 lets Attune choose from the size of your data: about 10 checks per run.',
   patience: 'How many checks in a row may fail to improve before training stops early.',
+  baseWeights: 'How the base model is kept in memory while tuning. Exact is best when it fits; smaller versions let a larger model tune on this machine, with answers very close to the exact one.',
+  saveActivationMemory: 'Work each layer out again when learning from it instead of keeping it in memory: far less memory for larger models, about a third more time.',
 };
 
 /** Plain names of the engine's named chat templates (others show their name). */

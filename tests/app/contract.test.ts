@@ -4,6 +4,9 @@ import { callNames, calls, eventNames, type CallName } from '../../src/shared/co
 import { dispatch, isCallName } from '../../src/main/dispatch.js';
 import { isTrustedUrl } from '../../src/main/trust.js';
 import type { Handlers } from '../../src/main/handlers.js';
+import { toTuneConfig } from '../../src/main/engine-facade.js';
+import type { TuneJobSpec } from '../../src/main/engine.js';
+import { PRESETS } from '../../src/shared/presets.js';
 
 describe('the contract', () => {
   it('names every call and event as namespace.verb', () => {
@@ -40,7 +43,9 @@ describe('the contract', () => {
     // Early stopping, template and untrained-token choices.
     const adv = (advanced: Record<string, unknown>) => start.safeParse({ project: 'p', modelPath: '/m', preset: 'quick', advanced }).success;
     expect(adv({ earlyStopping: false, evalEvery: 0, patience: 3, trainTokens: 'none', template: 'chatml' })).toBe(true);
-    for (const bad of [{ patience: 0 }, { evalEvery: -1 }, { trainTokens: [2] }, { template: '../x' }, { template: 'A B' }, { earlyStopping: 'yes' }]) expect(adv(bad), JSON.stringify(bad)).toBe(false);
+    // Memory: how the base is stored, and recomputed activations.
+    expect(adv({ baseWeights: 'int4', saveActivationMemory: true })).toBe(true);
+    for (const bad of [{ patience: 0 }, { evalEvery: -1 }, { trainTokens: [2] }, { template: '../x' }, { template: 'A B' }, { earlyStopping: 'yes' }, { baseWeights: 'int3' }, { saveActivationMemory: 1 }]) expect(adv(bad), JSON.stringify(bad)).toBe(false);
     const serve = calls['serve.start'].request;
     expect(serve.safeParse({ project: 'p', runId: 'run-1' }).success).toBe(true);
     expect(serve.safeParse({ project: 'p', runId: 'run-1', port: 70000 }).success).toBe(false);
@@ -124,5 +129,15 @@ describe('sender check', () => {
     expect(isTrustedUrl('http://localhost:5173/index.html', dev)).toBe(true);
     expect(isTrustedUrl('http://localhost:5174/', dev)).toBe(false);
     expect(isTrustedUrl('not a url', dev)).toBe(false);
+  });
+});
+
+describe('settings to the engine', () => {
+  it('passes the memory settings through, and reads records from before them as the defaults', () => {
+    const settings = { ...PRESETS.quick.values, baseWeights: 'int4' as const, saveActivationMemory: true };
+    const spec = { modelPath: '/m', dataFile: '/d.jsonl', runDir: '/r', valFraction: 0.1, settings } as unknown as TuneJobSpec;
+    expect(toTuneConfig(spec)).toMatchObject({ baseStorage: 'int4', recomputeActivations: true, rank: settings.rank });
+    const { baseWeights: _b, saveActivationMemory: _s, ...older } = settings;
+    expect(toTuneConfig({ ...spec, settings: older } as unknown as TuneJobSpec)).toMatchObject({ baseStorage: 'f32', recomputeActivations: false });
   });
 });

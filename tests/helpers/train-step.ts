@@ -26,6 +26,7 @@ export async function stepGradients(
     lr: floatTensor(Float32Array.of(0), []),
     apply: floatTensor(Float32Array.of(0), []),
   };
+  if (g.inputs.some((i) => i.name === 'dropout_step')) feeds.dropout_step = floatTensor(Float32Array.of(1), []);
   const specs = trainableTensors(model.config, opts);
   const flat = packTensors(specs, params);
   feeds.params = floatTensor(flat, [flat.length]);

@@ -51,6 +51,7 @@ export function registerTuneCommand(program: Command): void {
     .option('--threads <n>', 'CPU threads', intArg('--threads', 1))
     .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']))
     .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
+    .option('--recompute-activations', 'recompute each layer in the backward pass: far less memory for about a third more time')
     .option('--json', 'print progress events as JSON lines')
     .action(async (o) => {
       const { runTuning, resumeTuning } = await import('../../engine/index.js');
@@ -72,7 +73,7 @@ export function registerTuneCommand(program: Command): void {
             targets: o.target, batchSize: o.batchSize, gradAccum: o.gradAccum, maxLength: o.maxLength, seed: o.seed,
             valFraction: o.valFraction, evalEvery: o.evalEvery, earlyStoppingPatience: o.earlyStoppingPatience,
             initAdapter: o.initAdapter, template: o.template, trainTokens: o.trainTokens, checkpointMinutes: o.checkpointMinutes,
-            device: o.device, threads: o.threads, baseStorage: o.baseWeights,
+            device: o.device, threads: o.threads, baseStorage: o.baseWeights, recomputeActivations: o.recomputeActivations,
           },
           { onEvent: progress, signal: controller.signal },
         );

@@ -147,10 +147,11 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
       attrs = { axis: attr.int(0) };
     }
     // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
+    let zeroPoint: Value | undefined;
     const zero = () =>
-      int4
+      (zeroPoint ??= int4
         ? g.initializer(`${name}.zero`, 'int4', [rows, cols / INT4_BLOCK], new Uint8Array(Math.ceil((rows * cols) / INT4_BLOCK / 2)))
-        : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows));
+        : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows)));
     const dq = (again: boolean) =>
       g.op('DequantizeLinear', again ? [q, scales, zero()] : [q, scales], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape }] })[0];
     const first = dq(false);

@@ -11,6 +11,7 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { attr, type Value } from '../onnx/graph.js';
 import { ropeInverseFrequencies, type ModelConfig } from './config.js';
 import type { WeightLookup } from './base-storage.js';
+import { buildBackward } from '../onnx/autodiff/backward.js';
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
@@ -55,6 +56,8 @@ export interface LoraWiring {
   mergedScale?: number;
   /** Training: dropout on the adapter's input (PEFT's lora_dropout); returns the dropped-out x. */
   dropout?: (x: Value, layer: number, target: LoraTarget) => Value;
+  /** Training: recompute each layer in the backward pass instead of keeping its activations. */
+  recompute?: boolean;
 }
 
 export interface DecoderInputs {
@@ -121,7 +124,7 @@ export function buildDecoder(
     return g.add(g.mul(x, rope.cos, `${name}_cos`), g.mul(rotated, rope.sin, `${name}_sin`), name);
   };
 
-  const project = (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
+  const projectWith = (weight: WeightLookup) => (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
     const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
     const bias = hasBias ? weight(`${mod}.bias`) : undefined;
     let base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
@@ -139,68 +142,104 @@ export function buildDecoder(
 
   let x = inp.embeddings; // [N, D]
   const present: { key: Value; value: Value }[] = [];
-  for (let l = 0; l < cfg.layers; l++) {
-    x = g.scope(`blk.${l}`, () => {
-      const h = g.rmsNorm(x, weight(`blk.${l}.attn_norm.weight`), cfg.rmsEps, 'attn_norm');
-      let q = g.reshapeTo(project(h, l, 'q', cfg.arch.qkvBias), shapeBTHd(H), ['batch', 'seq', H, hd], 'q_heads'); // [B,T,H,hd]
-      let k = g.reshapeTo(project(h, l, 'k', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'k_heads'); // [B,T,KV,hd]
-      const v = g.reshapeTo(project(h, l, 'v', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'v_heads');
-      if (cfg.arch.qkNorm) {
-        q = g.rmsNorm(q, weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
-        k = g.rmsNorm(k, weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
-      }
-      const past = inp.past?.[l];
-      if (rope.fused && past && hd % 16 === 0) {
-        // Inference: ORT's GroupQueryAttention does RoPE, the cache append, causal softmax
-        // attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0,
-        // which real models have; tiny test models with smaller heads take the general path).
-        const flat = (t: Value, n: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([n * hd])], 0, `shape_bt_${n}x${hd}`), ['batch', 'seq', n * hd], name);
-        const [out, presentKey, presentValue] = g.op(
-          'GroupQueryAttention',
-          [flat(q, H, 'q_bsh'), flat(k, KV, 'k_bsh'), flat(v, KV, 'v_bsh'), past.key, past.value, rope.fused.seqlensK, rope.fused.totalLength, rope.fused.cosCache, rope.fused.sinCache],
-          { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
-          {
-            name: 'gqa',
-            domain: 'com.microsoft',
-            outputs: [
-              { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
-              { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
-              { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
-            ],
-          },
-        );
-        present.push({ key: presentKey, value: presentValue });
-        const attnOut = project(g.reshape(out, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
-        const x1 = g.add(x, attnOut, 'attn_residual');
-        const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
-        const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
-        return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
-      }
-      const qr = applyRope(g.transpose(q, [0, 2, 1, 3], 'q_t'), 'q_rope'); // [B,H,T,hd]
-      const kr = applyRope(g.transpose(k, [0, 2, 1, 3], 'k_t'), 'k_rope'); // [B,KV,T,hd]
-      const vt = g.transpose(v, [0, 2, 1, 3], 'v_t'); // [B,KV,T,hd]
-      const kAll = past ? g.concat([past.key, kr], 2, 'k_all') : kr; // [B,KV,S,hd]
-      const vAll = past ? g.concat([past.value, vt], 2, 'v_all') : vt;
-      present.push({ key: kAll, value: vAll });
-
-      // Grouped-query attention without repeating K/V: queries as [B, KV, group, T, hd].
-      const qScaled = g.mul(qr, g.scalar(1 / Math.sqrt(hd)), 'q_scaled');
-      const q5 = g.reshape(qScaled, ['batch', KV, group, 'seq', hd], 'q_grouped');
-      const ctx = attention(g, q5, kAll, vAll, rope.mask); // [B,KV,G,T,hd]
-      const ctxHeads = g.reshape(ctx, ['batch', H, 'seq', hd], 'ctx_heads'); // [B,H,T,hd]
-      const ctxFlat = g.reshape(g.transpose(ctxHeads, [0, 2, 1, 3], 'ctx_t'), ['tokens', H * hd], 'ctx_flat'); // [N, H*hd]
-      const attnOut = project(ctxFlat, l, 'o', false);
+  /** One decoder layer; `weight` is the lookup to use (the recomputation passes its own). */
+  const layer = (l: number, x: Value, weight: WeightLookup): Value => {
+    const project = projectWith(weight);
+    const h = g.rmsNorm(x, weight(`blk.${l}.attn_norm.weight`), cfg.rmsEps, 'attn_norm');
+    let q = g.reshapeTo(project(h, l, 'q', cfg.arch.qkvBias), shapeBTHd(H), ['batch', 'seq', H, hd], 'q_heads'); // [B,T,H,hd]
+    let k = g.reshapeTo(project(h, l, 'k', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'k_heads'); // [B,T,KV,hd]
+    const v = g.reshapeTo(project(h, l, 'v', cfg.arch.qkvBias), shapeBTHd(KV), ['batch', 'seq', KV, hd], 'v_heads');
+    if (cfg.arch.qkNorm) {
+      q = g.rmsNorm(q, weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
+      k = g.rmsNorm(k, weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
+    }
+    const past = inp.past?.[l];
+    if (rope.fused && past && hd % 16 === 0) {
+      // Inference: ORT's GroupQueryAttention does RoPE, the cache append, causal softmax
+      // attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0,
+      // which real models have; tiny test models with smaller heads take the general path).
+      const flat = (t: Value, n: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([n * hd])], 0, `shape_bt_${n}x${hd}`), ['batch', 'seq', n * hd], name);
+      const [out, presentKey, presentValue] = g.op(
+        'GroupQueryAttention',
+        [flat(q, H, 'q_bsh'), flat(k, KV, 'k_bsh'), flat(v, KV, 'v_bsh'), past.key, past.value, rope.fused.seqlensK, rope.fused.totalLength, rope.fused.cosCache, rope.fused.sinCache],
+        { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
+        {
+          name: 'gqa',
+          domain: 'com.microsoft',
+          outputs: [
+            { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
+            { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+            { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+          ],
+        },
+      );
+      present.push({ key: presentKey, value: presentValue });
+      const attnOut = project(g.reshape(out, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
       const x1 = g.add(x, attnOut, 'attn_residual');
-
       const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
-      const gate = project(h2, l, 'gate', false);
-      const up = project(h2, l, 'up', false);
-      const act = swiGlu(g, gate, up);
+      const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
       return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
-    });
+    }
+    const qr = applyRope(g.transpose(q, [0, 2, 1, 3], 'q_t'), 'q_rope'); // [B,H,T,hd]
+    const kr = applyRope(g.transpose(k, [0, 2, 1, 3], 'k_t'), 'k_rope'); // [B,KV,T,hd]
+    const vt = g.transpose(v, [0, 2, 1, 3], 'v_t'); // [B,KV,T,hd]
+    const kAll = past ? g.concat([past.key, kr], 2, 'k_all') : kr; // [B,KV,S,hd]
+    const vAll = past ? g.concat([past.value, vt], 2, 'v_all') : vt;
+    present.push({ key: kAll, value: vAll });
+
+    // Grouped-query attention without repeating K/V: queries as [B, KV, group, T, hd].
+    const qScaled = g.mul(qr, g.scalar(1 / Math.sqrt(hd)), 'q_scaled');
+    const q5 = g.reshape(qScaled, ['batch', KV, group, 'seq', hd], 'q_grouped');
+    const ctx = attention(g, q5, kAll, vAll, rope.mask); // [B,KV,G,T,hd]
+    const ctxHeads = g.reshape(ctx, ['batch', H, 'seq', hd], 'ctx_heads'); // [B,H,T,hd]
+    const ctxFlat = g.reshape(g.transpose(ctxHeads, [0, 2, 1, 3], 'ctx_t'), ['tokens', H * hd], 'ctx_flat'); // [N, H*hd]
+    const attnOut = project(ctxFlat, l, 'o', false);
+    const x1 = g.add(x, attnOut, 'attn_residual');
+
+    const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
+    const gate = project(h2, l, 'gate', false);
+    const up = project(h2, l, 'up', false);
+    const act = swiGlu(g, gate, up);
+    return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
+  };
+
+  for (let l = 0; l < cfg.layers; l++) {
+    const input = x;
+    x = g.scope(`blk.${l}`, () => layer(l, input, weight));
+    if (lora?.recompute) x = recomputedInBackward(g, l, input, x, lora, (xr) => g.scope(`blk.${l}`, () => layer(l, xr, weight.recompute ? recomputeLookup(weight) : weight)));
   }
   const hidden = g.rmsNorm(x, weight('output_norm.weight'), cfg.rmsEps, 'output_norm');
   return { hidden, present };
+}
+
+/** A lookup whose every expansion of a compressed weight is a fresh one (none from the forward pass). */
+function recomputeLookup(weight: WeightLookup): WeightLookup {
+  const again = weight.recompute!;
+  return Object.assign((name: string) => again(name), { recompute: again });
+}
+
+/**
+ * Activation recomputation ("gradient checkpointing") for one layer: the layer becomes a
+ * composite of its input and its LoRA factors whose backward rebuilds the layer from the input
+ * and differentiates that copy. Only each layer's input stays alive from the forward pass to the
+ * backward pass, not all of its activations: far less memory for about one more forward pass.
+ * The copy starts from a no-op Flatten of the input, so ORT's common-subexpression pass cannot
+ * merge it back into the forward nodes (which would keep their outputs alive again).
+ */
+function recomputedInBackward(g: GraphBuilder, l: number, input: Value, output: Value, lora: LoraWiring, rebuild: (x: Value) => Value): Value {
+  const factors = lora.targets.flatMap((t) => {
+    const { a, b } = lora.factors(l, t);
+    return [a, b];
+  });
+  return g.composite(output, [input, ...factors], (gb, dy, needs) =>
+    gb.scope(`recompute.${l}`, () => {
+      const xr = gb.op('Flatten', [input], { axis: attr.int(1) }, { name: 'input', outputs: [{ dtype: input.dtype, shape: input.shape }] })[0];
+      const surrogate = gb.reduceSum(gb.mul(rebuild(xr), dy, 'terms'), [0, 1], false, 'surrogate');
+      const all = [xr, ...factors];
+      const grads = buildBackward(gb, surrogate, all.filter((_, i) => needs(i)), { stopGradient: [dy], unconnected: 'zeros', scope: `grad/recompute.${l}` });
+      return all.map((v, i) => (needs(i) ? grads.get(v.name)! : null));
+    }),
+  );
 }
 
 /**

@@ -56,6 +56,8 @@ export interface StepGraphOptions {
   mergeLora?: boolean;
   /** Number of loss chunks; by default sized so one chunk's logits stay under ~32 MB. */
   lossChunks?: number;
+  /** Recompute each layer's activations in backward (less memory, about one more forward pass). */
+  recomputeActivations?: boolean;
   /** Forward and loss only (validation): outputs loss_sum, no gradients or updates. */
   evalOnly?: boolean;
   /** The execution provider the graph will run on (ops it lacks are spelled with others). */
@@ -171,6 +173,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     mergedScale: opts.mergeLora ? opts.alpha / opts.rank : undefined,
     dropout: opts.loraDropout && !opts.evalOnly ? dropoutMasks(g, opts.loraDropout, opts.seed ?? 0) : undefined, // none in validation
     factors: (l, t) => ({ a: params.get(loraParamName(l, t, 'A'))!, b: params.get(loraParamName(l, t, 'B'))! }),
+    recompute: opts.recomputeActivations && !opts.evalOnly,
   });
 
   // ---- chunked cross-entropy and its gradient with respect to the hidden states and head

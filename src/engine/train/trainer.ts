@@ -55,6 +55,8 @@ export interface TrainingHyperparameters {
   checkpointMinutes: number;
   /** How the frozen base is stored: f32, or f16/int8/int4 to tune larger models in less memory. */
   baseStorage: BaseStorage;
+  /** Recompute each layer's activations in the backward pass: far less memory, ~1/3 more compute. */
+  recomputeActivations: boolean;
 }
 
 export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
@@ -79,6 +81,7 @@ export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
   earlyStoppingPatience: 0,
   checkpointMinutes: 5,
   baseStorage: 'f32',
+  recomputeActivations: false,
 };
 
 export type TuneEvent =
@@ -129,6 +132,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
     loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
+    recomputeActivations: hp.recomputeActivations ?? false,
   };
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();

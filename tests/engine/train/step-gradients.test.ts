@@ -129,3 +129,41 @@ describe('chunked loss', () => {
     for (const [name, g] of one.grads) expect(relativeError(three.grads.get(name)!, g)).toBeLessThan(1e-5);
   });
 });
+
+describe('recomputed activations', () => {
+  const cases = [
+    { arch: 'llama' as const, extra: {} },
+    { arch: 'qwen3' as const, extra: { baseStorage: 'int4' as const, loraDropout: 0.2 } },
+    { arch: 'qwen2' as const, extra: { baseStorage: 'f16' as const } },
+  ];
+  for (const { arch, extra } of cases) {
+    it(`${arch}${'baseStorage' in extra ? `, ${extra.baseStorage} base` : ''}${'loraDropout' in extra ? ', dropout' : ''}: recomputing each layer in backward gives the same gradients`, async () => {
+      const dir = path.join(tmp, `recompute-${arch}`);
+      writeTinyModel(dir, arch, { seed: 12, hidden: 32, layers: 3, heads: 4, kvHeads: 2, ffn: 48 });
+      const model = await loadModel(dir);
+      const ref = loadReferenceModel(dir);
+      const lora = makeRandomLora(ref, { rank: 2, alpha: 4, targets: [...LORA_TARGETS], seed: 5, stdA: 0.3, stdB: 0.3 });
+      const params = new Map<string, Float32Array>();
+      for (let l = 0; l < model.config.layers; l++) {
+        for (const t of LORA_TARGETS) {
+          params.set(loraParamName(l, t, 'A'), Float32Array.from(lora.A.get(loraModulePath(l, t))!));
+          params.set(loraParamName(l, t, 'B'), Float32Array.from(lora.B.get(loraModulePath(l, t))!));
+        }
+      }
+      const rows = [2, 300];
+      const D = model.config.hidden;
+      const embed = model.weights.get('token_embd.weight').data;
+      params.set(TOKEN_EMBED_PARAM, Float32Array.from(rows.flatMap((r) => Array.from(embed.subarray(r * D, (r + 1) * D)))));
+      if (!model.config.tieEmbeddings) {
+        const head = model.weights.get('output.weight').data;
+        params.set(TOKEN_HEAD_PARAM, Float32Array.from(rows.flatMap((r) => Array.from(head.subarray(r * D, (r + 1) * D)))));
+      }
+      const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 16, trainTokenIds: rows, seed: 3, ...STEP_DEFAULTS, ...extra };
+      const kept = await stepGradients(model, opts, params, SEQS);
+      const recomputed = await stepGradients(model, { ...opts, recomputeActivations: true }, params, SEQS);
+      expect(Math.abs(kept.loss - recomputed.loss)).toBeLessThan(1e-6);
+      expect(recomputed.grads.size).toBe(kept.grads.size);
+      for (const [name, g] of kept.grads) expect(relativeError(recomputed.grads.get(name)!, g), name).toBeLessThan(1e-5);
+    });
+  }
+});

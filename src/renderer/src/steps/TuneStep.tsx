@@ -229,6 +229,22 @@ export function TuneStep({ state, update, next }: StepProps) {
                   {untrained && advanced.template === 'model' ? ` ${untrained}` : ''}
                 </small>
               </div>
+              <div className="field">
+                <label htmlFor="adv-base-weights">Base model in memory</label>
+                <select id="adv-base-weights" value={advanced.baseWeights} aria-describedby="adv-base-weights-help" onChange={(e) => set({ baseWeights: e.target.value as Advanced['baseWeights'] })}>
+                  <option value="f32">Exact (most memory)</option>
+                  <option value="f16">Half size</option>
+                  <option value="int8">Quarter size</option>
+                  <option value="int4">Eighth size (least memory)</option>
+                </select>
+                <small id="adv-base-weights-help">{ADVANCED_HELP.baseWeights}</small>
+              </div>
+              <div className="field">
+                <label>
+                  <input type="checkbox" checked={advanced.saveActivationMemory} aria-describedby="adv-activations-help" onChange={(e) => set({ saveActivationMemory: e.target.checked })} /> Save memory while learning (slower)
+                </label>
+                <small id="adv-activations-help">{ADVANCED_HELP.saveActivationMemory}</small>
+              </div>
             </div>
             <fieldset className="card" aria-describedby="early-help">
               <legend>Early stopping</legend>
