@@ -79,6 +79,8 @@ interface ChildResult {
   /** Peak before the first step: loading, graph building, ORT sessions. */
   startMiB: number;
   stepSeconds: number[];
+  /** Tokens in each step's batch (padding included): the examples set the length, up to --seq. */
+  stepTokens: number[];
   valLoss: number | null;
   device: string;
 }
@@ -93,6 +95,7 @@ async function child(args: Map<string, string | true>): Promise<void> {
   let valLoss: number | null = null;
   let device = '';
   let startMiB = 0;
+  const stepTokens: number[] = [];
   const out = mkdtempSync(path.join(os.tmpdir(), 'attune-mem-run-'));
   rmSync(out, { recursive: true });
   await runTuning(
@@ -124,14 +127,15 @@ async function child(args: Map<string, string | true>): Promise<void> {
           const now = performance.now();
           stepSeconds.push((now - last) / 1000);
           last = now;
-          log(`step ${e.step}: peak so far ${fmt(peakRssMiB() / 1024, 2)} GiB, now ${fmt(rssMiB() / 1024, 2)} GiB`);
+          stepTokens.push(e.tokens);
+          log(`step ${e.step}: ${e.tokens} tokens, peak so far ${fmt(peakRssMiB() / 1024, 2)} GiB, now ${fmt(rssMiB() / 1024, 2)} GiB`);
         }
         if (e.type === 'eval') valLoss = e.valLoss;
       },
     },
   );
   rmSync(out, { recursive: true, force: true });
-  emitResult({ storage, phase: String(args.get('phase')), peakMiB: peakRssMiB(), startMiB, stepSeconds, valLoss, device } satisfies ChildResult);
+  emitResult({ storage, phase: String(args.get('phase')), peakMiB: peakRssMiB(), startMiB, stepSeconds, stepTokens, valLoss, device } satisfies ChildResult);
 }
 
 async function main(): Promise<void> {
@@ -147,14 +151,14 @@ async function main(): Promise<void> {
         const passthrough = [...['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
         const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, ...passthrough], { ATTUNE_CACHE_DIR: cache }, `memory ${storage} ${phase}`);
         log(`${storage} ${phase}: peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all`);
-        rows.push([storage, phase, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 3)]);
+        rows.push([storage, phase, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', r.stepTokens.join('/'), fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 3)]);
       }
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
   }
   process.stdout.write(`\nMachine: ${machineDescription()}\nModel: random Qwen2.5-1.5B shapes (1.54B parameters, BF16 file), LoRA r16 on all 7 projections, CPU${args.has('recompute') ? ', activations recomputed' : ''}\n\n`);
-  process.stdout.write(table(['base storage', 'graphs', 'peak before step 1 (GiB)', 'peak RSS (GiB)', 'best step (s)', 'whole run (s)', 'val loss'], rows) + '\n');
+  process.stdout.write(table(['base storage', 'graphs', 'peak before step 1 (GiB)', 'peak RSS (GiB)', 'best step (s)', 'tokens per step', 'whole run (s)', 'val loss'], rows) + '\n');
 }
 
 await main();
