@@ -1,6 +1,7 @@
 /** Runs workers with Node's child_process.fork (tests, the end-to-end transport, the CLI). */
 import { fork } from 'node:child_process';
 import type { JobRunner, WorkerHandle } from './runner.js';
+import { TUNING_PROCESS_ENV } from '../../shared/tuning-env.js';
 
 export interface NodeRunnerOptions {
   /** The worker module; a .ts file is run through tsx. */
@@ -14,7 +15,7 @@ export function nodeRunner(opts: NodeRunnerOptions): JobRunner {
       const execArgv = opts.workerPath.endsWith('.ts') ? ['--import', 'tsx'] : [];
       const child = fork(opts.workerPath, [], {
         execArgv,
-        env: { ...process.env, ...opts.env },
+        env: { ...process.env, ...TUNING_PROCESS_ENV, ...opts.env },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
