@@ -17,7 +17,7 @@ import path from 'node:path';
 import { float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../src/engine/weights/safetensors.js';
 import { emitResult, fmt, intArg, log, machineDescription, parseArgs, peakRssMiB, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
 import { paddedTokenizer, Rng, STORIES_DIR } from './model.js';
-import { TUNING_PROCESS_ENV } from '../src/shared/tuning-env.js';
+import { tuningProcessEnv } from '../src/shared/tuning-env.js';
 
 const QWEN25_1P5B = { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, ffn: 8960, vocab: 151936 } as const;
 const MODEL_DIR = path.join(WORK_DIR, 'qwen2.5-1.5b-random-bf16');
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     try {
       for (const phase of ['cold', 'warm']) {
         const passthrough = [...['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
-        const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, ...passthrough], { ATTUNE_CACHE_DIR: cache, ...TUNING_PROCESS_ENV }, `memory ${storage} ${phase}`);
+        const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, ...passthrough], { ATTUNE_CACHE_DIR: cache, ...tuningProcessEnv(args.has('recompute')) }, `memory ${storage} ${phase}`);
         log(`${storage} ${phase}: peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all`);
         rows.push([storage, phase, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', r.stepTokens.join('/'), fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 3)]);
       }

@@ -5,15 +5,16 @@ import { spawn } from 'node:child_process';
 import { register } from 'tsx/esm/api';
 
 register();
-const { TUNING_PROCESS_ENV } = await import('../src/shared/tuning-env.ts');
+const { tuningProcessEnv } = await import('../src/shared/tuning-env.ts');
 
-// Tuning needs allocator settings that only apply from process start (see tuning-env.ts): run
-// once more with them. Ctrl-C reaches both processes (one process group), so SIGINT is not
-// passed on (a second one would stop the tune before its checkpoint); this one waits for the exit.
-const tunes = ['tune', 'demo'].includes(process.argv[2]);
-const missing = Object.keys(TUNING_PROCESS_ENV).filter((k) => process.env[k] === undefined);
-if (process.platform === 'linux' && tunes && missing.length) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...TUNING_PROCESS_ENV } });
+// Tuning in its memory-saving mode needs allocator settings that only apply from process start
+// (see tuning-env.ts): run once more with them. Ctrl-C reaches both processes (one process
+// group), so SIGINT is not passed on (a second one would stop the tune before its checkpoint);
+// this one waits for the other's exit.
+const env = process.argv[2] === 'tune' ? tuningProcessEnv(process.argv.includes('--recompute-activations')) : {};
+const missing = Object.keys(env).filter((k) => process.env[k] === undefined);
+if (process.platform === 'linux' && missing.length) {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...env } });
   process.on('SIGINT', () => {});
   for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

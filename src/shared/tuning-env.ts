@@ -1,10 +1,13 @@
 /**
- * Environment for a process that tunes. glibc keeps freed buffers below its (self-raising) mmap
- * threshold in its heap and rarely returns them, so after a few training steps the process holds
- * gigabytes it no longer uses. With a fixed 1 MiB threshold every activation-sized buffer is
- * mapped and given back when freed: measured on a 1.5B model (int4, recomputed activations,
- * batch 4), peak 6.6-7.6 -> 4.6 GiB and 5.5 -> 1.8 GiB held between steps. Read by glibc at
- * process start only, so it is set for the worker (app) or by re-running the CLI once (bin/).
+ * Environment for a process that tunes with "save memory" on (recomputed activations). glibc
+ * keeps freed buffers below its self-raising mmap threshold in its heap and rarely returns them,
+ * so after a few steps a process holds gigabytes it no longer uses. A fixed 1 MiB threshold maps
+ * every activation-sized buffer and gives it back when freed. Measured on a 1.5B model: peak
+ * 6.6-7.6 -> 4.6 GiB (int4, recomputed, batch 4) and 8.0-9.9 -> 6.8 GiB (int4, batch 2), but the
+ * fresh pages cost time (a batch-2 step 20-27 -> 29-31 s), so only the memory-saving mode pays it.
+ * Read by glibc at process start only: set for the app's worker, or by the CLI re-running itself.
  * Ignored on macOS and Windows.
  */
-export const TUNING_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '1048576' };
+export function tuningProcessEnv(saveMemory: boolean): Record<string, string> {
+  return saveMemory ? { MALLOC_MMAP_THRESHOLD_: '1048576' } : {};
+}

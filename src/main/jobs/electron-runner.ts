@@ -1,12 +1,11 @@
 /** Runs workers in Electron utility processes (the app). A crash there never takes the window down. */
 import { utilityProcess } from 'electron';
 import type { JobRunner, WorkerHandle } from './runner.js';
-import { TUNING_PROCESS_ENV } from '../../shared/tuning-env.js';
 
 export function electronRunner(workerPath: string): JobRunner {
   return {
-    spawn(): WorkerHandle {
-      const child = utilityProcess.fork(workerPath, [], { serviceName: 'Attune tuning', stdio: 'inherit', env: { ...process.env, ...TUNING_PROCESS_ENV } });
+    spawn(env = {}): WorkerHandle {
+      const child = utilityProcess.fork(workerPath, [], { serviceName: 'Attune tuning', stdio: 'inherit', env: { ...process.env, ...env } });
       let exitListener: ((i: { code: number | null; signal?: string | null }) => void) | undefined;
       let exitInfo: { code: number | null; signal?: string | null } | undefined;
       let fatal: string | undefined;

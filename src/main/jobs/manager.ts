@@ -4,6 +4,7 @@ import type { TuneEvent } from '../../shared/contract.js';
 import type { TuneJobSpec } from '../engine.js';
 import type { JobExit, StopReason } from './protocol.js';
 import { Job, type JobRunner } from './runner.js';
+import { tuningProcessEnv } from '../../shared/tuning-env.js';
 
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
@@ -18,7 +19,7 @@ export class JobManager {
     if (this.jobs.size > 0) {
       throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
     }
-    const job = new Job(this.runner.spawn(), spec, { onEvent });
+    const job = new Job(this.runner.spawn(tuningProcessEnv(spec.settings.saveActivationMemory ?? false)), spec, { onEvent });
     this.jobs.set(key, job);
     void job.exit.then((exit) => {
       this.jobs.delete(key);

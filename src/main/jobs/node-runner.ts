@@ -1,7 +1,6 @@
 /** Runs workers with Node's child_process.fork (tests, the end-to-end transport, the CLI). */
 import { fork } from 'node:child_process';
 import type { JobRunner, WorkerHandle } from './runner.js';
-import { TUNING_PROCESS_ENV } from '../../shared/tuning-env.js';
 
 export interface NodeRunnerOptions {
   /** The worker module; a .ts file is run through tsx. */
@@ -11,11 +10,11 @@ export interface NodeRunnerOptions {
 
 export function nodeRunner(opts: NodeRunnerOptions): JobRunner {
   return {
-    spawn(): WorkerHandle {
+    spawn(env = {}): WorkerHandle {
       const execArgv = opts.workerPath.endsWith('.ts') ? ['--import', 'tsx'] : [];
       const child = fork(opts.workerPath, [], {
         execArgv,
-        env: { ...process.env, ...TUNING_PROCESS_ENV, ...opts.env },
+        env: { ...process.env, ...env, ...opts.env },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });

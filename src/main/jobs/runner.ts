@@ -18,7 +18,8 @@ export interface WorkerHandle {
 }
 
 export interface JobRunner {
-  spawn(): WorkerHandle;
+  /** `env` is added to the worker's environment (it must be known at process start). */
+  spawn(env?: Record<string, string>): WorkerHandle;
 }
 
 export interface JobCallbacks {
