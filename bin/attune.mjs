@@ -2,6 +2,8 @@
 // The CLI runs the TypeScript sources directly through tsx, so `npx attune` works after `npm ci`
 // with no build step.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { register } from 'tsx/esm/api';
 
 register();
@@ -11,7 +13,7 @@ const { tuningProcessEnv } = await import('../src/shared/tuning-env.ts');
 // (see tuning-env.ts): run once more with them. Ctrl-C reaches both processes (one process
 // group), so SIGINT is not passed on (a second one would stop the tune before its checkpoint);
 // this one waits for the other's exit.
-const env = process.argv[2] === 'tune' ? tuningProcessEnv(process.argv.includes('--recompute-activations')) : {};
+const env = process.argv[2] === 'tune' ? tuningProcessEnv(process.argv.includes('--recompute-activations') || resumesMemorySaving()) : {};
 const missing = Object.keys(env).filter((k) => process.env[k] === undefined);
 if (process.platform === 'linux' && missing.length) {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...env } });
@@ -25,4 +27,15 @@ if (process.platform === 'linux' && missing.length) {
   });
 } else {
   await import('../src/cli/main.ts');
+}
+
+/** `tune --resume <runDir>` of a run started in the memory-saving mode (its config.json says so). */
+function resumesMemorySaving() {
+  const at = process.argv.indexOf('--resume');
+  if (at < 0 || !process.argv[at + 1]) return false;
+  try {
+    return JSON.parse(readFileSync(path.join(process.argv[at + 1], 'config.json'), 'utf8')).hp?.recomputeActivations === true;
+  } catch {
+    return false; // the tune itself reports a missing or broken run folder
+  }
 }
