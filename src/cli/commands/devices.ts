@@ -12,7 +12,7 @@ export function registerDevicesCommand(program: Command): void {
       const auto = chooseDevice(probes);
       if (o.json) return printJson({ devices: probes, auto });
       for (const p of probes) {
-        const detail = p.available ? (p.gflops !== undefined ? ` — ${p.gflops} GFLOP/s (matrix products, F32)` : '') : ` — ${p.reason}`;
+        const detail = p.available ? (p.gflops !== undefined ? ` — speed test: ${Math.round(p.gflops)} billion calculations a second` : '') : ` — ${p.reason}`;
         process.stdout.write(`${p.available ? 'yes' : 'no '}  ${DEVICE_LABELS[p.device]}${detail}\n`);
       }
       process.stdout.write(`\nAutomatic choice: ${DEVICE_LABELS[auto.device]}, because ${auto.reason}.\n`);

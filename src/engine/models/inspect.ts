@@ -86,5 +86,6 @@ export function reportFor(model: LoadedModel): ModelReport {
 }
 
 export async function inspectModel(modelPath: string): Promise<ModelReport> {
-  return reportFor(await loadModel(modelPath));
+  // The report reads only the embedding (and head) rows: a folder's other weights stay on disk.
+  return reportFor(await loadModel(modelPath, { lazyWeights: true }));
 }

@@ -16,6 +16,7 @@ import { serializeGraph } from '../onnx/serialize.js';
 import { writeTextAtomic } from '../util/atomic.js';
 import { cacheRoot } from './cache.js';
 import { defaultThreads, type DeviceChoice, type ResolvedDevice } from './session.js';
+import { DEVICE_LABELS, DEVICE_SHORT_LABELS as SHORT_LABELS } from '../../shared/devices.js';
 
 export type { DeviceChoice };
 
@@ -35,8 +36,7 @@ export interface ResolvedDeviceInfo {
   reason: string;
 }
 
-export const DEVICE_LABELS: Record<ResolvedDevice, string> = { cpu: 'CPU', cuda: 'NVIDIA GPU (CUDA)', webgpu: 'GPU (WebGPU)', dml: 'GPU (DirectML)' };
-const SHORT_LABELS: Record<ResolvedDevice, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU', dml: 'DirectML' };
+export { DEVICE_LABELS };
 
 /**
  * A GPU must beat the CPU by this factor on the probe to be chosen: a training step on a GPU
@@ -268,11 +268,11 @@ export function chooseDevice(probes: DeviceProbe[]): ResolvedDeviceInfo {
   }
   const best = gpus[0];
   const label = SHORT_LABELS[best.device];
-  const speeds = `${fmt(best.gflops!)} vs ${fmt(cpu?.gflops ?? 0)} GFLOP/s`;
+  const speeds = `${fmt(best.gflops!)} against ${fmt(cpu?.gflops ?? 0)} billion calculations a second`;
   if (!cpu?.gflops || best.gflops! >= GPU_ADVANTAGE * cpu.gflops) {
-    return { device: best.device, reason: `${label} passed the check and multiplies matrices faster than the CPU (${speeds})` };
+    return { device: best.device, reason: `${label} passed the check and was faster than the CPU on a speed test (${speeds})` };
   }
-  return { device: 'cpu', reason: `${label} works but is not clearly faster than the CPU here (${speeds})` };
+  return { device: 'cpu', reason: `${label} works but was not clearly faster than the CPU on a speed test (${speeds})` };
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(2));

@@ -128,7 +128,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
 export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undefined, chosen: BaseStorage | undefined): BaseStorage {
   const storage = chosen ?? (device !== 'cpu' && probe?.f16 ? 'f16' : 'f32');
   if (storage === 'f16' && device !== 'cpu' && probe?.f16 === false) {
-    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device]} cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.`, { field: 'base-weights' });
+    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device]} cannot compute with half-precision numbers, so it cannot keep the base model at half size (f16). Choose the exact (f32), quarter (int8) or eighth (int4) size for the base model, or run on the CPU.`, { field: 'base-weights' });
   }
   return storage;
 }

@@ -19,12 +19,12 @@ describe('the automatic device choice', () => {
       cpu(200),
     ]);
     expect(r.device).toBe('cuda');
-    expect(r.reason).toMatch(/CUDA passed the check .*4000 vs 200 GFLOP\/s/);
+    expect(r.reason).toMatch(/CUDA passed the check .*4000 against 200 billion calculations a second/);
   });
 
   it('stays on the CPU when the GPU works but is not clearly faster (e.g. a software Vulkan device)', () => {
     const slow = chooseDevice([{ device: 'webgpu', available: true, gflops: 0.9 }, cpu(390)]);
-    expect(slow).toEqual({ device: 'cpu', reason: 'WebGPU works but is not clearly faster than the CPU here (0.90 vs 390 GFLOP/s)' });
+    expect(slow).toEqual({ device: 'cpu', reason: 'WebGPU works but was not clearly faster than the CPU on a speed test (0.90 against 390 billion calculations a second)' });
     expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 200 * GPU_ADVANTAGE * 0.9 }, cpu(200)]).device).toBe('cpu');
     expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 200 * GPU_ADVANTAGE }, cpu(200)]).device).toBe('webgpu');
   });
@@ -86,6 +86,6 @@ describe('the frozen base on each device', () => {
   });
 
   it('refuses f16 in words on a GPU without half-precision shaders', () => {
-    expect(() => baseStorageOn('webgpu', gpu(false), 'f16')).toThrow('GPU (WebGPU) cannot compute with half-precision numbers, so the base weights cannot be stored as f16 on it. Choose f32, int8 or int4 for the base weights, or run on the CPU.');
+    expect(() => baseStorageOn('webgpu', gpu(false), 'f16')).toThrow('GPU (WebGPU) cannot compute with half-precision numbers, so it cannot keep the base model at half size (f16). Choose the exact (f32), quarter (int8) or eighth (int4) size for the base model, or run on the CPU.');
   });
 });

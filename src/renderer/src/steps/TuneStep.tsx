@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Advanced, LengthCheck, MetricsPoint, ModelInfo, PresetName, RunSummary, TuneEvent } from '../../../shared/contract.js';
+import { DEVICE_LABELS, type DeviceName } from '../../../shared/devices.js';
 import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery, TEMPLATE_TITLES } from '../../../shared/presets.js';
 import { attune, errorText } from '../api.js';
 import { formatDuration, plural } from '../format.js';
@@ -202,10 +203,11 @@ export function TuneStep({ state, update, next }: StepProps) {
                   onChange={(e) => set({ device: e.target.value as Advanced['device'] })}
                 >
                   <option value="auto">Automatic</option>
-                  <option value="cpu">CPU</option>
-                  <option value="cuda">NVIDIA GPU (CUDA)</option>
-                  <option value="webgpu">GPU (WebGPU)</option>
-                  <option value="dml">GPU (DirectML, Windows)</option>
+                  {(Object.keys(DEVICE_LABELS) as DeviceName[]).map((d) => (
+                    <option key={d} value={d}>
+                      {DEVICE_LABELS[d]}
+                    </option>
+                  ))}
                 </select>
                 <small id="adv-device-help">{ADVANCED_HELP.device}</small>
               </div>
@@ -346,7 +348,7 @@ export function TuneStep({ state, update, next }: StepProps) {
           </div>
           {(device ?? current.device) && (
             <p className="muted">
-              Running on {(device?.device ?? current.device)!.toUpperCase()}, because {device?.why ?? current.deviceWhy}.
+              Running on {DEVICE_LABELS[(device?.device ?? current.device) as DeviceName] ?? device?.device ?? current.device}, because {device?.why ?? current.deviceWhy}.
             </p>
           )}
           <figure className="chart" aria-labelledby="chart-caption">
