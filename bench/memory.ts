@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../src/engine/weights/safetensors.js';
 import { emitResult, fmt, intArg, log, machineDescription, parseArgs, peakRssMiB, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
-import { paddedTokenizer, Rng, STORIES_DIR } from './model.js';
+import { paddedTokenizer, randomWeights, STORIES_DIR, weightPlan } from './model.js';
 import { tuningProcessEnv } from '../src/shared/tuning-env.js';
 
 const QWEN25_1P5B = { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, ffn: 8960, vocab: 151936 } as const;
@@ -32,28 +32,9 @@ async function ensureModel(): Promise<string> {
   log(`bench model: writing a random Qwen2.5-1.5B-shaped model (BF16) to ${path.relative(REPO_ROOT, MODEL_DIR)} ...`);
   rmSync(MODEL_DIR, { recursive: true, force: true });
   mkdirSync(MODEL_DIR, { recursive: true });
-  const rng = new Rng(7);
+  // Converted to BF16 as generated: the F32 copy of only one tensor is held at a time.
   const st = new Map<string, SafetensorsTensor>();
-  const add = (name: string, shape: number[], std: number, mean = 0) => st.set(name, float32ToTensor(rng.fill(shape.reduce((a, b) => a * b, 1), std, mean), shape, 'BF16'));
-  const q = m.heads * m.headDim;
-  const kv = m.kvHeads * m.headDim;
-  add('model.embed_tokens.weight', [m.vocab, m.hidden], 0.02);
-  for (let l = 0; l < m.layers; l++) {
-    const p = `model.layers.${l}`;
-    add(`${p}.input_layernorm.weight`, [m.hidden], 0.02, 1);
-    add(`${p}.self_attn.q_proj.weight`, [q, m.hidden], 0.02);
-    add(`${p}.self_attn.q_proj.bias`, [q], 0.02);
-    add(`${p}.self_attn.k_proj.weight`, [kv, m.hidden], 0.02);
-    add(`${p}.self_attn.k_proj.bias`, [kv], 0.02);
-    add(`${p}.self_attn.v_proj.weight`, [kv, m.hidden], 0.02);
-    add(`${p}.self_attn.v_proj.bias`, [kv], 0.02);
-    add(`${p}.self_attn.o_proj.weight`, [m.hidden, q], 0.02);
-    add(`${p}.post_attention_layernorm.weight`, [m.hidden], 0.02, 1);
-    add(`${p}.mlp.gate_proj.weight`, [m.ffn, m.hidden], 0.02);
-    add(`${p}.mlp.up_proj.weight`, [m.ffn, m.hidden], 0.02);
-    add(`${p}.mlp.down_proj.weight`, [m.hidden, m.ffn], 0.02);
-  }
-  add('model.norm.weight', [m.hidden], 0.02, 1);
+  for (const [name, t] of randomWeights(weightPlan({ ...m, qkvBias: true }, m.layers), 7)) st.set(name, float32ToTensor(t.data, t.shape, 'BF16'));
   await writeSafetensors(path.join(MODEL_DIR, 'model.safetensors'), st);
   const { tokenizerJson, tokenizerConfig } = paddedTokenizer(m.vocab);
   writeFileSync(path.join(MODEL_DIR, 'tokenizer.json'), JSON.stringify(tokenizerJson));

@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../src/engine/weights/safetensors.js';
 import { writeGgufModel, type FloatTensor } from '../src/engine/weights/gguf-model.js';
 import { intArg, log, parseArgs, REPO_ROOT, WORK_DIR } from './lib.js';
+import { seededRandom } from '../src/engine/util/random.js';
 
 export const SMOLLM2_135M = {
   hidden: 576,
@@ -50,18 +51,12 @@ export const STORIES_DIR = (() => {
   return found;
 })();
 
-/** mulberry32 + Box–Muller: fast, seeded, good enough for weights. */
-export class Rng {
-  private s: number;
+/** The engine's mulberry32 + Box–Muller: fast, seeded, good enough for weights. */
+class Rng {
   private spare: number | undefined;
+  readonly uniform: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  uniform(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.uniform = seededRandom(seed);
   }
   normal(): number {
     if (this.spare !== undefined) {
@@ -113,31 +108,48 @@ function hfConfig(layers: number): Record<string, unknown> {
   };
 }
 
-/** HF tensor names -> weights, in file order. Projections ~N(0, 0.02), norms ~N(1, 0.02). */
-function generateWeights(layers: number, seed: number): Map<string, FloatTensor> {
-  const m = SMOLLM2_135M;
-  const rng = new Rng(seed);
+export interface DecoderShape {
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffn: number;
+  vocab: number;
+  /** q, k and v projections with biases (Qwen2). */
+  qkvBias?: boolean;
+}
+
+/**
+ * The HF tensors of a Llama-family decoder in file order, with the mean of their random init:
+ * projections and biases ~N(0, 0.02), norm weights ~N(1, 0.02).
+ */
+export function weightPlan(m: DecoderShape, layers: number): { name: string; shape: number[]; mean: number }[] {
   const q = m.heads * m.headDim;
   const kv = m.kvHeads * m.headDim;
-  const out = new Map<string, FloatTensor>();
-  const add = (name: string, shape: number[], std: number, mean = 0) => {
-    out.set(name, { shape, data: rng.fill(shape.reduce((a, b) => a * b, 1), std, mean) });
-  };
-  add('model.embed_tokens.weight', [m.vocab, m.hidden], 0.02);
+  const plan: { name: string; shape: number[]; mean: number }[] = [];
+  const add = (name: string, shape: number[], mean = 0) => plan.push({ name, shape, mean });
+  add('model.embed_tokens.weight', [m.vocab, m.hidden]);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`;
-    add(`${p}.input_layernorm.weight`, [m.hidden], 0.02, 1);
-    add(`${p}.self_attn.q_proj.weight`, [q, m.hidden], 0.02);
-    add(`${p}.self_attn.k_proj.weight`, [kv, m.hidden], 0.02);
-    add(`${p}.self_attn.v_proj.weight`, [kv, m.hidden], 0.02);
-    add(`${p}.self_attn.o_proj.weight`, [m.hidden, q], 0.02);
-    add(`${p}.post_attention_layernorm.weight`, [m.hidden], 0.02, 1);
-    add(`${p}.mlp.gate_proj.weight`, [m.ffn, m.hidden], 0.02);
-    add(`${p}.mlp.up_proj.weight`, [m.ffn, m.hidden], 0.02);
-    add(`${p}.mlp.down_proj.weight`, [m.hidden, m.ffn], 0.02);
+    add(`${p}.input_layernorm.weight`, [m.hidden], 1);
+    for (const [proj, out] of [['q', q], ['k', kv], ['v', kv]] as const) {
+      add(`${p}.self_attn.${proj}_proj.weight`, [out, m.hidden]);
+      if (m.qkvBias) add(`${p}.self_attn.${proj}_proj.bias`, [out]);
+    }
+    add(`${p}.self_attn.o_proj.weight`, [m.hidden, q]);
+    add(`${p}.post_attention_layernorm.weight`, [m.hidden], 1);
+    add(`${p}.mlp.gate_proj.weight`, [m.ffn, m.hidden]);
+    add(`${p}.mlp.up_proj.weight`, [m.ffn, m.hidden]);
+    add(`${p}.mlp.down_proj.weight`, [m.hidden, m.ffn]);
   }
-  add('model.norm.weight', [m.hidden], 0.02, 1);
-  return out;
+  add('model.norm.weight', [m.hidden], 1);
+  return plan;
+}
+
+/** Random weights for `plan`, generated one tensor at a time in file order. */
+export function* randomWeights(plan: ReturnType<typeof weightPlan>, seed: number): Generator<[string, FloatTensor]> {
+  const rng = new Rng(seed);
+  for (const t of plan) yield [t.name, { shape: t.shape, data: rng.fill(t.shape.reduce((a, b) => a * b, 1), 0.02, t.mean) }];
 }
 
 /** The stories260K tokenizer.json with placeholder pieces appended up to `vocab` entries. */
@@ -172,7 +184,7 @@ export async function ensureBenchModel(opts: { layers?: number; seed?: number } 
   log(`bench model: writing a random SmolLM2-135M-shaped model (${layers} layers, seed ${seed}) to ${path.relative(REPO_ROOT, dir)} ...`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(hfDir, { recursive: true });
-  const weights = generateWeights(layers, seed);
+  const weights = new Map(randomWeights(weightPlan(SMOLLM2_135M, layers), seed));
   const { tokenizerJson, tokenizerConfig } = paddedTokenizer(SMOLLM2_135M.vocab);
 
   writeFileSync(path.join(hfDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
