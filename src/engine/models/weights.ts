@@ -69,12 +69,6 @@ export class ModelWeights {
     if (this.current) return this.current.has(name);
     return this.readOne ? this.readOne.names.has(name) : this.tensors.has(name);
   }
-
-  get totalBytes(): number {
-    let n = 0;
-    for (const t of this.tensors.values()) n += t.data.byteLength;
-    return n;
-  }
 }
 
 /** Every tensor the blueprint needs, with its shape: the importer checks count and shapes. */

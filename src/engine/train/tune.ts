@@ -80,7 +80,7 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
     trainTokens: config.trainTokens ?? 'auto',
     hp,
   };
-  return execute(runDir, saved, false, config.threads, cb, config.baseStorage === undefined);
+  return execute(runDir, saved, false, config.threads, cb, config.baseStorage);
 }
 
 export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads?: number } = {}): Promise<TuneResult> {
@@ -93,7 +93,7 @@ export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads
   } catch (e) {
     throw new AttuneError('tune-resume-invalid', `${file} cannot be read (${(e as Error).message}).`, { file });
   }
-  return execute(dir, saved, true, cb.threads, cb);
+  return execute(dir, saved, true, cb.threads, cb, saved.hp.baseStorage ?? 'f32');
 }
 
 function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
@@ -127,16 +127,17 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
  */
 export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undefined, chosen: BaseStorage | undefined): BaseStorage {
   const storage = chosen ?? (device !== 'cpu' && probe?.f16 ? 'f16' : 'f32');
-  if (storage === 'f16' && device !== 'cpu' && probe?.f16 === false) {
+  if (storage === 'f16' && probe?.f16 === false) {
     throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device]} cannot compute with half-precision numbers, so it cannot keep the base model at half size (f16). Choose the exact (f32), quarter (int8) or eighth (int4) size for the base model, or run on the CPU.`, { field: 'base-weights' });
   }
   return storage;
 }
 
-async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks, storageUnset = false): Promise<TuneResult> {
+/** `chosenStorage`: the base storage the user chose, if any (a resumed run's saved one). */
+async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks, chosenStorage: BaseStorage | undefined): Promise<TuneResult> {
   const device = await resolveDevice(saved.device);
   const probe = device.device === 'cpu' ? undefined : (await probeDevices()).find((p) => p.device === device.device);
-  saved.hp.baseStorage = baseStorageOn(device.device, probe, resume || !storageUnset ? saved.hp.baseStorage : undefined);
+  saved.hp.baseStorage = baseStorageOn(device.device, probe, chosenStorage);
   const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });
   if (!model.tokenizer.hasChatTemplate) {
     throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });
