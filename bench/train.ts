@@ -166,7 +166,7 @@ function sessionOptions(profilePrefix?: string): ort.InferenceSession.SessionOpt
 
 async function attuneChild(hfDir: string, steps: number, warmup: number, profile: boolean): Promise<void> {
   const { loadModel } = await import('../src/engine/models/load.js');
-  const { LORA_TARGETS } = await import('../src/engine/models/decoder.js');
+  const { LORA_TARGETS } = await import('../src/engine/models/lora-targets.js');
   const { buildTrainStepGraph, trainableTensors, packTensors } = await import('../src/engine/train/step-graph.js');
   const { writeModelDir } = await import('../src/engine/onnx/serialize.js');
   const { createSession, floatTensor, int64Tensor } = await import('../src/engine/runtime/session.js');

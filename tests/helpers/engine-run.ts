@@ -1,7 +1,7 @@
 /** Runs Attune's own inference graph on a loaded model, for tests: logits of every position. */
 import { buildInferenceGraph, loraInputName } from '../../src/engine/models/inference-graph.js';
 import type { LoadedModel } from '../../src/engine/models/load.js';
-import type { LoraTarget } from '../../src/engine/models/decoder.js';
+import type { LoraTarget } from '../../src/engine/models/lora-targets.js';
 import { serializeGraph } from '../../src/engine/onnx/serialize.js';
 import { createSession, floatTensor, int64Tensor, type Session, type Tensor } from '../../src/engine/runtime/session.js';
 

@@ -13,7 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import type { ModelConfig } from '../models/config.js';
-import { LORA_TARGETS, projectionShape, type LoraTarget } from '../models/decoder.js';
+import { LORA_TARGETS, projectionShape, type LoraTarget } from '../models/lora-targets.js';
 import { readSafetensors, tensorToFloat32, float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../weights/safetensors.js';
 import { writeDirAtomic, writeTextAtomic } from '../util/atomic.js';
 

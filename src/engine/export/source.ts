@@ -7,7 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { loadAdapter, type Adapter } from '../adapter/adapter.js';
-import { TARGET_MODULE } from '../models/decoder.js';
+import { TARGET_MODULE } from '../models/lora-targets.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import type { WeightTensor } from '../models/weights.js';
 import { baseRows } from '../generate/chat-session.js';

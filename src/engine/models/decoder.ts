@@ -12,35 +12,7 @@ import { attr, type Value } from '../onnx/graph.js';
 import { ropeInverseFrequencies, type ModelConfig } from './config.js';
 import type { WeightLookup } from './base-storage.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
-
-export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
-
-/** Canonical module (llama.cpp style) of each LoRA target. */
-export const TARGET_MODULE: Record<LoraTarget, string> = {
-  q: 'attn_q',
-  k: 'attn_k',
-  v: 'attn_v',
-  o: 'attn_output',
-  gate: 'ffn_gate',
-  up: 'ffn_up',
-  down: 'ffn_down',
-};
-
-/** Input/output sizes of each projection: [out, in]. */
-export function projectionShape(cfg: ModelConfig, t: LoraTarget): [number, number] {
-  const q = cfg.heads * cfg.headDim;
-  const kv = cfg.kvHeads * cfg.headDim;
-  switch (t) {
-    case 'q': return [q, cfg.hidden];
-    case 'k': return [kv, cfg.hidden];
-    case 'v': return [kv, cfg.hidden];
-    case 'o': return [cfg.hidden, q];
-    case 'gate': return [cfg.ffn, cfg.hidden];
-    case 'up': return [cfg.ffn, cfg.hidden];
-    case 'down': return [cfg.hidden, cfg.ffn];
-  }
-}
+import { TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 
 export interface LoraWiring {
   rank: number;

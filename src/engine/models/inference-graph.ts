@@ -8,7 +8,8 @@
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from './decoder.js';
+import { buildDecoder, lmHeadName } from './decoder.js';
+import { projectionShape, TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 import type { ModelWeights } from './weights.js';
 import { storedWeightLookup, type BaseStorage } from './base-storage.js';
 

@@ -6,7 +6,7 @@ import { AttuneError } from '../../shared/errors.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './decoder.js';
+import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './lora-targets.js';
 
 export interface WeightTensor {
   shape: number[];

@@ -25,7 +25,8 @@ import type { Value } from '../onnx/graph.js';
 import { attr } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
 import type { ModelConfig } from '../models/config.js';
-import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
+import { buildDecoder, lmHeadName } from '../models/decoder.js';
+import { projectionShape, TARGET_MODULE, type LoraTarget } from '../models/lora-targets.js';
 import type { ModelWeights } from '../models/weights.js';
 import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
 

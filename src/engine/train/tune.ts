@@ -11,7 +11,7 @@ import { loadAdapter } from '../adapter/adapter.js';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
 import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
-import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
+import { LORA_TARGETS, type LoraTarget } from '../models/lora-targets.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
 import { BASE_STORAGES, type BaseStorage } from '../models/base-storage.js';
 import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice, type DeviceProbe } from '../runtime/devices.js';

@@ -1,6 +1,6 @@
 /** The wizard: a project, then five steps (Data, Model, Tune, Chat, Export). */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppInfo, ProjectSummary, Theme } from '../../shared/contract.js';
+import type { AppInfo, Theme } from '../../shared/contract.js';
 import { attune, errorText } from './api.js';
 import { ProjectPicker } from './ProjectPicker.js';
 import { DataStep } from './steps/DataStep.js';
@@ -8,6 +8,7 @@ import { ModelStep } from './steps/ModelStep.js';
 import { TuneStep } from './steps/TuneStep.js';
 import { ChatStep } from './steps/ChatStep.js';
 import { ExportStep } from './steps/ExportStep.js';
+import type { WizardState } from './steps/types.js';
 
 export const STEPS = [
   { id: 'data', title: 'Data', hint: 'Your examples' },
@@ -17,19 +18,6 @@ export const STEPS = [
   { id: 'export', title: 'Export', hint: 'Take it with you' },
 ] as const;
 export type StepId = (typeof STEPS)[number]['id'];
-
-/** What the steps share. */
-export interface WizardState {
-  project: ProjectSummary;
-  modelPath?: string;
-  runId?: string;
-}
-
-export interface StepProps {
-  state: WizardState;
-  update: (patch: Partial<WizardState>) => void;
-  next: () => void;
-}
 
 function applyTheme(theme: Theme) {
   if (theme === 'system') delete document.documentElement.dataset.theme;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadAdapter, saveAdapter, type Adapter } from '../../../src/engine/adapter/adapter.js';
 import { baseRows } from '../../../src/engine/generate/chat-session.js';
 import { loadModel } from '../../../src/engine/models/load.js';
-import { projectionShape } from '../../../src/engine/models/decoder.js';
+import { projectionShape } from '../../../src/engine/models/lora-targets.js';
 import { readSafetensors } from '../../../src/engine/weights/safetensors.js';
 import { writeTinyModel } from '../../helpers/tiny-model.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { saveAdapter, type Adapter } from '../../../src/engine/adapter/adapter.js';
 import { adapterFeeds } from '../../../src/engine/generate/generator.js';
 import { baseRows } from '../../../src/engine/generate/chat-session.js';
-import { projectionShape, LORA_TARGETS, type LoraTarget } from '../../../src/engine/models/decoder.js';
+import { projectionShape, LORA_TARGETS, type LoraTarget } from '../../../src/engine/models/lora-targets.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
 import type { LoadedModel } from '../../../src/engine/models/load.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';

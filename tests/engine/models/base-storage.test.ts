@@ -13,7 +13,7 @@ import { loadModel, type LoadedModel } from '../../../src/engine/models/load.js'
 import { ModelWeights } from '../../../src/engine/models/weights.js';
 import { BASE_STORAGES, expandedWeights, type BaseStorage } from '../../../src/engine/models/base-storage.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
-import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
+import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
 import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession } from '../../../src/engine/runtime/session.js';
 import { buildTrainStepGraph, loraParamName } from '../../../src/engine/train/step-graph.js';

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/models/load.js';
 import { ARCHITECTURES } from '../../../src/engine/models/architectures.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
-import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
+import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
 import { writeTinyModel, type TinyModelOptions } from '../../helpers/tiny-model.js';
 import { referenceForward, makeRandomLora, loraModulePath } from '../../helpers/reference-forward.js';
 import { allLogitsSession, cachedLogits, forwardLogits, loraFeeds, maxAbsDiff, type TestLora } from '../../helpers/engine-run.js';

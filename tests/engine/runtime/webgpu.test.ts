@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChatSession } from '../../../src/engine/generate/chat-session.js';
 import { probeDevices } from '../../../src/engine/runtime/devices.js';
 import { runTuning } from '../../../src/engine/train/tune.js';
-import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
+import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
 import { loadModel, type LoadedModel } from '../../../src/engine/models/load.js';
 import type { GraphDevice } from '../../../src/engine/onnx/builder.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/models/load.js';
-import { LORA_TARGETS } from '../../../src/engine/models/decoder.js';
+import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
 import { loraParamName, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM } from '../../../src/engine/train/step-graph.js';
 import { writeTinyModel } from '../../helpers/tiny-model.js';
 import { loadReferenceModel, loraModulePath, makeRandomLora, referenceBatchLoss, referenceLoraGrads } from '../../helpers/reference-forward.js';

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { Example, ReviewReport, RunSummary, Sampling } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { reviewSummaryText } from '../explain.js';
-import type { StepProps } from '../App.js';
+import type { StepProps } from './types.js';
 
 const DEFAULT_SAMPLING: Sampling = { maxTokens: 200, temperature: 0.7, topP: 0.9, topK: 40, seed: 42 };
 type Which = 'tuned' | 'base';

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, StagedFile } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { formatDuration, plural } from '../format.js';
-import type { StepProps } from '../App.js';
+import type { StepProps } from './types.js';
 
 const MAX_DROP_BYTES = 20 * 1024 * 1024;
 

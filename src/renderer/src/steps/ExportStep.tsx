@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import type { ExportChoice, ExportFormat, ExportResult, RunSummary, ServerInfo } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes } from '../format.js';
-import type { StepProps } from '../App.js';
+import type { StepProps } from './types.js';
 
 export function ExportStep({ state }: StepProps) {
   const project = state.project.name;

@@ -4,7 +4,7 @@ import type { AppInfo, DeviceInfo, ModelInfo } from '../../../shared/contract.js
 import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount } from '../format.js';
 import { untrainedTokensText } from '../explain.js';
-import type { StepProps } from '../App.js';
+import type { StepProps } from './types.js';
 
 const VERDICT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
 

@@ -7,7 +7,7 @@ import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery
 import { attune, errorText } from '../api.js';
 import { formatDuration, plural } from '../format.js';
 import { lengthWarningText, outcomeText, untrainedTokensText } from '../explain.js';
-import type { StepProps } from '../App.js';
+import type { StepProps } from './types.js';
 
 const STATE_TEXT: Record<RunSummary['state'], string> = {
   queued: 'Waiting to start',
