@@ -12,6 +12,7 @@ import path from 'node:path';
 import * as engine from '../engine/index.js';
 import type { DataProblem, DataReport, Example, ReviewSample, TuneEvent, TuneOutcome } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
+import { FALLBACK_TEMPLATE } from '../shared/templates.js';
 import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
 import { writeFileAtomic } from './workspace.js';
 
@@ -262,7 +263,7 @@ export function createEngineFacade(): EngineFacade {
       if (!session.model.tokenizer.hasChatTemplate) {
         // A model without its own template chats with a standard one (the Model step says so).
         await session.close();
-        session = await engine.ChatSession.open({ modelPath, adapterDir, device, template: 'chatml' });
+        session = await engine.ChatSession.open({ modelPath, adapterDir, device, template: FALLBACK_TEMPLATE });
       }
       return {
         async generate(messages, sampling, { onToken, signal }) {

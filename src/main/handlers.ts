@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, ReviewReport, RunSummary, ServerInfo, Settings, TuneEvent } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
 import { estimateSteps, EXPORT_CHOICES, PRESETS, resolveEvalEvery } from '../shared/presets.js';
+import { FALLBACK_TEMPLATE } from '../shared/templates.js';
 import type { ChatHandle, EngineFacade, TuneJobSpec } from './engine.js';
 import type { JobManager } from './jobs/manager.js';
 import type { JobExit } from './jobs/protocol.js';
@@ -40,8 +41,6 @@ export interface HandlerDeps {
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
 
 export const SAMPLE_FILE = 'customer-service.jsonl';
-/** The chat template used for models that have none of their own. */
-export const FALLBACK_TEMPLATE = 'chatml';
 const LINE_BASED = new Set(['.jsonl', '.ndjson', '.csv', '.tsv', '.txt']);
 const DATA_EXTENSIONS = ['jsonl', 'ndjson', 'json', 'csv', 'tsv', 'txt', 'xlsx'];
 const GB = 1024 ** 3;

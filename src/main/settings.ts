@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Settings } from '../shared/contract.js';
+import { isDeviceChoice } from '../shared/devices.js';
 
 export interface SettingsStore {
   get(): Settings;
@@ -30,7 +31,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
         !!m && typeof m === 'object' && typeof (m as { path?: unknown }).path === 'string' && ((m as { kind?: unknown }).kind === 'folder' || (m as { kind?: unknown }).kind === 'gguf'),
     );
   }
-  if (typeof r.device === 'string' && ['auto', 'cpu', 'webgpu', 'cuda', 'dml'].includes(r.device)) out.device = r.device as Settings['device'];
+  if (isDeviceChoice(r.device)) out.device = r.device;
   return out;
 }
 

@@ -7,6 +7,8 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
+import { DEVICE_CHOICES } from './devices.js';
+import { CLI_ONLY_EXPORT_FORMATS, DATA_FORMAT_CHOICES, EXPORT_FORMATS, type AppExportFormat } from './formats.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -55,7 +57,7 @@ export interface Settings {
   device: Device;
 }
 
-export const device = z.enum(['auto', 'cpu', 'webgpu', 'cuda', 'dml']);
+export const device = z.enum(DEVICE_CHOICES);
 export type Device = z.infer<typeof device>;
 
 export interface AppInfo {
@@ -289,7 +291,9 @@ export interface GenerateResult {
   stopped: boolean;
 }
 
-export type ExportFormat = 'peft' | 'merged' | 'gguf-f16' | 'gguf-q8_0' | 'gguf-q4';
+/** The export formats the app offers. */
+export type ExportFormat = AppExportFormat;
+const exportFormat = z.enum(EXPORT_FORMATS).exclude(CLI_ONLY_EXPORT_FORMATS);
 export interface ExportChoice {
   format: ExportFormat;
   title: string;
@@ -344,8 +348,8 @@ export type Advanced = z.infer<typeof advanced>;
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-/** The engine's formats (src/engine/data/types.ts DATA_FORMATS) or 'auto' to detect. */
-const dataFormat = z.enum(['auto', 'alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx']);
+/** The engine's formats (DATA_FORMATS) or 'auto' to detect. */
+const dataFormat = z.enum(DATA_FORMAT_CHOICES);
 /** Column mapping for table-shaped files: which column holds the prompt, the answer, the system text. */
 const columnMap = z.object({ prompt: z.string().max(200).optional(), response: z.string().max(200).optional(), system: z.string().max(200).optional() }).strict();
 
@@ -484,7 +488,7 @@ export const calls = {
 
   'export.choices': call(empty, shape<ExportChoice[]>()),
   /** Whether this run was saved in this format before (the page asks before replacing it). */
-  'export.existing': call(z.object({ project: projectName, runId: id, format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']) }).strict(), shape<{ exists: boolean; out: string }>()),
+  'export.existing': call(z.object({ project: projectName, runId: id, format: exportFormat }).strict(), shape<{ exists: boolean; out: string }>()),
   /** Fails with `export-exists` when this run was saved in this format before, unless `overwrite`. */
   'export.run': call(
     z
@@ -492,7 +496,7 @@ export const calls = {
         project: projectName,
         runId: id,
         modelPath: z.string().min(1).max(4096),
-        format: z.enum(['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4']),
+        format: exportFormat,
         overwrite: z.boolean().optional(),
       })
       .strict(),

@@ -1,5 +1,6 @@
 /** Tuning presets and export choices, with the plain words the UI shows for each. */
 import type { Advanced, ExportChoice, PresetName } from './contract.js';
+import type { TemplateName } from './templates.js';
 
 export interface Preset {
   name: PresetName;
@@ -64,12 +65,12 @@ export const ADVANCED_HELP: Record<keyof Advanced, string> = {
 };
 
 /** Plain names of the engine's named chat templates (others show their name). */
-export const TEMPLATE_TITLES: Record<string, string> = {
+export const TEMPLATE_TITLES: Readonly<Record<string, string>> = {
   model: 'The model’s own',
   alpaca: 'Alpaca (### Instruction / ### Response)',
   chatml: 'ChatML (<|im_start|> … <|im_end|>)',
   llama3: 'Llama 3 (<|start_header_id|> … <|eot_id|>)',
-};
+} satisfies Record<'model' | TemplateName, string>;
 
 export const EXPORT_CHOICES: ExportChoice[] = [
   {

@@ -1,4 +1,6 @@
 import { Option, type Command } from 'commander';
+import { DEVICE_CHOICES } from '../../shared/devices.js';
+import { TEMPLATE_NAMES } from '../../shared/templates.js';
 import { printJson } from '../output.js';
 import { numberArg, intArg } from '../args.js';
 
@@ -10,7 +12,7 @@ export function registerChatCommand(program: Command): void {
     .option('--adapter <dir>', 'LoRA adapter folder from `attune tune`')
     .requiredOption('--prompt <text>', 'what to ask')
     .option('--system <text>', 'a system message placed before the prompt')
-    .option('--template <name>', 'chat template: model (its own), alpaca, chatml, llama3')
+    .option('--template <name>', `chat template: model (its own), ${TEMPLATE_NAMES.join(', ')}`)
     .option('--max-tokens <n>', 'longest answer in tokens', intArg('--max-tokens', 1), 256)
     .option('--temperature <t>', '0 = always the most likely token (deterministic)', numberArg('--temperature', 0), 0)
     .option('--top-p <p>', 'sample from the smallest set of tokens whose probability reaches p', numberArg('--top-p', 0, 1), 1)
@@ -18,7 +20,7 @@ export function registerChatCommand(program: Command): void {
     .option('--repetition-penalty <r>', 'discourage repeating tokens (1 = off)', numberArg('--repetition-penalty', 0.01), 1)
     .option('--seed <s>', 'random seed for sampling', intArg('--seed', 0), 0)
     .option('--lora-scale <s>', '1 = tuned model, 0 = base model', numberArg('--lora-scale', 0), undefined)
-    .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']).default('auto'))
+    .addOption(new Option('--device <device>', 'where to run').choices(DEVICE_CHOICES).default('auto'))
     .option('--json', 'print {"text","tokens","promptTokens","tokensPerSecond"} instead of streaming')
     .action(async (o) => {
       const { ChatSession } = await import('../../engine/index.js');

@@ -9,9 +9,11 @@
  */
 import { Option, type Command } from 'commander';
 import { intArg, numberArg } from '../args.js';
+import { DATA_FORMAT_CHOICES } from '../../shared/formats.js';
+import { TEMPLATE_NAMES } from '../../shared/templates.js';
 import type { CheckOptions, DataReport, ImportOptions, Problem } from '../../engine/data/index.js';
 
-const FORMATS = ['auto', 'alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx'] as const;
+const FORMATS = DATA_FORMAT_CHOICES;
 
 interface DataFlags {
   format?: (typeof FORMATS)[number];
@@ -37,7 +39,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--map <mapping>', 'which column is which, e.g. instruction="Customer question",response="Approved answer" (also context=, system=)')
     .option('--sheet <name>', 'worksheet to read from an .xlsx (default: the first with data)')
     .option('--model <path>', 'model folder (or .gguf): count tokens with its tokenizer and chat template')
-    .option('--template <name>', 'chat template to use instead of the model\'s own: alpaca, chatml, llama3')
+    .option('--template <name>', `chat template to use instead of the model's own: ${TEMPLATE_NAMES.join(', ')}`)
     .option('--max-length <L>', 'longest example in tokens (default: the model\'s context length, at most 4096)', intArg('--max-length', 8))
     .option('--val-fraction <f>', 'share of examples held out for validation', numberArg('--val-fraction', 0, 0.9), 0.1)
     .option('--seed <s>', 'seed of the train/validation split', intArg('--seed', 0), 42)

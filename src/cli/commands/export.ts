@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
+import { EXPORT_FORMATS } from '../../shared/formats.js';
 import { formatBytes, printJson } from '../output.js';
 
-const FORMATS = ['peft', 'merged', 'gguf-f16', 'gguf-q8_0', 'gguf-q4', 'gguf-f32'];
 
 export function registerExportCommand(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function registerExportCommand(program: Command): void {
     .description('Export a tuned model: the PEFT adapter, a merged Hugging Face folder, or a GGUF file with an Ollama Modelfile.')
     .requiredOption('--model <path>', 'base model folder or .gguf file')
     .option('--adapter <dir>', 'LoRA adapter folder from `attune tune` (required for peft)')
-    .addOption(new Option('--format <format>', 'what to write').choices(FORMATS).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'what to write').choices(EXPORT_FORMATS).makeOptionMandatory())
     .requiredOption('--out <path>', 'folder to create')
     .option('--system <text>', 'system prompt for the Ollama Modelfile (gguf formats)')
     .addOption(new Option('--dtype <type>', 'merged: weight type (default: the base model\'s)').choices(['F32', 'F16', 'BF16']))

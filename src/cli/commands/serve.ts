@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DEVICE_CHOICES } from '../../shared/devices.js';
 import { printJson } from '../output.js';
 import { intArg, numberArg } from '../args.js';
 
@@ -13,7 +14,7 @@ export function registerServeCommand(program: Command): void {
     .option('--temperature <t>', 'temperature when a request gives none (0 = deterministic)', numberArg('--temperature', 0, 2), 0)
     .option('--max-tokens <n>', 'longest answer when a request gives no max_tokens', intArg('--max-tokens', 1), 512)
     .option('--threads <n>', 'CPU threads', intArg('--threads', 1))
-    .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']).default('auto'))
+    .addOption(new Option('--device <device>', 'where to run').choices(DEVICE_CHOICES).default('auto'))
     .option('--json', 'print the address and one line per request as JSON')
     .action(async (o) => {
       const { startServer } = await import('../../engine/index.js');

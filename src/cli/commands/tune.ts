@@ -1,9 +1,12 @@
 import { Option, type Command } from 'commander';
+import { DEVICE_CHOICES } from '../../shared/devices.js';
+import { LORA_TARGETS } from '../../shared/lora-targets.js';
+import { TEMPLATE_NAMES } from '../../shared/templates.js';
 import { AttuneError } from '../../shared/errors.js';
 import { printJson } from '../output.js';
 import { intArg, numberArg } from '../args.js';
 
-const TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+const TARGETS: readonly string[] = LORA_TARGETS;
 
 function targetList(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -45,11 +48,11 @@ export function registerTuneCommand(program: Command): void {
     .option('--eval-every <n>', 'validate every N steps (0 = at the end)', intArg('--eval-every', 0))
     .option('--early-stopping-patience <p>', 'stop after P validations without improvement (0 = off)', intArg('--early-stopping-patience', 0))
     .option('--init-adapter <dir>', 'start from an existing adapter')
-    .option('--template <name>', 'chat template: model, alpaca, chatml, llama3')
+    .option('--template <name>', `chat template: model, ${TEMPLATE_NAMES.join(', ')}`)
     .option('--train-tokens <auto|none|ids>', 'also train these token rows (auto: untrained tokens the template uses)', trainTokensArg)
     .option('--checkpoint-minutes <m>', 'minutes between checkpoints', numberArg('--checkpoint-minutes', 0))
     .option('--threads <n>', 'CPU threads', intArg('--threads', 1))
-    .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']))
+    .addOption(new Option('--device <device>', 'where to run').choices(DEVICE_CHOICES))
     .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
     .option('--recompute-activations', 'recompute each layer in the backward pass: far less memory for about a third more time')
     .option('--json', 'print progress events as JSON lines')

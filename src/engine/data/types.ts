@@ -4,16 +4,11 @@
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import type { DiagnosticCode, Severity } from '../../shared/diagnostics.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import type { DataFormat } from '../../shared/formats.js';
 
 export type { ChatMessage };
 
-export const DATA_FORMATS = ['alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx'] as const;
-/**
- * alpaca/dolly/sharegpt/openai: JSON array or JSONL records of that shape; qa: question/answer
- * pairs (JSON(L) with question/answer or prompt/completion keys, or plain text with Q:/A: lines);
- * csv: any delimited text (comma, semicolon, tab, pipe); xlsx: an Excel workbook.
- */
-export type DataFormat = (typeof DATA_FORMATS)[number];
+export { DATA_FORMATS, type DataFormat } from '../../shared/formats.js';
 
 /** Where an example (or a problem) comes from. `line` is 1-based; for tables it is the row number a spreadsheet shows (header = row 1). */
 export interface SourceRef {

@@ -11,14 +11,14 @@ import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../../shared/formats.js';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../adapter/adapter.js';
 import type { WeightTensor } from '../models/weights.js';
 import { canonicalToHf } from '../weights/tensor-names.js';
 import { buildModelfile } from './ollama.js';
 import { mergeAdapterWeights, openExportSource, type ExportSource, type FloatDtype } from './source.js';
 
-export const EXPORT_FORMATS = ['peft', 'merged', 'gguf-f32', 'gguf-f16', 'gguf-q8_0', 'gguf-q4'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 
 const GGUF_TYPE = { 'gguf-f32': 'F32', 'gguf-f16': 'F16', 'gguf-q8_0': 'Q8_0', 'gguf-q4': 'Q4_0' } as const;
 

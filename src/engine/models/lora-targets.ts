@@ -4,9 +4,9 @@
  * training-step graph and the adapter files all read it from here.
  */
 import type { ModelConfig } from './config.js';
+import { LORA_TARGETS, type LoraTarget } from '../../shared/lora-targets.js';
 
-export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
+export { LORA_TARGETS, type LoraTarget };
 
 /** Canonical module (llama.cpp style) of each LoRA target. */
 export const TARGET_MODULE: Record<LoraTarget, string> = {

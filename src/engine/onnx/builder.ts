@@ -6,10 +6,11 @@
 import { Graph, attr, type AttrValue, type Value } from './graph.js';
 import { broadcastShapes, normAxis, numel, type Dim, type Shape } from './shape.js';
 import { ONNX_DTYPE_CODE, type DType } from './dtype.js';
+import type { DeviceName } from '../../shared/devices.js';
 
 type Axes = number[];
 
-export type GraphDevice = 'cpu' | 'webgpu' | 'cuda' | 'dml';
+export type GraphDevice = DeviceName;
 
 /** Standard ops a provider has no kernel for (checked by node placement in ORT's verbose log). */
 const OPS_MISSING: Partial<Record<GraphDevice, ReadonlySet<string>>> = {

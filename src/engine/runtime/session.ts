@@ -5,8 +5,10 @@
 import os from 'node:os';
 import ort from 'onnxruntime-node';
 
-export type DeviceChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml';
-export type ResolvedDevice = Exclude<DeviceChoice, 'auto'>;
+import type { DeviceChoice, DeviceName } from '../../shared/devices.js';
+
+export type { DeviceChoice };
+export type ResolvedDevice = DeviceName;
 
 export interface SessionOptions {
   device?: ResolvedDevice;

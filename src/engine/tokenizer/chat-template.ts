@@ -3,6 +3,7 @@
  * `apply_chat_template` would (messages, bos/eos tokens, add_generation_prompt).
  */
 import { Template } from '@huggingface/jinja';
+import type { TemplateName } from '../../shared/templates.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -10,7 +11,7 @@ export interface ChatMessage {
 }
 
 /** Named templates for models that have none (or to override theirs). */
-export const NAMED_TEMPLATES: Record<string, string> = {
+export const NAMED_TEMPLATES: Readonly<Record<string, string>> = {
   alpaca:
     "{{ bos_token }}{% if messages and messages[0]['role'] == 'system' %}{{ messages[0]['content'] + '\\n\\n' }}{% set loop_messages = messages[1:] %}{% else %}{% set loop_messages = messages %}{% endif %}" +
     "{% for message in loop_messages %}{% if message['role'] == 'user' %}{{ '### Instruction:\\n' + message['content'] + '\\n\\n' }}" +
@@ -22,7 +23,7 @@ export const NAMED_TEMPLATES: Record<string, string> = {
   llama3:
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}" +
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
-};
+} satisfies Record<TemplateName, string>;
 
 export class ChatTemplate {
   private readonly template: Template;

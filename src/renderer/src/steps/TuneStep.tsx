@@ -2,7 +2,8 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Advanced, LengthCheck, MetricsPoint, ModelInfo, PresetName, RunSummary, TuneEvent } from '../../../shared/contract.js';
-import { DEVICE_LABELS, type DeviceName } from '../../../shared/devices.js';
+import { DEVICE_LABELS, DEVICE_NAMES } from '../../../shared/devices.js';
+import { FALLBACK_TEMPLATE } from '../../../shared/templates.js';
 import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery, TEMPLATE_TITLES } from '../../../shared/presets.js';
 import { attune, errorText } from '../api.js';
 import { formatDuration, plural } from '../format.js';
@@ -57,7 +58,7 @@ export function TuneStep({ state, update, next }: StepProps) {
       .then((m) => {
         setModel(m);
         // A model without a template of its own is tuned with a standard one.
-        if (m.hasChatTemplate === false) setAdvanced((a) => (a.template === 'model' ? { ...a, template: 'chatml' } : a));
+        if (m.hasChatTemplate === false) setAdvanced((a) => (a.template === 'model' ? { ...a, template: FALLBACK_TEMPLATE } : a));
       })
       .catch(() => undefined);
   }, [state.modelPath]);
@@ -203,7 +204,7 @@ export function TuneStep({ state, update, next }: StepProps) {
                   onChange={(e) => set({ device: e.target.value as Advanced['device'] })}
                 >
                   <option value="auto">Automatic</option>
-                  {(Object.keys(DEVICE_LABELS) as DeviceName[]).map((d) => (
+                  {DEVICE_NAMES.map((d) => (
                     <option key={d} value={d}>
                       {DEVICE_LABELS[d]}
                     </option>
@@ -348,7 +349,7 @@ export function TuneStep({ state, update, next }: StepProps) {
           </div>
           {(device ?? current.device) && (
             <p className="muted">
-              Running on {DEVICE_LABELS[(device?.device ?? current.device) as DeviceName] ?? device?.device ?? current.device}, because {device?.why ?? current.deviceWhy}.
+              Running on {DEVICE_LABELS[(device?.device ?? current.device) as keyof typeof DEVICE_LABELS] ?? device?.device ?? current.device}, because {device?.why ?? current.deviceWhy}.
             </p>
           )}
           <figure className="chart" aria-labelledby="chart-caption">
