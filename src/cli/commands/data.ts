@@ -84,7 +84,7 @@ async function buildOptions(o: DataFlags): Promise<CheckOptions> {
       throw new AttuneError('model-not-found', `There is no model at ${o.model}.`, { file: o.model });
     }
     if (isDir) {
-      const { ModelTokenizer } = await import('../../engine/tokenizer/tokenizer.js');
+      const { ModelTokenizer } = await import('../../engine/tokenizer/index.js');
       opts.tokenizer = await ModelTokenizer.fromFolder(o.model, { template: o.template });
       opts.maxLength ??= await contextLengthOf(o.model);
     } else {

@@ -3,8 +3,6 @@
  * F16/BF16/quantised sources are converted on load: the CPU graphs compute in F32.
  */
 import { AttuneError } from '../../shared/errors.js';
-import type { GraphBuilder } from '../onnx/builder.js';
-import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
 import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './lora-targets.js';
 

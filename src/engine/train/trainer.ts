@@ -21,7 +21,7 @@ import { seededRandom } from '../util/random.js';
 import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import {
-  appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics, writeJsonAtomic,
+  appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics,
   type CheckpointState,
 } from './run-dir.js';
 import {
