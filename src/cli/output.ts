@@ -2,6 +2,8 @@
  * The CLI's edge: one place that turns errors into a one-line, plain-language message (or a JSON
  * object with --json) and a non-zero exit code.
  */
+import { toUserError } from '../shared/errors.js';
+
 export interface GlobalFlags {
   json?: boolean;
 }
@@ -10,23 +12,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
-interface ErrorWithCode {
-  code?: unknown;
-  message: string;
-  file?: unknown;
-  details?: { file?: string; line?: number; field?: string };
-}
-
-/** Errors from the engine carry a code and a message meant for people; others get a generic lead-in. */
+/**
+ * The same conversion as the app's (src/shared/errors.ts toUserError): errors from the engine
+ * carry a code and a message meant for people; others get a generic lead-in. One line each.
+ */
 export function describeError(err: unknown): { code: string; message: string } {
-  if (err instanceof Error) {
-    const e = err as Error & ErrorWithCode;
-    const known = e.name === 'AttuneError' || e.name === 'WeightsError' || e.name === 'DataError';
-    if (known) return { code: typeof e.code === 'string' ? e.code : 'error', message: e.message.split('\n')[0] };
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { code: 'file-not-found', message: `A file was not found: ${(e as NodeJS.ErrnoException).path ?? e.message}` };
-    return { code: 'internal', message: `Something went wrong inside Attune: ${e.message.split('\n')[0]}` };
-  }
-  return { code: 'internal', message: `Something went wrong inside Attune: ${String(err)}` };
+  const { code, message } = toUserError(err);
+  return { code, message: message.split('\n')[0]! };
 }
 
 export function failAndExit(err: unknown, json: boolean): never {

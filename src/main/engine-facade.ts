@@ -53,7 +53,7 @@ const exported = engine as unknown as Partial<Record<keyof Expected, unknown>>;
 export function need<K extends keyof Expected>(name: K): Expected[K] {
   const f = exported[name];
   if (typeof f !== 'function') {
-    throw new AttuneError('engine-missing', `This part of Attune is not finished yet: the engine has no ${name}() in this build.`);
+    throw new AttuneError('app.engine-missing', { name });
   }
   return f as Expected[K];
 }
@@ -218,7 +218,7 @@ export function createEngineFacade(): EngineFacade {
 
     async importData(file, opts) {
       const report = await need('importDataFile')(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out: opts.out, force: true });
-      if (report.fatal || !report.out) throw new AttuneError('data-nothing-imported', report.problems.find((p) => p.severity === 'fatal')?.message ?? 'Nothing could be imported from this file.');
+      if (report.fatal || !report.out) throw AttuneError.rendered('data.nothing-imported', report.problems.find((p) => p.severity === 'fatal')?.message ?? '');
       return { report: toDataReport(report), train: report.split.train, val: report.split.validation };
     },
 

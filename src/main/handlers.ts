@@ -81,7 +81,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
   async function requireWorking(project: string, source: string): Promise<string> {
     const f = workingFile(project, source);
-    if (!(await exists(f))) throw new AttuneError('data-missing', 'That file is no longer in the project. Add it again.');
+    if (!(await exists(f))) throw new AttuneError('project.data-missing');
     return f;
   }
 
@@ -138,7 +138,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
   async function requireModel(p: string) {
     const m = (await knownModels()).find((k) => k.path === p);
-    if (!m) throw new AttuneError('model-unknown', 'That model is not in the workspace. Add it from the Model step first.');
+    if (!m) throw new AttuneError('model.not-in-workspace');
     return m;
   }
 
@@ -169,7 +169,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   async function requireProjectData(project: string) {
     const rec = await ws().readProject(project);
     const file = ws().examplesFile(project);
-    if (!rec.data || !(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step first.');
+    if (!rec.data || !(await exists(file))) throw new AttuneError('tune.data-not-imported');
     return { file, ...rec.data };
   }
 
@@ -183,12 +183,12 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
   async function runSummary(project: string, runId: string): Promise<RunSummary> {
     const rec = await runs.read(project, runId);
-    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    if (!rec) throw new AttuneError('run.missing');
     return summarize(rec, isLive(project, runId));
   }
 
   function assertIdle(): void {
-    if (deps.jobs.active.length > 0) throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
+    if (deps.jobs.active.length > 0) throw new AttuneError('tune.busy');
   }
 
   function launch(rec: RunRecord): void {
@@ -233,7 +233,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
   async function stopRun(req: { project: string; runId: string }, reason: 'pause' | 'cancel'): Promise<RunSummary> {
     const key = runKey(req.project, req.runId);
-    if (!deps.jobs.get(key)) throw new AttuneError('run-not-running', 'That run is not training right now.');
+    if (!deps.jobs.get(key)) throw new AttuneError('run.not-running');
     const rec = await runs.update(req.project, req.runId, { state: reason === 'pause' ? 'pausing' : 'cancelling' });
     const s = summarize(rec, true);
     deps.emit('tune.state', s);
@@ -243,8 +243,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
 
   async function requireDoneRun(project: string, runId: string): Promise<RunRecord & { adapterDir: string }> {
     const rec = await runs.read(project, runId);
-    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
-    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run-not-done', 'This run has not finished yet. Finish tuning first.');
+    if (!rec) throw new AttuneError('run.missing');
+    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run.not-done');
     return rec as RunRecord & { adapterDir: string };
   }
 
@@ -255,13 +255,13 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   function resolveTemplate(choice: string | undefined, model: ModelInfo): string | undefined {
     if (!choice || choice === 'model') return model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined;
     const names = deps.engine.templateNames();
-    if (!names.includes(choice)) throw new AttuneError('template-unknown', `There is no chat template named “${choice}”. Choose one of: ${names.join(', ')}.`);
+    if (!names.includes(choice)) throw new AttuneError('app.template-unknown', { name: choice, names: names.join(', ') });
     return choice;
   }
 
   async function usableModel(p: string): Promise<ModelInfo> {
     const model = await describe(await requireModel(p));
-    if (model.problem) throw new AttuneError('model-unreadable', model.problem);
+    if (model.problem) throw AttuneError.rendered('model.unreadable', model.problem);
     return model;
   }
 
@@ -315,7 +315,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.add': async ({ project, from }) => {
       if (from.kind === 'sample') {
         const sample = path.join(deps.resourcesDir, 'samples', SAMPLE_FILE);
-        if (!(await exists(sample))) throw new AttuneError('sample-missing', 'The bundled sample is missing from this installation.');
+        if (!(await exists(sample))) throw new AttuneError('app.sample-missing');
         return stage(project, SAMPLE_FILE, (dest) => copyFile(sample, dest));
       }
       if (from.kind === 'bytes') {
@@ -329,12 +329,12 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.check': checkData,
     'data.fixRow': async (req) => {
       const file = await requireWorking(req.project, req.source);
-      if (!LINE_BASED.has(path.extname(file).toLowerCase())) throw new AttuneError('fix-not-line-based', 'Rows of this kind of file cannot be edited here; fix it in its own program and add it again.');
-      if (/[\r\n]/.test(req.text)) throw new AttuneError('fix-one-line', 'A row must stay on one line.');
+      if (!LINE_BASED.has(path.extname(file).toLowerCase())) throw new AttuneError('data.fix-not-line-based');
+      if (/[\r\n]/.test(req.text)) throw new AttuneError('data.fix-one-line');
       const text = await readFile(file, 'utf8');
       const eol = text.includes('\r\n') ? '\r\n' : '\n';
       const lines = text.split(/\r?\n/);
-      if (req.line > lines.length) throw new AttuneError('fix-line-missing', `The file has no line ${req.line}.`);
+      if (req.line > lines.length) throw new AttuneError('data.fix-line-missing', { line: req.line });
       lines[req.line - 1] = req.text;
       await writeFileAtomic(file, lines.join(eol));
       return checkData({ project: req.project, source: req.source });
@@ -362,7 +362,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.saveExample': async ({ project, split, index, example }) => {
       const { all, list, data } = await splitView(project, split);
       const target = list[index];
-      if (!target) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+      if (!target) throw new AttuneError('data.example-missing', { number: index + 1 });
       const at = all.indexOf(target);
       // An edit keeps what the engine recorded about the example (its source row); only the messages change.
       if (example) all[at] = { ...target, messages: example.messages };
@@ -382,7 +382,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
           : await deps.dialogs.openFile({ title: 'Choose a GGUF model file', filters: [{ name: 'GGUF model', extensions: ['gguf'] }] });
       if (!p) return null;
       if (kind === 'folder' && !(await exists(path.join(p, 'config.json')))) {
-        throw new AttuneError('model-folder-invalid', 'That folder has no config.json. Choose the folder that holds the model’s config.json and .safetensors files.');
+        throw new AttuneError('model.folder-invalid');
       }
       addModel(deps.settings, { path: p, kind });
       return describe({ path: p, kind, origin: 'added' });
@@ -432,7 +432,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.resume': async (req) => {
       const s = await runSummary(req.project, req.runId);
       assertIdle();
-      if (!s.resumable) throw new AttuneError('run-not-resumable', 'This run has no saved checkpoint to continue from. Start a new run instead.');
+      if (!s.resumable) throw new AttuneError('run.not-resumable');
       const rec = (await runs.read(req.project, req.runId))!;
       const next = await runs.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined });
       launch(next);
@@ -457,9 +457,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'chat.generate': async (req) => {
       const s = sessions.get(req.sessionId);
-      if (!s) throw new AttuneError('chat-closed', 'This chat was closed. Open it again.');
-      if (req.which === 'tuned' && !s.hasAdapter) throw new AttuneError('chat-no-adapter', 'There is no tuned model in this chat yet. Finish a training run first.');
-      if (streams.has(req.streamId)) throw new AttuneError('chat-stream-busy', 'That answer is already being written.');
+      if (!s) throw new AttuneError('chat.closed');
+      if (req.which === 'tuned' && !s.hasAdapter) throw new AttuneError('chat.no-adapter');
+      if (streams.has(req.streamId)) throw new AttuneError('chat.stream-busy');
       const ctl = new AbortController();
       streams.set(req.streamId, ctl);
       // One session answers one prompt at a time: tuned and base take turns.
@@ -522,7 +522,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       const out = exportDir(project, runId, format);
       // The person confirms before an earlier export is replaced.
       if (!overwrite && (await exists(out))) {
-        throw new AttuneError('export-exists', 'This run was already saved in this form. Replace the earlier copy?', { file: out });
+        throw new AttuneError('export.saved-before', {}, { file: out });
       }
       const r = await deps.engine.exportModel({ modelPath, adapterDir: rec.adapterDir, format, out, overwrite: !!overwrite }, (p) =>
         deps.emit('export.progress', { project, runId, format, ...p }),
@@ -532,7 +532,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'export.reveal': async ({ project, out }) => {
       const dir = ws().exportsDir(project);
       const rel = path.relative(dir, path.resolve(out));
-      if (rel.startsWith('..') || path.isAbsolute(rel) || !(await exists(out))) throw new AttuneError('export-missing', 'That export is not in this project.');
+      if (rel.startsWith('..') || path.isAbsolute(rel) || !(await exists(out))) throw new AttuneError('export.missing');
       await deps.dialogs.reveal(out);
       return { shown: true };
     },

@@ -58,7 +58,7 @@ export async function exists(p: string): Promise<boolean> {
 
 export class Workspace {
   constructor(readonly root: string) {
-    if (!path.isAbsolute(root)) throw new AttuneError('workspace-relative', 'The workspace must be an absolute folder path.');
+    if (!path.isAbsolute(root)) throw new AttuneError('workspace.relative');
   }
 
   get projectsDir(): string {
@@ -77,13 +77,13 @@ export class Workspace {
   /** Joins parts under the workspace and refuses anything that would leave it. */
   resolve(...parts: string[]): string {
     const p = path.resolve(this.root, ...parts);
-    if (!this.contains(p)) throw new AttuneError('path-outside-workspace', 'That location is outside the workspace folder.');
+    if (!this.contains(p)) throw new AttuneError('workspace.outside');
     return p;
   }
 
   projectDir(name: string): string {
     const parsed = projectName.safeParse(name);
-    if (!parsed.success) throw new AttuneError('project-name', parsed.error.issues[0]?.message ?? 'Not a valid project name.');
+    if (!parsed.success) throw AttuneError.rendered('project.name', parsed.error.issues[0]?.message ?? '');
     return this.resolve('projects', parsed.data);
   }
   dataDir(name: string): string {
@@ -118,7 +118,7 @@ export class Workspace {
 
   async createProject(name: string): Promise<ProjectRecord> {
     const dir = this.projectDir(name);
-    if (await exists(dir)) throw new AttuneError('project-exists', `A project called "${name}" already exists. Open it, or choose another name.`);
+    if (await exists(dir)) throw new AttuneError('project.exists', { name });
     for (const sub of ['data/original', 'data/working', 'runs', 'exports']) await mkdir(path.join(dir, sub), { recursive: true });
     const now = new Date().toISOString();
     const rec: ProjectRecord = { name, createdAt: now, updatedAt: now };
@@ -128,7 +128,7 @@ export class Workspace {
 
   async readProject(name: string): Promise<ProjectRecord> {
     const rec = await readJson<ProjectRecord>(path.join(this.projectDir(name), 'project.json'));
-    if (!rec) throw new AttuneError('project-missing', `There is no project called "${name}" in the workspace.`);
+    if (!rec) throw new AttuneError('project.missing', { name });
     return rec;
   }
 
@@ -167,7 +167,7 @@ export class Workspace {
 export function safeSegment(name: string): string {
   const base = path.basename(name.replace(/\\/g, '/'));
   const cleaned = base.replace(/[^\p{L}\p{N} ._-]/gu, '_').replace(/^\.+/, '').slice(0, 120);
-  if (!cleaned) throw new AttuneError('file-name', 'That file name cannot be used; rename the file and try again.');
+  if (!cleaned) throw new AttuneError('project.file-name');
   return cleaned;
 }
 

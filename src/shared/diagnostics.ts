@@ -1,12 +1,16 @@
 /**
- * The one catalogue of user-facing diagnostics (STYLE habit 15, after TypeScript's
- * diagnosticMessages.json). Every problem the engine reports to a person cites a stable `code`
- * from this table; the CLI and the UI render the same entry with `formatDiagnostic`.
+ * The one catalogue of user-facing messages (STYLE habit 15, after TypeScript's
+ * diagnosticMessages.json). Every problem the engine reports about a person's data and every
+ * error Attune shows (AttuneError, WeightsError) cites a stable id `<area>.<name>` from this
+ * table; the CLI and the UI render the same entry with `formatDiagnostic`.
  *
  * Templates are plain language for someone who has never programmed. Placeholders are written
  * `{name}` and filled from the problem's params; `{where}` is the location ("Row 12 (sheet
  * 'Answers')", "Line 5") and `{field}` the place inside it ("the Response column", "the "output"
  * field"), both worded by the engine that found the problem.
+ *
+ * An error carries `errorCode` to the CLI's --json output and the app (`AttuneError.code`): the
+ * id itself unless the entry names an older code that scripts and the app already rely on.
  *
  * This file is in `shared`: no Node, DOM or Electron imports.
  */
@@ -22,17 +26,360 @@ export interface DiagnosticEntry {
    */
   readonly severity: Severity;
   readonly template: string;
+  /** The code an error with this message carries (CLI --json, the app's errors); defaults to `code`. */
+  readonly errorCode: string;
 }
 
-function entries<const T extends Record<string, { severity: Severity; template: string }>>(
+/** Values for a template's `{name}` placeholders. */
+export type DiagnosticParams = Record<string, string | number | undefined>;
+
+function entries<const T extends Record<string, { severity: Severity; template: string; errorCode?: string }>>(
   table: T,
 ): { readonly [K in keyof T]: DiagnosticEntry & { code: K } } {
   const out: Record<string, DiagnosticEntry> = {};
-  for (const [code, e] of Object.entries(table)) out[code] = { code, ...e };
+  for (const [code, e] of Object.entries(table)) out[code] = { code, errorCode: e.errorCode ?? code, severity: e.severity, template: e.template };
   return out as { readonly [K in keyof T]: DiagnosticEntry & { code: K } };
 }
 
 export const DIAGNOSTICS = entries({
+  // ── adapter: LoRA adapters ─────────────────────────────────────────────────────────────────
+  'adapter.config-invalid': { severity: 'fatal', errorCode: 'adapter-invalid', template: '{file} is not valid JSON ({detail}).' },
+  'adapter.file-missing': { severity: 'fatal', errorCode: 'adapter-missing', template: '{file} is missing: an adapter folder needs {config} and {weights}.' },
+  'adapter.not-lora': { severity: 'fatal', errorCode: 'adapter-invalid', template: '{file}: peft_type is {peftType}; Attune reads LoRA adapters only.' },
+  'adapter.pickle': {
+    severity: 'fatal',
+    errorCode: 'adapter-missing',
+    template:
+      '{dir} holds adapter_model.bin, a pickle file that could run code when opened; Attune only reads adapter_model.safetensors.',
+  },
+  'adapter.rank-mismatch': {
+    severity: 'fatal',
+    errorCode: 'adapter-mismatch',
+    template:
+      'The starting adapter has rank {rank} on {targets}, but this run uses rank {runRank} on {runTargets}. Use the same rank and targets.',
+  },
+  'adapter.size-mismatch': {
+    severity: 'fatal',
+    errorCode: 'adapter-mismatch',
+    template:
+      'The starting adapter\'s {tensor} has {have} values, but this run needs {need} (different rank or model).',
+  },
+  'adapter.tensor-missing': {
+    severity: 'fatal',
+    errorCode: 'adapter-mismatch',
+    template:
+      '{file}: the tensor {tensor} is missing; the adapter does not fit this model.',
+  },
+  'adapter.tensor-shape': {
+    severity: 'fatal',
+    errorCode: 'adapter-mismatch',
+    template:
+      '{file}: {tensor} has shape [{shape}] but this model needs [{expected}]; the adapter was trained for a different model.',
+  },
+  'adapter.token-rows-missing': {
+    severity: 'fatal',
+    errorCode: 'adapter-mismatch',
+    template:
+      '{file}: trained token rows are listed in {config} but the file does not hold them.',
+  },
+
+  // ── app: the app and its requests ──────────────────────────────────────────────────────────
+  'app.bad-request': { severity: 'fatal', errorCode: 'bad-request', template: 'The request was not valid{where}: {issue}.' },
+  'app.engine-missing': {
+    severity: 'fatal',
+    errorCode: 'engine-missing',
+    template:
+      'This part of Attune is not finished yet: the engine has no {name}() in this build.',
+  },
+  'app.file-not-found': { severity: 'fatal', errorCode: 'file-not-found', template: 'A file was not found: {path}' },
+  'app.internal': { severity: 'fatal', errorCode: 'internal', template: 'Something went wrong inside Attune: {detail}' },
+  'app.sample-missing': { severity: 'fatal', errorCode: 'sample-missing', template: 'The bundled sample is missing from this installation.' },
+  'app.template-unknown': { severity: 'fatal', errorCode: 'template-unknown', template: 'There is no chat template named “{name}”. Choose one of: {names}.' },
+  'app.unknown-call': { severity: 'fatal', errorCode: 'unknown-call', template: 'Unknown request.' },
+
+  // ── chat: chatting with a model ────────────────────────────────────────────────────────────
+  'chat.closed': { severity: 'fatal', errorCode: 'chat-closed', template: 'This chat was closed. Open it again.' },
+  'chat.no-adapter': { severity: 'fatal', errorCode: 'chat-no-adapter', template: 'There is no tuned model in this chat yet. Finish a training run first.' },
+  'chat.prompt-too-long': {
+    severity: 'fatal',
+    errorCode: 'prompt-too-long',
+    template:
+      'The conversation is {tokens} tokens long, but this model reads at most {max}. Shorten it.',
+  },
+  'chat.stream-busy': { severity: 'fatal', errorCode: 'chat-stream-busy', template: 'That answer is already being written.' },
+  'chat.template-missing': {
+    severity: 'fatal',
+    errorCode: 'template-missing',
+    template:
+      'This model has no chat template, so Attune does not know how to format a conversation for it. Choose one of Attune\'s templates (alpaca, chatml or llama3).',
+  },
+
+  // ── cli: the command line (names its flags) ────────────────────────────────────────────────
+  'cli.export-adapter-missing': {
+    severity: 'fatal',
+    errorCode: 'export-adapter-missing',
+    template:
+      'A PEFT export needs the adapter folder: pass --adapter <dir>.',
+  },
+  'cli.export-exists': { severity: 'fatal', errorCode: 'export-exists', template: '{out} already exists; pass --force to replace it.' },
+  'cli.model-not-found': { severity: 'fatal', errorCode: 'model-not-found', template: 'There is no model at {path}.' },
+  'cli.serve-port-in-use': {
+    severity: 'fatal',
+    errorCode: 'serve-port-in-use',
+    template:
+      'Port {port} is already in use on 127.0.0.1; choose another with --port.',
+  },
+  'cli.tune-needs': { severity: 'fatal', errorCode: 'usage', template: 'attune tune needs --{option} (or --resume <runDir>).' },
+
+  // ── data: imported examples and the Data step ──────────────────────────────────────────────
+  'data.example-missing': { severity: 'fatal', errorCode: 'example-missing', template: 'There is no example number {number}.' },
+  'data.fix-line-missing': { severity: 'fatal', errorCode: 'fix-line-missing', template: 'The file has no line {line}.' },
+  'data.fix-not-line-based': {
+    severity: 'fatal',
+    errorCode: 'fix-not-line-based',
+    template:
+      'Rows of this kind of file cannot be edited here; fix it in its own program and add it again.',
+  },
+  'data.fix-one-line': { severity: 'fatal', errorCode: 'fix-one-line', template: 'A row must stay on one line.' },
+  'data.imported-line-invalid': {
+    severity: 'fatal',
+    errorCode: 'data.invalid-json',
+    template:
+      'Line {line} of {file} is not valid JSON; this file should be written by Attune\'s importer.',
+  },
+  'data.imported-line-shape': { severity: 'fatal', errorCode: 'data.wrong-type', template: 'Line {line} of {file} is not an imported example ({detail}).' },
+  'data.nothing-imported': { severity: 'fatal', errorCode: 'data-nothing-imported', template: 'Nothing could be imported from this file.' },
+  'data.template-changes-tokens': {
+    severity: 'fatal',
+    errorCode: 'data.template-unstable',
+    template:
+      'The chat template changes earlier tokens when message {message} is added (first difference at token {token}), so the answer\'s tokens cannot be told apart.',
+  },
+
+  // ── eval: the held-out review ──────────────────────────────────────────────────────────────
+  'eval.choose-data': {
+    severity: 'fatal',
+    errorCode: 'eval-no-data',
+    template:
+      'Choose the examples to review: this adapter is not inside a run folder with its own data.',
+  },
+  'eval.no-usable-examples': { severity: 'fatal', errorCode: 'eval-no-data', template: 'No usable examples in {file}.' },
+  'eval.no-validation': {
+    severity: 'fatal',
+    errorCode: 'eval-no-data',
+    template:
+      'There are no held-out examples to review: the data set is too small for a validation split.',
+  },
+
+  // ── export: exporting a tuned model ────────────────────────────────────────────────────────
+  'export.adapter-missing': { severity: 'fatal', errorCode: 'export-adapter-missing', template: 'A PEFT export needs the tuned adapter folder.' },
+  'export.appeared': {
+    severity: 'fatal',
+    errorCode: 'export-exists',
+    template:
+      '{out} appeared while exporting. Choose another folder, or confirm that it may be replaced.',
+  },
+  'export.exists': { severity: 'fatal', errorCode: 'export-exists', template: '{out} already exists. Choose another folder, or confirm that it may be replaced.' },
+  'export.format': { severity: 'fatal', errorCode: 'export-format', template: '"{format}" is not an export format; choose one of {formats}.' },
+  'export.missing': { severity: 'fatal', errorCode: 'export-missing', template: 'That export is not in this project.' },
+  'export.out-unsafe': {
+    severity: 'fatal',
+    errorCode: 'export-out-unsafe',
+    template:
+      '{out} cannot be the export folder: it holds the model, the adapter or other files that replacing it would delete. Choose a new folder.',
+  },
+  'export.saved-before': { severity: 'fatal', errorCode: 'export-exists', template: 'This run was already saved in this form. Replace the earlier copy?' },
+  'export.template-unknown': {
+    severity: 'fatal',
+    errorCode: 'template-unknown',
+    template:
+      'The adapter was trained with a chat template named "{name}", which this version of Attune does not know.',
+  },
+  'export.tensor-unnamed': { severity: 'fatal', errorCode: 'export-tensor', template: 'The tensor {tensor} has no Hugging Face name; Attune cannot export it.' },
+
+  // ── model: reading a model ─────────────────────────────────────────────────────────────────
+  'model.config-field-missing': { severity: 'fatal', errorCode: 'model-config-field', template: '{file}: the field "{key}" is missing.' },
+  'model.config-field-not-count': {
+    severity: 'fatal',
+    errorCode: 'model-config-field',
+    template:
+      '{file}: the field "{key}" should be a positive whole number, not {value}.',
+  },
+  'model.config-field-not-number': { severity: 'fatal', errorCode: 'model-config-field', template: '{file}: the field "{key}" should be a number, not {value}.' },
+  'model.config-head-dim': { severity: 'fatal', errorCode: 'model-config-field', template: '{file}: the head size ({headDim}) must be an even whole number.' },
+  'model.config-invalid': { severity: 'fatal', errorCode: 'model-config-invalid', template: '{file} is not valid JSON ({detail}).' },
+  'model.config-kv-heads': {
+    severity: 'fatal',
+    errorCode: 'model-config-field',
+    template:
+      '{file}: {heads} attention heads cannot be shared evenly by {kvHeads} key-value heads.',
+  },
+  'model.config-missing': {
+    severity: 'fatal',
+    errorCode: 'model-config-missing',
+    template:
+      '{file} is missing: a Hugging Face model folder needs its config.json.',
+  },
+  'model.config-rope-scaling': { severity: 'fatal', errorCode: 'model-config-field', template: '{file}: "rope_scaling" should be an object.' },
+  'model.folder-invalid': {
+    severity: 'fatal',
+    errorCode: 'model-folder-invalid',
+    template:
+      'That folder has no config.json. Choose the folder that holds the model’s config.json and .safetensors files.',
+  },
+  'model.format': {
+    severity: 'fatal',
+    errorCode: 'model-format',
+    template:
+      '{path} is not a model Attune can read. Give a Hugging Face model folder or a .gguf file.',
+  },
+  'model.not-found': { severity: 'fatal', errorCode: 'model-not-found', template: '{path} does not exist. Give a model folder (with config.json) or a .gguf file.' },
+  'model.not-in-workspace': { severity: 'fatal', errorCode: 'model-unknown', template: 'That model is not in the workspace. Add it from the Model step first.' },
+  'model.pickle': {
+    severity: 'fatal',
+    errorCode: 'model-pickle',
+    template:
+      '{file} is a PyTorch pickle checkpoint, which can run arbitrary code when opened, so Attune refuses it. Use the model\'s .safetensors files (most Hugging Face models have them) or a .gguf file.',
+  },
+  'model.rope-unsupported': {
+    severity: 'fatal',
+    errorCode: 'model-rope-unsupported',
+    template:
+      '{file}: the RoPE scaling type "{type}" is not supported yet (supported: llama3, linear).',
+  },
+  'model.tensor-unexpected': { severity: 'fatal', errorCode: 'model-weight-unexpected', template: '{file}: the tensor "{tensor}" is not part of a {arch} model.' },
+  'model.tokenizer-mismatch': {
+    severity: 'fatal',
+    errorCode: 'tokenizer-mismatch',
+    template:
+      '{file}: the tokenizer has {tokens} tokens but the model only knows {vocab}; the tokenizer belongs to a different model.',
+  },
+  'model.unreadable': { severity: 'fatal', errorCode: 'model-unreadable', template: 'This model cannot be read.' },
+  'model.unsupported-architecture': {
+    severity: 'fatal',
+    errorCode: 'model-unsupported-architecture',
+    template:
+      '{file}: the model type "{modelType}" is not supported. Attune can tune: {supported}.',
+  },
+  'model.weight-missing': { severity: 'fatal', errorCode: 'model-weight-missing', template: '{file}: the weight "{weight}" is missing.' },
+  'model.weight-missing-for-config': {
+    severity: 'fatal',
+    errorCode: 'model-weight-missing',
+    template:
+      '{file}: the weight "{weight}" is missing; the files do not match config.json.',
+  },
+  'model.weight-shape': {
+    severity: 'fatal',
+    errorCode: 'model-weight-shape',
+    template:
+      '{file}: the weight "{weight}" has shape [{shape}] but config.json implies [{expected}].',
+  },
+  'model.weight-unexpected': {
+    severity: 'fatal',
+    errorCode: 'model-weight-unexpected',
+    template:
+      '{file}: the weight "{weight}" is not part of a {arch} model with this config.',
+  },
+  'model.weights-missing': { severity: 'fatal', errorCode: 'model-weights-missing', template: '{dir} has no .safetensors weights.' },
+
+  // ── project: projects in the workspace ─────────────────────────────────────────────────────
+  'project.data-missing': { severity: 'fatal', errorCode: 'data-missing', template: 'That file is no longer in the project. Add it again.' },
+  'project.exists': { severity: 'fatal', errorCode: 'project-exists', template: 'A project called "{name}" already exists. Open it, or choose another name.' },
+  'project.file-name': { severity: 'fatal', errorCode: 'file-name', template: 'That file name cannot be used; rename the file and try again.' },
+  'project.missing': { severity: 'fatal', errorCode: 'project-missing', template: 'There is no project called "{name}" in the workspace.' },
+  'project.name': { severity: 'fatal', errorCode: 'project-name', template: 'Not a valid project name.' },
+
+  // ── run: training runs in a project ────────────────────────────────────────────────────────
+  'run.missing': { severity: 'fatal', errorCode: 'run-missing', template: 'That training run is not in this project.' },
+  'run.not-done': { severity: 'fatal', errorCode: 'run-not-done', template: 'This run has not finished yet. Finish tuning first.' },
+  'run.not-resumable': {
+    severity: 'fatal',
+    errorCode: 'run-not-resumable',
+    template:
+      'This run has no saved checkpoint to continue from. Start a new run instead.',
+  },
+  'run.not-running': { severity: 'fatal', errorCode: 'run-not-running', template: 'That run is not training right now.' },
+
+  // ── serve: the OpenAI-compatible server ────────────────────────────────────────────────────
+  'serve.host': {
+    severity: 'fatal',
+    errorCode: 'serve-host',
+    template:
+      'Attune serves on this computer only (127.0.0.1), not on {host}: the model and the conversations stay on this machine.',
+  },
+  'serve.port': { severity: 'fatal', errorCode: 'serve-port', template: 'The port must be a whole number from 1 to 65535, not {port}.' },
+  'serve.port-denied': { severity: 'fatal', errorCode: 'serve-port', template: 'This user may not open port {port}; choose a port above 1024.' },
+  'serve.port-in-use': { severity: 'fatal', errorCode: 'serve-port-in-use', template: 'Port {port} is already in use on 127.0.0.1; choose another port.' },
+
+  // ── tokenizer: tokenizers and chat templates ───────────────────────────────────────────────
+  'tokenizer.invalid': { severity: 'fatal', errorCode: 'tokenizer-invalid', template: '{file} is not valid JSON ({detail}).' },
+  'tokenizer.missing': {
+    severity: 'fatal',
+    errorCode: 'tokenizer-missing',
+    template:
+      '{file} is missing: the model folder needs its tokenizer.json to turn text into tokens.',
+  },
+  'tokenizer.template-missing': {
+    severity: 'fatal',
+    errorCode: 'template-missing',
+    template:
+      'This model has no chat template. Choose one of Attune\'s templates (alpaca, chatml or llama3).',
+  },
+  'tokenizer.template-unknown': {
+    severity: 'fatal',
+    errorCode: 'template-unknown',
+    template:
+      'There is no chat template named "{name}". Choose one of: model, {names}.',
+  },
+
+  // ── tune: tuning ───────────────────────────────────────────────────────────────────────────
+  'tune.base-weights': { severity: 'fatal', errorCode: 'tune-setting', template: 'The base weights can be stored as {choices}, not "{value}".' },
+  'tune.busy': { severity: 'fatal', errorCode: 'tune-busy', template: 'Another training run is in progress. Pause or cancel it first, then start this one.' },
+  'tune.checkpoint-corrupt': { severity: 'fatal', errorCode: 'checkpoint-corrupt', template: 'The checkpoint in {dir} cannot be read ({detail}).' },
+  'tune.checkpoint-mismatch': {
+    severity: 'fatal',
+    errorCode: 'checkpoint-mismatch',
+    template:
+      'The checkpoint in {dir} does not match this run\'s settings (missing {tensor}).',
+  },
+  'tune.data-not-imported': { severity: 'fatal', errorCode: 'data-not-imported', template: 'Import your examples in the Data step first.' },
+  'tune.device-f16': {
+    severity: 'fatal',
+    errorCode: 'tune-device-f16',
+    template:
+      '{device} cannot compute with half-precision numbers, so it cannot keep the base model at half size (f16). Choose the exact (f32), quarter (int8) or eighth (int4) size for the base model, or run on the CPU.',
+  },
+  'tune.failed': { severity: 'fatal', errorCode: 'tune-failed', template: 'Training stopped with an error: {detail}' },
+  'tune.lora-dropout': { severity: 'fatal', errorCode: 'tune-setting', template: 'LoRA dropout must be at least 0 and below 1 (got {value}).' },
+  'tune.no-training-data': { severity: 'fatal', errorCode: 'tune-no-data', template: 'There are no training examples left after the validation split.' },
+  'tune.no-usable-examples': {
+    severity: 'fatal',
+    errorCode: 'tune-no-data',
+    template:
+      'No usable examples in {file}: all {rejected} were left out. Check the data to see why (for example, examples longer than {maxLength} tokens are left out).',
+  },
+  'tune.not-positive': { severity: 'fatal', errorCode: 'tune-setting', template: '{setting} must be greater than 0 (got {value}).' },
+  'tune.resume-invalid': { severity: 'fatal', errorCode: 'tune-resume-invalid', template: '{file} cannot be read ({detail}).' },
+  'tune.resume-missing': { severity: 'fatal', errorCode: 'tune-resume-missing', template: '{dir} is not a tuning run folder (it has no config.json).' },
+  'tune.run-exists': { severity: 'fatal', errorCode: 'tune-run-exists', template: '{dir} already holds a tuning run. Resume that run, or choose another folder.' },
+  'tune.targets': { severity: 'fatal', errorCode: 'tune-targets', template: 'Unknown target module(s): {targets}. Choose from {choices}.' },
+  'tune.template-missing': {
+    severity: 'fatal',
+    errorCode: 'template-missing',
+    template:
+      '{model} has no chat template. Choose one of Attune\'s templates (alpaca, chatml or llama3).',
+  },
+  'tune.train-tokens': { severity: 'fatal', errorCode: 'tune-train-tokens', template: 'Token id {id} is outside the vocabulary (0-{last}).' },
+
+  // ── weights: weight files (safetensors, GGUF): the file's name, then what is wrong ─────────
+  'weights.corrupt': { severity: 'fatal', template: '{name}: {detail}' }, // structure is inconsistent: truncated, overlapping, bad header
+  'weights.io': { severity: 'fatal', template: '{name}: {detail}' }, // the file could not be read or written
+  'weights.mismatch': { severity: 'fatal', template: '{name}: {detail}' }, // inputs disagree with each other (shapes, names, config)
+  'weights.unsupported': { severity: 'fatal', template: '{name}: {detail}' }, // well-formed, but uses something Attune cannot handle yet
+
+  // ── workspace: the workspace folder ────────────────────────────────────────────────────────
+  'workspace.outside': { severity: 'fatal', errorCode: 'path-outside-workspace', template: 'That location is outside the workspace folder.' },
+  'workspace.relative': { severity: 'fatal', errorCode: 'workspace-relative', template: 'The workspace must be an absolute folder path.' },
   // ── data: the file as a whole ───────────────────────────────────────────────────────────
   'data.file-unreadable': { severity: 'fatal', template: 'Could not open {file}: {detail}.' },
   'data.file-empty': { severity: 'fatal', template: '{file} is empty, so there are no examples to import.' },
@@ -176,14 +523,14 @@ export const DIAGNOSTICS = entries({
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;
 
 /** Fills `{name}` placeholders; unknown names are left visible rather than silently dropped. */
-export function fillTemplate(template: string, params: Record<string, string | number | undefined>): string {
+export function fillTemplate(template: string, params: DiagnosticParams): string {
   return template.replace(/\{(\w+)\}/g, (m, name: string) => {
     const v = params[name];
     return v === undefined ? m : String(v);
   });
 }
 
-export function formatDiagnostic(code: DiagnosticCode, params: Record<string, string | number | undefined>): string {
+export function formatDiagnostic(code: DiagnosticCode, params: DiagnosticParams = {}): string {
   return fillTemplate(DIAGNOSTICS[code].template, params);
 }
 

@@ -12,6 +12,7 @@ import { intArg, numberArg } from '../args.js';
 import { DATA_FORMAT_CHOICES } from '../../shared/formats.js';
 import { TEMPLATE_NAMES } from '../../shared/templates.js';
 import type { CheckOptions, DataReport, ImportOptions, Problem } from '../../engine/data/index.js';
+import type { DiagnosticCode } from '../../shared/diagnostics.js';
 
 const FORMATS = DATA_FORMAT_CHOICES;
 
@@ -81,7 +82,7 @@ async function buildOptions(o: DataFlags): Promise<CheckOptions> {
     const isDir = await stat(o.model).then((s) => s.isDirectory(), () => undefined);
     if (isDir === undefined) {
       const { AttuneError } = await import('../../shared/errors.js');
-      throw new AttuneError('model-not-found', `There is no model at ${o.model}.`, { file: o.model });
+      throw new AttuneError('cli.model-not-found', { path: o.model }, { file: o.model });
     }
     if (isDir) {
       const { ModelTokenizer } = await import('../../engine/tokenizer/index.js');
@@ -186,7 +187,7 @@ async function runDataCommand(cmd: Command, file: string, o: DataFlags, mode: 'c
   if (!o.json) opts.onProgress = progressPrinter(writeErr);
   const report = mode === 'import' ? await importDataFile(file, { ...opts, out: o.out!, force: o.force } satisfies ImportOptions) : await checkDataFile(file, opts);
   if (opts.onProgress) writeErr('\r\x1b[K');
-  let error: { code: string; message: string } | undefined;
+  let error: { code: DiagnosticCode; message: string } | undefined;
   if (report.fatal) {
     const p = report.problems.find((x) => x.severity === 'fatal')!;
     error = { code: p.code, message: p.message };
@@ -205,7 +206,7 @@ async function runDataCommand(cmd: Command, file: string, o: DataFlags, mode: 'c
     return;
   }
   if (!report.fatal) writeOut(formatReport(report, { all: o.all }));
-  if (error) throw new AttuneError(error.code, error.message, { file });
+  if (error) throw AttuneError.rendered(error.code, error.message, { file });
 }
 
 export function registerDataCommands(program: Command): void {

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { AttuneError } from '../../shared/errors.js';
 import { EXPORT_FORMATS } from '../../shared/formats.js';
 import { formatBytes, printJson } from '../output.js';
 
@@ -23,8 +24,8 @@ export function registerExportCommand(program: Command): void {
         onProgress: progress,
       }).catch((e: Error & { code?: string }) => {
         // The engine's words are for the app too; name the flag here.
-        if (e?.code === 'export-exists') e.message = `${o.out} already exists; pass --force to replace it.`;
-        if (e?.code === 'export-adapter-missing') e.message = 'A PEFT export needs the adapter folder: pass --adapter <dir>.';
+        if (e?.code === 'export-exists') throw new AttuneError('cli.export-exists', { out: o.out }, { file: o.out });
+        if (e?.code === 'export-adapter-missing') throw new AttuneError('cli.export-adapter-missing', {}, { field: 'adapter' });
         throw e;
       });
       if (o.json) {

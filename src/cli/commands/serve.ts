@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DEVICE_CHOICES } from '../../shared/devices.js';
+import { AttuneError } from '../../shared/errors.js';
 import { printJson } from '../output.js';
 import { intArg, numberArg } from '../args.js';
 
@@ -23,7 +24,7 @@ export function registerServeCommand(program: Command): void {
         defaultMaxTokens: o.maxTokens, threads: o.threads, device: o.device,
         onLog: (line) => (o.json ? printJson({ type: 'request', line }) : process.stdout.write(`${line}\n`)),
       }).catch((e: Error & { code?: string }) => {
-        if (e?.code === 'serve-port-in-use') e.message = `Port ${o.port} is already in use on 127.0.0.1; choose another with --port.`;
+        if (e?.code === 'serve-port-in-use') throw new AttuneError('cli.serve-port-in-use', { port: o.port }, { field: 'port' });
         throw e;
       });
       if (o.json) printJson({ type: 'listening', url: server.url, port: server.port, model: server.modelId });

@@ -67,7 +67,7 @@ export function registerTuneCommand(program: Command): void {
         result = await resumeTuning(o.resume, { onEvent: progress, signal: controller.signal, threads: o.threads });
       } else {
         for (const need of ['model', 'data', 'out'] as const) {
-          if (!o[need]) throw new AttuneError('usage', `attune tune needs --${need} (or --resume <runDir>).`);
+          if (!o[need]) throw new AttuneError('cli.tune-needs', { option: need });
         }
         result = await runTuning(
           {

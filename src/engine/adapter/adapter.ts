@@ -129,23 +129,19 @@ export async function loadAdapter(
   for (const f of [configFile, weightsFile]) {
     if (!(await stat(f).then((s) => s.isFile(), () => false))) {
       const pickled = await stat(path.join(dir, 'adapter_model.bin')).then(() => true, () => false);
-      throw new AttuneError(
-        'adapter-missing',
-        pickled && f === weightsFile
-          ? `${dir} holds adapter_model.bin, a pickle file that could run code when opened; Attune only reads adapter_model.safetensors.`
-          : `${f} is missing: an adapter folder needs ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}.`,
-        { file: f },
-      );
+      throw pickled && f === weightsFile
+        ? new AttuneError('adapter.pickle', { dir }, { file: f })
+        : new AttuneError('adapter.file-missing', { file: f, config: ADAPTER_CONFIG, weights: ADAPTER_WEIGHTS }, { file: f });
     }
   }
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(await readFile(configFile, 'utf8'));
   } catch (e) {
-    throw new AttuneError('adapter-invalid', `${configFile} is not valid JSON (${(e as Error).message}).`, { file: configFile });
+    throw new AttuneError('adapter.config-invalid', { file: configFile, detail: (e as Error).message }, { file: configFile });
   }
   if (raw.peft_type !== 'LORA') {
-    throw new AttuneError('adapter-invalid', `${configFile}: peft_type is ${JSON.stringify(raw.peft_type)}; Attune reads LoRA adapters only.`, { file: configFile, field: 'peft_type' });
+    throw new AttuneError('adapter.not-lora', { file: configFile, peftType: JSON.stringify(raw.peft_type) }, { file: configFile, field: 'peft_type' });
   }
   const rank = Number(raw.r);
   const alpha = Number(raw.lora_alpha ?? rank);
@@ -159,9 +155,9 @@ export async function loadAdapter(
       const get = (f: 'A' | 'B', shape: number[]) => {
         const key = peftKey(l, t, f);
         const tensor = file.tensors.get(key) ?? file.tensors.get(key.replace('.weight', '.default.weight'));
-        if (!tensor) throw new AttuneError('adapter-mismatch', `${weightsFile}: the tensor ${key} is missing; the adapter does not fit this model.`, { file: weightsFile, field: key });
+        if (!tensor) throw new AttuneError('adapter.tensor-missing', { file: weightsFile, tensor: key }, { file: weightsFile, field: key });
         if (tensor.shape.join(',') !== shape.join(',')) {
-          throw new AttuneError('adapter-mismatch', `${weightsFile}: ${key} has shape [${tensor.shape}] but this model needs [${shape}]; the adapter was trained for a different model.`, { file: weightsFile, field: key });
+          throw new AttuneError('adapter.tensor-shape', { file: weightsFile, tensor: key, shape: String(tensor.shape), expected: String(shape) }, { file: weightsFile, field: key });
         }
         return tensorToFloat32(tensor, key, weightsFile);
       };
@@ -181,7 +177,7 @@ export async function loadAdapter(
   if (tti) {
     const ids = Array.isArray(tti) ? (tti as number[]) : ((tti as Record<string, number[]>).embed_tokens ?? []);
     const embedRows = file.tensors.get(TOKEN_ROWS_KEY.embed);
-    if (!embedRows) throw new AttuneError('adapter-mismatch', `${weightsFile}: trained token rows are listed in ${ADAPTER_CONFIG} but the file does not hold them.`, { file: weightsFile });
+    if (!embedRows) throw new AttuneError('adapter.token-rows-missing', { file: weightsFile, config: ADAPTER_CONFIG }, { file: weightsFile });
     if (!baseRows) throw new Error('loadAdapter: an adapter with trained token rows needs the base model rows');
     const base = baseRows(ids);
     const headRows = file.tensors.get(TOKEN_ROWS_KEY.head);

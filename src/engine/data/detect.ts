@@ -5,7 +5,6 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
-import { formatDiagnostic } from '../../shared/diagnostics.js';
 import { ENCODING_NAMES, decodeBuffer, sniffEncoding, type SniffedEncoding } from './encoding.js';
 import { formatOfRecord } from './formats.js';
 import { delimiterName, sniffDelimiter } from './csv.js';
@@ -35,7 +34,7 @@ export const FORMAT_NAMES: Record<DataFormat, string> = {
 const SAMPLE_BYTES = 64 * 1024;
 
 function fatal(code: 'data.file-unreadable' | 'data.file-empty' | 'data.format-unknown' | 'data.format-mismatch', file: string, params: Record<string, string> = {}): AttuneError {
-  return new AttuneError(code, formatDiagnostic(code, { file, ...params }), { file });
+  return new AttuneError(code, { file, ...params }, { file });
 }
 
 async function readSample(file: string): Promise<{ sample: Buffer; size: number }> {

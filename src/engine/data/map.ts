@@ -2,7 +2,6 @@
  * The `--map instruction=Question,response="Approved answer"` option as a ColumnMap.
  */
 import { AttuneError } from '../../shared/errors.js';
-import { formatDiagnostic } from '../../shared/diagnostics.js';
 import type { ColumnMap } from './types.js';
 
 const KEYS: Record<string, keyof ColumnMap> = {
@@ -19,7 +18,7 @@ const KEYS: Record<string, keyof ColumnMap> = {
 
 /** Splits on commas outside quotes; values may be quoted ("Approved answer, final"). */
 export function parseColumnMap(spec: string): ColumnMap {
-  const bad = () => new AttuneError('data.map-invalid', formatDiagnostic('data.map-invalid', { detail: spec }));
+  const bad = () => new AttuneError('data.map-invalid', { detail: spec });
   const parts: string[] = [];
   let cur = '';
   let q: string | undefined;

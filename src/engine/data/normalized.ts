@@ -26,11 +26,11 @@ export async function* streamNormalizedJsonl(file: string): AsyncGenerator<Examp
     try {
       value = JSON.parse(text);
     } catch {
-      throw new AttuneError('data.invalid-json', `Line ${line} of ${file} is not valid JSON; this file should be written by Attune's importer.`, { file, line });
+      throw new AttuneError('data.imported-line-invalid', { line, file }, { file, line });
     }
     const parsed = ExampleSchema.safeParse(value);
     if (!parsed.success) {
-      throw new AttuneError('data.wrong-type', `Line ${line} of ${file} is not an imported example (${parsed.error.issues[0]?.message ?? 'wrong shape'}).`, { file, line });
+      throw new AttuneError('data.imported-line-shape', { line, file, detail: parsed.error.issues[0]?.message ?? 'wrong shape' }, { file, line });
     }
     yield parsed.data as Example;
   }

@@ -205,7 +205,7 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
       }
     }
   } catch (e) {
-    if (isAttuneError(e) && e.code in DIAGNOSTICS) return fatalReport(report, e);
+    if (isAttuneError(e) && e.code.startsWith('data.')) return fatalReport(report, e);
     throw e;
   }
   tell();
@@ -259,10 +259,10 @@ async function exists(p: string): Promise<boolean> {
 export async function importDataFile(file: string, opts: ImportOptions): Promise<DataReport> {
   const out = path.resolve(opts.out);
   if (path.resolve(file) === out) {
-    return fatalReport(emptyReport(file, opts), new AttuneError('data.output-is-input', formatDiagnostic('data.output-is-input', { file }), { file }));
+    return fatalReport(emptyReport(file, opts), new AttuneError('data.output-is-input', { file }, { file }));
   }
   if (!opts.force && (await exists(out))) {
-    return fatalReport(emptyReport(file, opts), new AttuneError('data.output-exists', formatDiagnostic('data.output-exists', { file: opts.out }), { file: opts.out }));
+    return fatalReport(emptyReport(file, opts), new AttuneError('data.output-exists', { file: opts.out }, { file: opts.out }));
   }
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const ws = createWriteStream(tmp, { encoding: 'utf8' });
@@ -289,7 +289,7 @@ export async function importDataFile(file: string, opts: ImportOptions): Promise
   }
   if (!opts.force && (await exists(out))) {
     await rm(tmp, { force: true });
-    return fatalReport(report, new AttuneError('data.output-exists', formatDiagnostic('data.output-exists', { file: opts.out }), { file: opts.out }));
+    return fatalReport(report, new AttuneError('data.output-exists', { file: opts.out }, { file: opts.out }));
   }
   await rename(tmp, out);
   report.out = out;

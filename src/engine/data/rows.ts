@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { AttuneError } from '../../shared/errors.js';
-import { formatDiagnostic, type DiagnosticCode } from '../../shared/diagnostics.js';
+import type { DiagnosticCode } from '../../shared/diagnostics.js';
 import { readTextChunks, splitLines, type TextLine } from './encoding.js';
 import { csvRecords } from './csv.js';
 import { draftFromCells, draftRecord, type Drafted } from './formats.js';
@@ -145,9 +145,9 @@ async function* tableRows(items: AsyncIterable<TableItem>, file: string, map: Co
       if (!r.ok) {
         const columns = shown.map((h) => `"${h}"`).join(', ');
         if (r.code === 'data.missing-column') {
-          throw new AttuneError(r.code, formatDiagnostic(r.code, { file, column: r.column, columns }), { file, line: it.line, field: r.column });
+          throw new AttuneError(r.code, { file, column: r.column, columns }, { file, line: it.line, field: r.column });
         }
-        throw new AttuneError(r.code, formatDiagnostic(r.code, { file, columns, first: shown[0] ?? 'A', second: shown[1] ?? 'B' }), { file, line: it.line });
+        throw new AttuneError(r.code, { file, columns, first: shown[0] ?? 'A', second: shown[1] ?? 'B' }, { file, line: it.line });
       }
       cols = r.columns;
       if (r.guessed) {
@@ -178,13 +178,13 @@ async function* xlsxRows(file: string, opts: RowSourceOptions): AsyncGenerator<R
   try {
     await wb.xlsx.readFile(file);
   } catch (e) {
-    throw new AttuneError('data.format-mismatch', formatDiagnostic('data.format-mismatch', { file, format: 'Excel (.xlsx)', detail: `the workbook could not be opened (${(e as Error).message})` }), { file });
+    throw new AttuneError('data.format-mismatch', { file, format: 'Excel (.xlsx)', detail: `the workbook could not be opened (${(e as Error).message})` }, { file });
   }
   const sheets = wb.worksheets;
   const ws = opts.sheet !== undefined ? wb.getWorksheet(opts.sheet) ?? sheets.find((s) => s.name.toLowerCase() === opts.sheet!.toLowerCase()) : sheets.find((s) => s.actualRowCount > 0) ?? sheets[0];
   if (!ws) {
     const code = 'data.sheet-not-found' as const;
-    throw new AttuneError(code, formatDiagnostic(code, { file, sheet: opts.sheet ?? '(first)', sheets: sheets.map((s) => `"${s.name}"`).join(', ') || '(none)' }), { file });
+    throw new AttuneError(code, { file, sheet: opts.sheet ?? '(first)', sheets: sheets.map((s) => `"${s.name}"`).join(', ') || '(none)' }, { file });
   }
   const items: TableItem[] = [];
   ws.eachRow({ includeEmpty: false }, (row, rowNumber) => {

@@ -56,11 +56,7 @@ export function tokenizeConversation(tok: TokenizerLike, messages: ChatMessage[]
     ids = tok.encodeChat(plain.slice(0, k + 1), { addGenerationPrompt: false });
     if (k > 0 && !isPrefix(prev, ids)) {
       const at = commonPrefix(prev, ids);
-      throw new AttuneError(
-        'data.template-unstable',
-        `The chat template changes earlier tokens when message ${k + 1} is added (first difference at token ${at}), so the answer's tokens cannot be told apart.`,
-        { field: `messages[${k}]` },
-      );
+      throw new AttuneError('data.template-changes-tokens', { message: k + 1, token: at }, { field: `messages[${k}]` });
     }
     if (plain[k]!.role === 'assistant') {
       // Where the assistant's own tokens start: after the header the template writes for it.

@@ -50,7 +50,7 @@ export interface ReviewReport {
 
 export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> {
   const { heldOut } = await heldOutExamples(opts);
-  if (heldOut.length === 0) throw new AttuneError('eval-no-data', 'There are no held-out examples to review: the data set is too small for a validation split.');
+  if (heldOut.length === 0) throw new AttuneError('eval.no-validation');
   const chat = await ChatSession.open({ modelPath: opts.modelPath, adapterDir: opts.adapterDir, device: 'cpu', threads: opts.threads });
   try {
     const model = chat.model;
@@ -118,13 +118,13 @@ async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'attune-eval-'));
     try {
       const report = await importDataFile(opts.data, { out: path.join(tmp, 'data.jsonl') });
-      if (report.counts.imported === 0) throw new AttuneError('eval-no-data', `No usable examples in ${opts.data}.`, { file: opts.data });
+      if (report.counts.imported === 0) throw new AttuneError('eval.no-usable-examples', { file: opts.data }, { file: opts.data });
       examples = await readNormalizedJsonl(path.join(tmp, 'data.jsonl'));
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
   } else {
-    throw new AttuneError('eval-no-data', 'Choose the examples to review: this adapter is not inside a run folder with its own data.');
+    throw new AttuneError('eval.choose-data');
   }
   return { heldOut: splitExamples(examples, { valFraction, seed }).validation };
 }

@@ -57,13 +57,13 @@ export interface ExportResult {
 
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) {
-    throw new AttuneError('export-format', `"${o.format}" is not an export format; choose one of ${EXPORT_FORMATS.join(', ')}.`, { field: 'format' });
+    throw new AttuneError('export.format', { format: o.format, formats: EXPORT_FORMATS.join(', ') }, { field: 'format' });
   }
-  if (o.format === 'peft' && !o.adapterDir) throw new AttuneError('export-adapter-missing', 'A PEFT export needs the tuned adapter folder.', { field: 'adapter' });
+  if (o.format === 'peft' && !o.adapterDir) throw new AttuneError('export.adapter-missing', {}, { field: 'adapter' });
   const out = path.resolve(o.out);
   refuseDangerousOut(out, o);
   if (!o.force && (await exists(out))) {
-    throw new AttuneError('export-exists', `${o.out} already exists. Choose another folder, or confirm that it may be replaced.`, { file: o.out });
+    throw new AttuneError('export.exists', { out: o.out }, { file: o.out });
   }
   const progress = o.onProgress ?? (() => undefined);
   progress({ phase: 'load', done: 0, total: 1 });
@@ -86,7 +86,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     if (!src.chatTemplate) warnings.push('The model has no chat template, so the export carries none; chat clients will need one.');
     await writeFile(path.join(tmp, 'README.md'), readme(o.format, src, path.basename(out), o.adapterDir));
     if (o.force) await rm(out, { recursive: true, force: true });
-    else if (await exists(out)) throw new AttuneError('export-exists', `${o.out} appeared while exporting. Choose another folder, or confirm that it may be replaced.`, { file: o.out });
+    else if (await exists(out)) throw new AttuneError('export.appeared', { out: o.out }, { file: o.out });
     await rename(tmp, out);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
@@ -105,7 +105,7 @@ function refuseDangerousOut(out: string, o: ExportOptions): void {
   };
   const inputs = [o.modelPath, o.adapterDir].filter((p): p is string => !!p).map((p) => path.resolve(p));
   const bad = inputs.some((p) => inside(p, out)) || out === path.parse(out).root || out === path.resolve(os.homedir()) || out === process.cwd();
-  if (bad) throw new AttuneError('export-out-unsafe', `${o.out} cannot be the export folder: it holds the model, the adapter or other files that replacing it would delete. Choose a new folder.`, { file: o.out });
+  if (bad) throw new AttuneError('export.out-unsafe', { out: o.out }, { file: o.out });
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -138,7 +138,7 @@ function mergedHfTensors(src: ExportSource, progress: (p: ExportProgress) => voi
   const hf = new Map<string, WeightTensor>();
   for (const [name, t] of merged) {
     const hfName = canonicalToHf(name);
-    if (!hfName) throw new AttuneError('export-tensor', `The tensor ${name} has no Hugging Face name; Attune cannot export it.`, { field: name });
+    if (!hfName) throw new AttuneError('export.tensor-unnamed', { tensor: name }, { field: name });
     hf.set(hfName, t);
   }
   return hf;

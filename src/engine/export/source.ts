@@ -80,7 +80,7 @@ export async function openExportSource(modelPath: string, adapterDir: string | u
   }
   const templateName = adapter?.template && adapter.template !== 'model' ? adapter.template : undefined;
   if (templateName && !NAMED_TEMPLATES[templateName]) {
-    throw new AttuneError('template-unknown', `The adapter was trained with a chat template named "${templateName}", which this version of Attune does not know.`);
+    throw new AttuneError('export.template-unknown', { name: templateName });
   }
   if (templateName) tokenizerConfig.chat_template = NAMED_TEMPLATES[templateName];
   const tokenizer = new ModelTokenizer({ tokenizerJson, tokenizerConfig, generationEos }, { template: templateName });

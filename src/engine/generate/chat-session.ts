@@ -81,7 +81,7 @@ export class ChatSession {
   ): Promise<ChatResult> {
     const tok = this.model.tokenizer;
     if (!tok.hasChatTemplate) {
-      throw new AttuneError('template-missing', 'This model has no chat template, so Attune does not know how to format a conversation for it. Choose one of Attune\'s templates (alpaca, chatml or llama3).');
+      throw new AttuneError('chat.template-missing');
     }
     const promptIds = tok.encodeChat(messages, { addGenerationPrompt: true });
     return this.complete(promptIds, opts, cb);
@@ -98,7 +98,7 @@ export class ChatSession {
     const loraScale = opts.loraScale ?? (this.adapter ? 1 : 0);
     const maxTokens = Math.max(1, Math.min(opts.maxTokens ?? 256, this.model.config.maxPositions - promptIds.length));
     if (promptIds.length >= this.model.config.maxPositions) {
-      throw new AttuneError('prompt-too-long', `The conversation is ${promptIds.length} tokens long, but this model reads at most ${this.model.config.maxPositions}. Shorten it.`);
+      throw new AttuneError('chat.prompt-too-long', { tokens: promptIds.length, max: this.model.config.maxPositions });
     }
     const stream = new TextStream((ids) => tok.decode(ids, { skipSpecialTokens: true }));
     const stops = opts.stop?.filter((s) => s.length > 0) ?? [];

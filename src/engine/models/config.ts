@@ -33,36 +33,32 @@ export function parseHfConfig(raw: Record<string, unknown>, file = 'config.json'
   const modelType = typeof raw.model_type === 'string' ? raw.model_type : undefined;
   const arch = findArchitecture(modelType);
   if (!arch) {
-    throw new AttuneError(
-      'model-unsupported-architecture',
-      `${file}: the model type "${modelType ?? '(none)'}" is not supported. Attune can tune: ${supportedArchitecturesText()}.`,
-      { file, field: 'model_type' },
-    );
+    throw new AttuneError('model.unsupported-architecture', { file, modelType: modelType ?? '(none)', supported: supportedArchitecturesText() }, { file, field: 'model_type' });
   }
   const int = (key: string, fallback?: number): number => {
     const v = raw[key];
     if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
-      throw new AttuneError('model-config-field', `${file}: the field "${key}" is missing.`, { file, field: key });
+      throw new AttuneError('model.config-field-missing', { file, key }, { file, field: key });
     }
-    throw new AttuneError('model-config-field', `${file}: the field "${key}" should be a positive whole number, not ${JSON.stringify(v)}.`, { file, field: key });
+    throw new AttuneError('model.config-field-not-count', { file, key, value: JSON.stringify(v) }, { file, field: key });
   };
   const num = (key: string, fallback: number): number => {
     const v = raw[key];
     if (v === undefined || v === null) return fallback;
     if (typeof v === 'number' && Number.isFinite(v)) return v;
-    throw new AttuneError('model-config-field', `${file}: the field "${key}" should be a number, not ${JSON.stringify(v)}.`, { file, field: key });
+    throw new AttuneError('model.config-field-not-number', { file, key, value: JSON.stringify(v) }, { file, field: key });
   };
   const hidden = int('hidden_size');
   const heads = int('num_attention_heads');
   const kvHeads = int('num_key_value_heads', heads);
   if (heads % kvHeads !== 0) {
-    throw new AttuneError('model-config-field', `${file}: ${heads} attention heads cannot be shared evenly by ${kvHeads} key-value heads.`, { file, field: 'num_key_value_heads' });
+    throw new AttuneError('model.config-kv-heads', { file, heads, kvHeads }, { file, field: 'num_key_value_heads' });
   }
   const headDim = raw.head_dim != null ? int('head_dim') : hidden / heads;
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
-    throw new AttuneError('model-config-field', `${file}: the head size (${headDim}) must be an even whole number.`, { file, field: 'head_dim' });
+    throw new AttuneError('model.config-head-dim', { file, headDim }, { file, field: 'head_dim' });
   }
   const eos = raw.eos_token_id;
   const eosTokenIds = typeof eos === 'number' ? [eos] : Array.isArray(eos) ? eos.filter((x): x is number => typeof x === 'number') : [];
@@ -88,7 +84,7 @@ export function parseHfConfig(raw: Record<string, unknown>, file = 'config.json'
 
 function parseRopeScaling(v: unknown, file: string): RopeScaling | undefined {
   if (v === null || v === undefined) return undefined;
-  if (typeof v !== 'object') throw new AttuneError('model-config-field', `${file}: "rope_scaling" should be an object.`, { file, field: 'rope_scaling' });
+  if (typeof v !== 'object') throw new AttuneError('model.config-rope-scaling', { file }, { file, field: 'rope_scaling' });
   const r = v as Record<string, number | string>;
   const type = r.rope_type ?? r.type;
   if (type === 'default') return undefined;
@@ -102,7 +98,7 @@ function parseRopeScaling(v: unknown, file: string): RopeScaling | undefined {
     };
   }
   if (type === 'linear') return { type: 'linear', factor: Number(r.factor) };
-  throw new AttuneError('model-rope-unsupported', `${file}: the RoPE scaling type "${String(type)}" is not supported yet (supported: llama3, linear).`, { file, field: 'rope_scaling' });
+  throw new AttuneError('model.rope-unsupported', { file, type: String(type) }, { file, field: 'rope_scaling' });
 }
 
 /** RoPE inverse frequencies, with Llama-3 / linear scaling folded in at build time. */

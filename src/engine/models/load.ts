@@ -38,40 +38,36 @@ export interface LoadOptions {
 
 export async function loadModel(modelPath: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const info = await stat(modelPath).catch(() => undefined);
-  if (!info) throw new AttuneError('model-not-found', `${modelPath} does not exist. Give a model folder (with config.json) or a .gguf file.`, { file: modelPath });
+  if (!info) throw new AttuneError('model.not-found', { path: modelPath }, { file: modelPath });
   if (info.isFile()) {
     if (modelPath.toLowerCase().endsWith('.gguf')) return loadGguf(modelPath, opts);
     if (PICKLE_EXTENSIONS.some((e) => modelPath.toLowerCase().endsWith(e))) throw pickleError(modelPath);
-    throw new AttuneError('model-format', `${modelPath} is not a model Attune can read. Give a Hugging Face model folder or a .gguf file.`, { file: modelPath });
+    throw new AttuneError('model.format', { path: modelPath }, { file: modelPath });
   }
   return loadHfFolder(modelPath, opts);
 }
 
 function pickleError(file: string): AttuneError {
-  return new AttuneError(
-    'model-pickle',
-    `${file} is a PyTorch pickle checkpoint, which can run arbitrary code when opened, so Attune refuses it. Use the model's .safetensors files (most Hugging Face models have them) or a .gguf file.`,
-    { file },
-  );
+  return new AttuneError('model.pickle', { file }, { file });
 }
 
 async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> {
   const configFile = path.join(dir, 'config.json');
   const entries = await readdir(dir);
   if (!entries.includes('config.json')) {
-    throw new AttuneError('model-config-missing', `${configFile} is missing: a Hugging Face model folder needs its config.json.`, { file: configFile });
+    throw new AttuneError('model.config-missing', { file: configFile }, { file: configFile });
   }
   const hasSafetensors = entries.some((e) => e.endsWith('.safetensors'));
   if (!hasSafetensors) {
     const pickle = entries.find((e) => PICKLE_EXTENSIONS.some((x) => e.endsWith(x)));
     if (pickle) throw pickleError(path.join(dir, pickle));
-    throw new AttuneError('model-weights-missing', `${dir} has no .safetensors weights.`, { file: dir });
+    throw new AttuneError('model.weights-missing', { dir }, { file: dir });
   }
   let rawConfig: Record<string, unknown>;
   try {
     rawConfig = JSON.parse(await readFile(configFile, 'utf8'));
   } catch (e) {
-    throw new AttuneError('model-config-invalid', `${configFile} is not valid JSON (${(e as Error).message}).`, { file: configFile });
+    throw new AttuneError('model.config-invalid', { file: configFile, detail: (e as Error).message }, { file: configFile });
   }
   const config = parseHfConfig(rawConfig, configFile);
   let tensors: Map<string, WeightTensor> | undefined;
@@ -134,7 +130,7 @@ async function loadGguf(file: string, opts: LoadOptions): Promise<LoadedModel> {
 
 function canonicalName(name: string, source: string, config: ModelConfig): string {
   const canonical = hfToCanonical(name);
-  if (!canonical) throw new AttuneError('model-weight-unexpected', `${source}: the tensor "${name}" is not part of a ${config.arch.name} model.`, { file: source, field: name });
+  if (!canonical) throw new AttuneError('model.tensor-unexpected', { file: source, tensor: name, arch: config.arch.name }, { file: source, field: name });
   return canonical;
 }
 
@@ -154,11 +150,7 @@ function canonicalGgufTensors(source: Map<string, { shape: number[]; data: Float
 function checkTokenizer(tok: ModelTokenizer, cfg: ModelConfig, file: string): void {
   // Models often pad the embedding table beyond the tokenizer; the reverse cannot work.
   if (tok.vocabSize > cfg.vocab) {
-    throw new AttuneError(
-      'tokenizer-mismatch',
-      `${file}: the tokenizer has ${tok.vocabSize} tokens but the model only knows ${cfg.vocab}; the tokenizer belongs to a different model.`,
-      { file },
-    );
+    throw new AttuneError('model.tokenizer-mismatch', { file, tokens: tok.vocabSize, vocab: cfg.vocab }, { file });
   }
 }
 

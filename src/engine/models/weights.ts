@@ -59,7 +59,7 @@ export class ModelWeights {
     if (this.current) t = this.current.get(name);
     else if (this.readOne) t = this.readOne.names.has(name) ? this.readOne.read(name) : undefined;
     else t = this.tensors.get(name); // released: throws
-    if (!t) throw new AttuneError('model-weight-missing', `${this.source}: the weight "${name}" is missing.`, { file: this.source, field: name });
+    if (!t) throw new AttuneError('model.weight-missing', { file: this.source, weight: name }, { file: this.source, field: name });
     return t;
   }
 
@@ -96,15 +96,15 @@ export function checkWeights(cfg: ModelConfig, tensors: Map<string, { shape: num
   const expected = expectedTensors(cfg);
   for (const [name, shape] of expected) {
     const t = tensors.get(name);
-    if (!t) throw new AttuneError('model-weight-missing', `${source}: the weight "${name}" is missing; the files do not match config.json.`, { file: source, field: name });
+    if (!t) throw new AttuneError('model.weight-missing-for-config', { file: source, weight: name }, { file: source, field: name });
     if (t.shape.join(',') !== shape.join(',')) {
-      throw new AttuneError('model-weight-shape', `${source}: the weight "${name}" has shape [${t.shape}] but config.json implies [${shape}].`, { file: source, field: name });
+      throw new AttuneError('model.weight-shape', { file: source, weight: name, shape: String(t.shape), expected: String(shape) }, { file: source, field: name });
     }
   }
   // A tied model may still ship an identical output.weight; anything else unexpected is an error.
   for (const name of tensors.keys()) {
     if (!expected.has(name) && !(name === 'output.weight' && cfg.tieEmbeddings)) {
-      throw new AttuneError('model-weight-unexpected', `${source}: the weight "${name}" is not part of a ${cfg.arch.name} model with this config.`, { file: source, field: name });
+      throw new AttuneError('model.weight-unexpected', { file: source, weight: name, arch: cfg.arch.name }, { file: source, field: name });
     }
   }
 }

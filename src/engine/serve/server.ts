@@ -125,10 +125,10 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost']);
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const host = o.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) {
-    throw new AttuneError('serve-host', `Attune serves on this computer only (127.0.0.1), not on ${host}: the model and the conversations stay on this machine.`, { field: 'host' });
+    throw new AttuneError('serve.host', { host }, { field: 'host' });
   }
   const port = o.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AttuneError('serve-port', `The port must be a whole number from 1 to 65535, not ${port}.`, { field: 'port' });
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AttuneError('serve.port', { port }, { field: 'port' });
   const ownSession = !o.session;
   const session = o.session ?? (await ChatSession.open({ modelPath: o.modelPath, adapterDir: o.adapterDir, device: o.device, threads: o.threads }));
   const modelId = o.modelId ?? defaultModelId(o.modelPath, o.adapterDir);
@@ -245,8 +245,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   } catch (e) {
     if (ownSession) await session.close();
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new AttuneError('serve-port-in-use', `Port ${port} is already in use on 127.0.0.1; choose another port.`, { field: 'port' });
-    if (code === 'EACCES') throw new AttuneError('serve-port', `This user may not open port ${port}; choose a port above 1024.`, { field: 'port' });
+    if (code === 'EADDRINUSE') throw new AttuneError('serve.port-in-use', { port }, { field: 'port' });
+    if (code === 'EACCES') throw new AttuneError('serve.port-denied', { port }, { field: 'port' });
     throw e;
   }
   boundPort = (server.address() as AddressInfo).port;

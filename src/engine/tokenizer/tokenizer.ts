@@ -46,7 +46,7 @@ export class ModelTokenizer {
     const own = typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined;
     const chosen = opts.template && opts.template !== 'model' ? opts.template : undefined;
     if (chosen && !NAMED_TEMPLATES[chosen]) {
-      throw new AttuneError('template-unknown', `There is no chat template named "${chosen}". Choose one of: model, ${Object.keys(NAMED_TEMPLATES).join(', ')}.`);
+      throw new AttuneError('tokenizer.template-unknown', { name: chosen, names: Object.keys(NAMED_TEMPLATES).join(', ') });
     }
     this.chatTemplateSource = chosen ? NAMED_TEMPLATES[chosen] : own;
     this.templateName = chosen ?? (own ? 'model' : undefined);
@@ -72,12 +72,12 @@ export class ModelTokenizer {
         text = await readFile(file, 'utf8');
       } catch {
         if (!required) return undefined;
-        throw new AttuneError('tokenizer-missing', `${file} is missing: the model folder needs its tokenizer.json to turn text into tokens.`, { file });
+        throw new AttuneError('tokenizer.missing', { file }, { file });
       }
       try {
         return JSON.parse(text) as Record<string, unknown>;
       } catch (e) {
-        throw new AttuneError('tokenizer-invalid', `${file} is not valid JSON (${(e as Error).message}).`, { file });
+        throw new AttuneError('tokenizer.invalid', { file, detail: (e as Error).message }, { file });
       }
     };
     const tokenizerJson = (await read('tokenizer.json', true))!;
@@ -112,7 +112,7 @@ export class ModelTokenizer {
   /** Renders the conversation with the chat template (text, not ids). */
   applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt: boolean }): string {
     if (!this.template) {
-      throw new AttuneError('template-missing', 'This model has no chat template. Choose one of Attune\'s templates (alpaca, chatml or llama3).');
+      throw new AttuneError('tokenizer.template-missing');
     }
     return this.template.render(messages, opts);
   }

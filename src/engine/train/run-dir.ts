@@ -84,7 +84,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint | undefine
       const tensors = await loadTensors(path.join(candidate, 'tensors.safetensors'));
       return { state, tensors };
     } catch (e) {
-      throw new AttuneError('checkpoint-corrupt', `The checkpoint in ${candidate} cannot be read (${(e as Error).message}).`, { file: candidate });
+      throw new AttuneError('tune.checkpoint-corrupt', { dir: candidate, detail: (e as Error).message }, { file: candidate });
     }
   }
   return undefined;

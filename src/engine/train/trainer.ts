@@ -122,7 +122,7 @@ export interface TrainerResult {
 export async function train(input: TrainerInput): Promise<TrainerResult> {
   const { model, runDir, hp } = input;
   const cfg = model.config;
-  if (input.train.length === 0) throw new AttuneError('tune-no-data', 'There are no training examples left after the validation split.');
+  if (input.train.length === 0) throw new AttuneError('tune.no-training-data');
   const paths = runPaths(runDir);
   await mkdir(runDir, { recursive: true });
 
@@ -152,7 +152,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     if (ckpt) {
       state = ckpt.state;
       tensors = ckpt.tensors;
-      for (const s of specs) if (!tensors.has(s.name)) throw new AttuneError('checkpoint-mismatch', `The checkpoint in ${paths.checkpoint} does not match this run's settings (missing ${s.name}).`);
+      for (const s of specs) if (!tensors.has(s.name)) throw new AttuneError('tune.checkpoint-mismatch', { dir: paths.checkpoint, tensor: s.name });
     }
     await truncateMetrics(runDir, state.step);
   }
@@ -355,7 +355,7 @@ function initialTensors(input: TrainerInput, specs: { name: string; shape: numbe
     let data = new Float32Array(n);
     const fromAdapter = adapterTensor(input.initAdapter, s.name);
     if (fromAdapter) {
-      if (fromAdapter.length !== n) throw new AttuneError('adapter-mismatch', `The starting adapter's ${s.name} has ${fromAdapter.length} values, but this run needs ${n} (different rank or model).`);
+      if (fromAdapter.length !== n) throw new AttuneError('adapter.size-mismatch', { tensor: s.name, have: fromAdapter.length, need: n });
       data = Float32Array.from(fromAdapter);
     } else if (s.name === TOKEN_EMBED_PARAM) data = Float32Array.from(input.trainTokens!.embed);
     else if (s.name === TOKEN_HEAD_PARAM) data = Float32Array.from(input.trainTokens!.head!);

@@ -64,7 +64,7 @@ export interface SavedRunConfig {
 export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Promise<TuneResult> {
   const runDir = path.resolve(config.out);
   if (await exists(runPaths(runDir).config)) {
-    throw new AttuneError('tune-run-exists', `${runDir} already holds a tuning run. Resume that run, or choose another folder.`, { file: runDir });
+    throw new AttuneError('tune.run-exists', { dir: runDir }, { file: runDir });
   }
   const hp = resolveHyperparameters(config);
   const saved: SavedRunConfig = {
@@ -86,12 +86,12 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
 export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads?: number } = {}): Promise<TuneResult> {
   const dir = path.resolve(runDir);
   const file = runPaths(dir).config;
-  if (!(await exists(file))) throw new AttuneError('tune-resume-missing', `${dir} is not a tuning run folder (it has no config.json).`, { file });
+  if (!(await exists(file))) throw new AttuneError('tune.resume-missing', { dir }, { file });
   let saved: SavedRunConfig;
   try {
     saved = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new AttuneError('tune-resume-invalid', `${file} cannot be read (${(e as Error).message}).`, { file });
+    throw new AttuneError('tune.resume-invalid', { file, detail: (e as Error).message }, { file });
   }
   return execute(dir, saved, true, cb.threads, cb, saved.hp.baseStorage ?? 'f32');
 }
@@ -104,9 +104,9 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   }
   if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
   const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
-  if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
-  if (!BASE_STORAGES.includes(hp.baseStorage)) throw new AttuneError('tune-setting', `The base weights can be stored as ${BASE_STORAGES.join(', ')}, not "${String(hp.baseStorage)}".`, { field: 'base-weights' });
-  if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune-setting', `LoRA dropout must be at least 0 and below 1 (got ${hp.loraDropout}).`, { field: 'lora-dropout' });
+  if (bad.length) throw new AttuneError('tune.targets', { targets: bad.join(', '), choices: LORA_TARGETS.join(', ') }, { field: 'target' });
+  if (!BASE_STORAGES.includes(hp.baseStorage)) throw new AttuneError('tune.base-weights', { choices: BASE_STORAGES.join(', '), value: String(hp.baseStorage) }, { field: 'base-weights' });
+  if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune.lora-dropout', { value: hp.loraDropout }, { field: 'lora-dropout' });
   const positive: Partial<Record<keyof TrainingHyperparameters, string>> = {
     rank: 'The LoRA rank',
     batchSize: 'The batch size',
@@ -115,7 +115,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
     lr: 'The learning rate',
   };
   for (const [k, label] of Object.entries(positive) as [keyof TrainingHyperparameters, string][]) {
-    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune-setting', `${label} must be greater than 0 (got ${String(hp[k])}).`, { field: k });
+    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune.not-positive', { setting: label, value: String(hp[k]) }, { field: k });
   }
   return hp;
 }
@@ -128,7 +128,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
 export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undefined, chosen: BaseStorage | undefined): BaseStorage {
   const storage = chosen ?? (device !== 'cpu' && probe?.f16 ? 'f16' : 'f32');
   if (storage === 'f16' && probe?.f16 === false) {
-    throw new AttuneError('tune-device-f16', `${DEVICE_LABELS[device]} cannot compute with half-precision numbers, so it cannot keep the base model at half size (f16). Choose the exact (f32), quarter (int8) or eighth (int4) size for the base model, or run on the CPU.`, { field: 'base-weights' });
+    throw new AttuneError('tune.device-f16', { device: DEVICE_LABELS[device] }, { field: 'base-weights' });
   }
   return storage;
 }
@@ -140,7 +140,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   saved.hp.baseStorage = baseStorageOn(device.device, probe, chosenStorage);
   const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });
   if (!model.tokenizer.hasChatTemplate) {
-    throw new AttuneError('template-missing', `${saved.model} has no chat template. Choose one of Attune's templates (alpaca, chatml or llama3).`, { file: saved.model });
+    throw new AttuneError('tune.template-missing', { model: saved.model }, { file: saved.model });
   }
   const hp = saved.hp;
   const dataCopy = path.join(runDir, 'data.jsonl');
@@ -159,7 +159,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
       epochs: hp.epochs,
     });
     if (report.counts.imported === 0) {
-      throw new AttuneError('tune-no-data', `No usable examples in ${saved.data}: all ${report.counts.rejected} were left out. Check the data to see why (for example, examples longer than ${hp.maxLength} tokens are left out).`, { file: saved.data });
+      throw new AttuneError('tune.no-usable-examples', { file: saved.data, rejected: report.counts.rejected, maxLength: hp.maxLength }, { file: saved.data });
     }
     cb.onEvent?.({ type: 'data', report, train: 0, validation: 0 });
   }
@@ -173,7 +173,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
 
   const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config) : undefined;
   if (initAdapter && (initAdapter.rank !== hp.rank || initAdapter.targets.join() !== hp.targets.join())) {
-    throw new AttuneError('adapter-mismatch', `The starting adapter has rank ${initAdapter.rank} on ${initAdapter.targets.join(',')}, but this run uses rank ${hp.rank} on ${hp.targets.join(',')}. Use the same rank and targets.`);
+    throw new AttuneError('adapter.rank-mismatch', { rank: initAdapter.rank, targets: initAdapter.targets.join(','), runRank: hp.rank, runTargets: hp.targets.join(',') });
   }
   const result = await train({
     model,
@@ -203,7 +203,7 @@ function resolveTrainTokens(model: LoadedModel, choice: 'auto' | 'none' | number
     reason = 'these tokens end or frame an answer in the chat template, but the base model never learned them';
   } else if (Array.isArray(choice)) {
     for (const id of choice) {
-      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab) throw new AttuneError('tune-train-tokens', `Token id ${id} is outside the vocabulary (0-${model.config.vocab - 1}).`, { field: 'train-tokens' });
+      if (!Number.isInteger(id) || id < 0 || id >= model.config.vocab) throw new AttuneError('tune.train-tokens', { id, last: model.config.vocab - 1 }, { field: 'train-tokens' });
     }
     ids = [...new Set(choice)].sort((a, b) => a - b);
     reason = 'you asked for these tokens to be trained';

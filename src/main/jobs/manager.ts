@@ -17,7 +17,7 @@ export class JobManager {
   /** Starts a worker for `key`. `onExit` runs once the process has ended and the job is forgotten. */
   start(key: string, spec: TuneJobSpec, onEvent: (e: TuneEvent) => void, onExit: (exit: JobExit) => void): Job {
     if (this.jobs.size > 0) {
-      throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
+      throw new AttuneError('tune.busy');
     }
     const job = new Job(this.runner.spawn(tuningProcessEnv(spec.settings.saveActivationMemory ?? false)), spec, { onEvent });
     this.jobs.set(key, job);

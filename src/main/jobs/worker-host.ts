@@ -3,7 +3,7 @@
  * tuning job, and reports events and how it ended. Stop requests abort the job's signal; the
  * engine writes a checkpoint before it returns when pausing.
  */
-import { isAttuneError } from '../../shared/errors.js';
+import { isAttuneError, userError } from '../../shared/errors.js';
 import type { TuneFn } from '../engine.js';
 import type { FromWorker, StopReason, ToWorker } from './protocol.js';
 
@@ -54,7 +54,7 @@ export function serveWorker(run: TuneFn): void {
         if (stopReason) return finish({ type: 'stopped', reason: stopReason }, 0);
         const error = isAttuneError(err)
           ? { code: err.code, message: err.message, details: err.details }
-          : { code: 'tune-failed', message: `Training stopped with an error: ${err instanceof Error ? err.message : String(err)}` };
+          : userError('tune.failed', { detail: err instanceof Error ? err.message : String(err) });
         return finish({ type: 'error', error }, 1);
       },
     );
