@@ -1,11 +1,13 @@
 /**
- * Every registered gradient rule, alone, against central finite differences in float64
- * (gradcheck.ts). The cases live next to each rule (its `cases`: input shapes, domain, forward).
+ * Every registered gradient rule and every composite's fused gradient, alone, against central
+ * finite differences in float64 (gradcheck.ts). The cases live next to each rule (its `cases`:
+ * input shapes, domain, forward).
  * Seeds are fixed per case so CI is reproducible; set GRADCHECK_SEED to explore other draws.
  */
 import { describe, expect, it } from 'vitest';
 import { allEntries, allRules } from '../../../src/engine/onnx/autodiff/registry.js';
-import type { GradCase, GradRule } from '../../../src/engine/onnx/autodiff/rule.js';
+import { allComposites } from '../../../src/engine/onnx/autodiff/composites.js';
+import type { CompositeRule, GradCase, GradRule } from '../../../src/engine/onnx/autodiff/rule.js';
 import { gradcheck, rng, weightedSum } from './gradcheck.js';
 
 const baseSeed = Number(process.env.GRADCHECK_SEED ?? 0);
@@ -16,7 +18,7 @@ function seedFor(text: string): number {
   return (h ^ baseSeed) >>> 0;
 }
 
-function caseName(rule: GradRule, c: GradCase): string {
+function caseName(rule: GradRule | CompositeRule, c: GradCase): string {
   return `${rule.name} ${c.label ?? c.shapes.map((s) => `[${s}]`).join('x')}`;
 }
 
@@ -37,6 +39,29 @@ describe('gradient rules vs finite differences (float64)', () => {
           })), { seed, label: name, precision: c.precision });
           // The op under test really is in the graph (a case must not test something else).
           expect(result.graph.nodes.some((n) => n.op === rule.name)).toBe(true);
+        });
+      }
+    });
+  }
+});
+
+describe('composite gradients vs finite differences (float64)', () => {
+  for (const rule of allComposites()) {
+    describe(rule.name, () => {
+      it('has gradcheck cases', () => expect(rule.cases.length).toBeGreaterThan(0));
+      for (const c of rule.cases) {
+        const name = caseName(rule, c);
+        it(name, async () => {
+          const seed = seedFor(name);
+          const weights = rng(seed ^ 0x9e3779b9);
+          const emit = c.emit ?? rule.emitForward;
+          const result = await gradcheck((g, xs) => weightedSum(g, emit(g, xs), weights), c.shapes.map((shape, i) => ({
+            shape,
+            dims: c.dims?.[i],
+            domain: c.domain?.[i] ?? rule.domain?.[i] ?? 'real',
+          })), { seed, label: name, precision: c.precision });
+          // The composite under test really is in the graph, with its fused gradient.
+          expect(result.graph.nodes.some((n) => n.composite?.rule === rule.name)).toBe(true);
         });
       }
     });

@@ -1,0 +1,2 @@
+import type { CompositeRule } from '../rule.js';
+export const lossComposites: CompositeRule[] = [];
