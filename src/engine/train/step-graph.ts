@@ -24,6 +24,7 @@
 import { GraphBuilder, type GraphDevice } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
+import { adamW, clipByGlobalNorm } from '../onnx/autodiff/optimizer.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
 import type { ModelWeights } from '../models/weights.js';
@@ -196,46 +197,23 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
 
   // ---- accumulation, clipping, AdamW (applied only when apply = 1), on one flat vector: a few
   // nodes instead of ~30 per tensor (ORT's session build time grows with the node count).
+  // Clipping and AdamW are autodiff/optimizer.ts's, checked against torch's step.
   const flatGrad = g.concat(specs.map((s) => g.reshape(grads.get(s.name)!, [numel(s.shape)], `flat_grad.${s.name}`)), 0, 'flat_grad');
   const total = layout.total;
   const acc = g.add(g.input('acc', 'float32', [total]), flatGrad, 'acc_sum');
-  const gradNorm = g.sqrt(g.reduceSum(g.mul(acc, acc, 'acc_sq'), [0], false, 'grad_sq_total'), 'grad_norm_value');
-  // clip coefficient = min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
-  const clipCoef = opts.maxGradNorm > 0
-    ? g.op('Min', [g.scalar(1), g.div(g.scalar(opts.maxGradNorm), g.add(gradNorm, g.scalar(1e-6)), 'clip_ratio')], {}, { name: 'clip_coef', outputs: [{ dtype: 'float32', shape: [] }] })[0]
-    : g.scalar(1);
-  const b1 = opts.beta1;
-  const b2 = opts.beta2;
-  const bc1 = g.sub(g.scalar(1), g.pow(g.scalar(b1), step, 'b1_pow'), 'bias_corr1');
-  const bc2 = g.sub(g.scalar(1), g.pow(g.scalar(b2), step, 'b2_pow'), 'bias_corr2');
+  const { clipped: [grad], norm: gradNorm } = clipByGlobalNorm(g, [acc], opts.maxGradNorm);
+  // Weight decay never touches token rows, which come last in the layout: the LoRA prefix only.
+  const m = g.input('adam.m', 'float32', [total]);
+  const v = g.input('adam.v', 'float32', [total]);
+  const { beta1, beta2, eps, weightDecay } = opts;
+  const next = adamW(g, [flatParams], [grad], { m: [m], v: [v] }, step, lr, { beta1, beta2, eps, weightDecay, decayedPrefix: [layout.loraTotal] });
+  // apply = 0 leaves everything but the accumulator untouched.
   const keep = g.sub(g.scalar(1), apply, 'keep');
-  g.scope('adamw', () => {
-    const m = g.input('adam.m', 'float32', [total]);
-    const v = g.input('adam.v', 'float32', [total]);
-    const grad = g.mul(acc, clipCoef, 'clipped');
-    const m2 = g.add(g.mul(m, g.scalar(b1)), g.mul(grad, g.scalar(1 - b1)), 'm');
-    const v2 = g.add(g.mul(v, g.scalar(b2)), g.mul(g.mul(grad, grad), g.scalar(1 - b2)), 'v');
-    const denom = g.add(g.sqrt(g.div(v2, bc2)), g.scalar(opts.eps), 'denom');
-    const update = g.div(g.div(m2, bc1), denom, 'update');
-    // Decoupled weight decay (torch.optim.AdamW): p <- p - lr*wd*p - lr*update. Never on token
-    // rows, which come last in the layout: the decay covers the LoRA prefix only.
-    let decayed = flatParams;
-    if (opts.weightDecay > 0) {
-      const rate = g.mul(lr, g.scalar(opts.weightDecay), 'decay_rate');
-      const scale =
-        layout.loraTotal === total
-          ? rate
-          : g.concat([g.expand(rate, g.ints([layout.loraTotal]), [layout.loraTotal], 'decay_lora'), g.expand(g.scalar(0), g.ints([total - layout.loraTotal]), [total - layout.loraTotal], 'decay_tokens')], 0, 'decay_scale');
-      decayed = g.sub(flatParams, g.mul(flatParams, scale, 'decay'), 'decayed');
-    }
-    const p2 = g.sub(decayed, g.mul(update, lr), 'p');
-    // apply = 0 leaves everything but the accumulator untouched.
-    const blend = (next: Value, prev: Value, name: string) => g.add(g.mul(next, apply), g.mul(prev, keep), name);
-    g.output(blend(p2, flatParams, 'p_out'), 'new.params');
-    g.output(blend(m2, m, 'm_out'), 'new.adam.m');
-    g.output(blend(v2, v, 'v_out'), 'new.adam.v');
-    g.output(g.mul(acc, keep, 'acc_out'), 'new.acc');
-  });
+  const blend = (after: Value, before: Value, name: string) => g.add(g.mul(after, apply), g.mul(before, keep), name);
+  g.output(blend(next.newParams[0], flatParams, 'p_out'), 'new.params');
+  g.output(blend(next.newM[0], m, 'm_out'), 'new.adam.m');
+  g.output(blend(next.newV[0], v, 'v_out'), 'new.adam.v');
+  g.output(g.mul(acc, keep, 'acc_out'), 'new.acc');
   g.output(lossSum, 'loss_sum');
   g.output(g.reduceSum(lossWeight, [0, 1], false, 'token_count'), 'tokens');
   g.output(gradNorm, 'grad_norm');
