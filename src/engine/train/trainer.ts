@@ -120,6 +120,11 @@ export interface TrainerResult {
   finalLoss: number | null;
 }
 
+/**
+ * Runs (or resumes) a tuning run: optimizer steps in the seeded batch order of each epoch, a
+ * validation when due (which may stop the run early), a checkpoint every few minutes, then
+ * `finish` (last validation, checkpoint, adapter).
+ */
 export async function train(input: TrainerInput): Promise<TrainerResult> {
   const run = await openRun(input);
   const { state } = run;
@@ -219,9 +224,7 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
 
-  const microPerEpoch = Math.ceil(input.train.length / hp.batchSize);
-  const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
-  const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
+  const { stepsPerEpoch, totalSteps, plannedStop } = stepPlan(hp, input.train.length);
   input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
   const now = performance.now();
   return {
@@ -230,9 +233,17 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
     evalSession: async () => (evalSession ??= await createSession(evalFile!, sessionOpts)),
     releaseEvalSession: async () => evalSession?.release(),
     lengths: input.train.map((e) => Math.min(e.ids.length, hp.maxLength)),
-    plannedStop: hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished',
+    plannedStop,
     clock: { startedAt: now, elapsedBefore: state.elapsedSeconds, lastCheckpoint: now, tokensThisRun: 0, stepsAtStart: state.step },
   };
+}
+
+/** How many optimizer steps the run takes, and which limit ends it when it runs to the end. */
+function stepPlan(hp: TrainingHyperparameters, trainExamples: number): { stepsPerEpoch: number; totalSteps: number; plannedStop: StopReason } {
+  const microPerEpoch = Math.ceil(trainExamples / hp.batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
+  const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
+  return { stepsPerEpoch, totalSteps, plannedStop: hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished' };
 }
 
 function stepGraphOptions(input: TrainerInput): StepGraphOptions {
