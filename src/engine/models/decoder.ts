@@ -11,8 +11,11 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { attr, type Value } from '../onnx/graph.js';
 import { ropeInverseFrequencies, type ModelConfig } from './config.js';
 import type { WeightLookup } from './base-storage.js';
-import { buildBackward } from '../onnx/autodiff/backward.js';
 import { TARGET_MODULE, type LoraTarget } from './lora-targets.js';
+import { swiGlu } from '../onnx/autodiff/rules/activation.js';
+import { groupedAttention } from '../onnx/autodiff/rules/attention.js';
+import { frozenLinear, mergedLoraLinear } from '../onnx/autodiff/rules/linear.js';
+import { recomputedInBackward } from '../onnx/autodiff/rules/recompute.js';
 
 export interface LoraWiring {
   rank: number;
@@ -99,14 +102,12 @@ export function buildDecoder(
   const projectWith = (weight: WeightLookup) => (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
     const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
     const bias = hasBias ? weight(`${mod}.bias`) : undefined;
-    let base = g.gemm(x, weight(`${mod}.weight`), { transB: true, c: bias }, TARGET_MODULE[target]);
-    // A compressed frozen weight is expanded again for the input gradient, so the expanded
-    // copy of every layer does not stay alive from the forward to the backward pass.
+    // A compressed frozen weight is expanded again for the input gradient.
     const again = weight.recompute;
-    if (again) base = g.composite(base, [x], (gb, dy) => [gb.gemm(dy, again(`${mod}.weight`), {}, 'dx')]);
+    const base = frozenLinear(g, x, weight(`${mod}.weight`), bias, again && (() => again(`${mod}.weight`)), TARGET_MODULE[target]);
     if (!lora || !lora.targets.includes(target)) return base;
     const { a, b } = lora.factors(layer, target);
-    if (lora.mergedScale !== undefined && !lora.dropout) return mergedLoraProjection(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
+    if (lora.mergedScale !== undefined && !lora.dropout) return mergedLoraLinear(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
     const xin = lora.dropout ? lora.dropout(x, layer, target) : x;
     const down = g.mul(g.gemm(xin, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
     return g.gemm(down, b, { transB: true, c: base }, `${TARGET_MODULE[target]}_lora`);
@@ -162,7 +163,7 @@ export function buildDecoder(
     // Grouped-query attention without repeating K/V: queries as [B, KV, group, T, hd].
     const qScaled = g.mul(qr, g.scalar(1 / Math.sqrt(hd)), 'q_scaled');
     const q5 = g.reshape(qScaled, ['batch', KV, group, 'seq', hd], 'q_grouped');
-    const ctx = attention(g, q5, kAll, vAll, rope.mask); // [B,KV,G,T,hd]
+    const ctx = groupedAttention(g, q5, kAll, vAll, rope.mask); // [B,KV,G,T,hd]
     const ctxHeads = g.reshape(ctx, ['batch', H, 'seq', hd], 'ctx_heads'); // [B,H,T,hd]
     const ctxFlat = g.reshape(g.transpose(ctxHeads, [0, 2, 1, 3], 'ctx_t'), ['tokens', H * hd], 'ctx_flat'); // [N, H*hd]
     const attnOut = project(ctxFlat, l, 'o', false);
@@ -178,107 +179,24 @@ export function buildDecoder(
   for (let l = 0; l < cfg.layers; l++) {
     const input = x;
     x = g.scope(`blk.${l}`, () => layer(l, input, weight));
-    if (lora?.recompute) x = recomputedInBackward(g, l, input, x, lora, (xr) => g.scope(`blk.${l}`, () => layer(l, xr, weight.recompute ? recomputeLookup(weight) : weight)));
+    if (lora?.recompute) x = recomputedInBackward(g, String(l), input, x, loraFactors(lora, l), (xr) => g.scope(`blk.${l}`, () => layer(l, xr, weight.recompute ? recomputeLookup(weight) : weight)));
   }
   const hidden = g.rmsNorm(x, weight('output_norm.weight'), cfg.rmsEps, 'output_norm');
   return { hidden, present };
+}
+
+/** The LoRA factors of one layer, [A, B] per target. */
+function loraFactors(lora: LoraWiring, l: number): Value[] {
+  return lora.targets.flatMap((t) => {
+    const { a, b } = lora.factors(l, t);
+    return [a, b];
+  });
 }
 
 /** A lookup whose every expansion of a compressed weight is a fresh one (none from the forward pass). */
 function recomputeLookup(weight: WeightLookup): WeightLookup {
   const again = weight.recompute!;
   return Object.assign((name: string) => again(name), { recompute: again });
-}
-
-/**
- * Activation recomputation ("gradient checkpointing") for one layer: the layer becomes a
- * composite of its input and its LoRA factors whose backward rebuilds the layer from the input
- * and differentiates that copy. Only each layer's input stays alive from the forward pass to the
- * backward pass, not all of its activations: far less memory for about one more forward pass.
- * The copy starts from a no-op Flatten of the input, so ORT's common-subexpression pass cannot
- * merge it back into the forward nodes (which would keep their outputs alive again).
- */
-function recomputedInBackward(g: GraphBuilder, l: number, input: Value, output: Value, lora: LoraWiring, rebuild: (x: Value) => Value): Value {
-  const factors = lora.targets.flatMap((t) => {
-    const { a, b } = lora.factors(l, t);
-    return [a, b];
-  });
-  return g.composite(output, [input, ...factors], (gb, dy, needs) =>
-    gb.scope(`recompute.${l}`, () => {
-      const xr = gb.op('Flatten', [input], { axis: attr.int(1) }, { name: 'input', outputs: [{ dtype: input.dtype, shape: input.shape }] })[0];
-      const surrogate = gb.reduceSum(gb.mul(rebuild(xr), dy, 'terms'), [0, 1], false, 'surrogate');
-      const all = [xr, ...factors];
-      const grads = buildBackward(gb, surrogate, all.filter((_, i) => needs(i)), { stopGradient: [dy], unconnected: 'zeros', scope: `grad/recompute.${l}` });
-      return all.map((v, i) => (needs(i) ? grads.get(v.name)! : null));
-    }),
-  );
-}
-
-/**
- * softmax(q k^T + mask) v for grouped queries q [B,KV,G,T,hd] against k, v [B,KV,S,hd], with a
- * fused gradient that recomputes the probabilities in backward instead of keeping the
- * [B,KV,G,T,S] tensor of every layer alive (the largest activation; FlashAttention's trade):
- *   P = softmax(q k^T + mask);  dV = P^T dO;  dP = dO V^T;  dS = P (dP - rowsum(dO O));
- *   dq = dS k;  dk = dS^T q
- * The recomputation reads k through a differently built transpose, so ORT's common-subexpression
- * pass cannot fold it back into the forward nodes (which would keep P alive again).
- */
-function attention(g: GraphBuilder, q: Value, k: Value, v: Value, mask: Value): Value {
-  const kT = g.unsqueeze(g.transpose(k, [0, 1, 3, 2], 'k_tr'), [2], 'k_grouped'); // [B,KV,1,hd,S]
-  const v5 = g.unsqueeze(v, [2], 'v_grouped'); // [B,KV,1,S,hd]
-  const scores = g.add(g.matMul(q, kT, 'scores_raw'), mask, 'scores'); // [B,KV,G,T,S]
-  const probs = g.softmax(scores, -1, 'probs');
-  const out = g.matMul(probs, v5, 'ctx'); // [B,KV,G,T,hd]
-  return g.composite(out, [q, k, v], (gb, dOut, needs) => {
-    const k5 = gb.unsqueeze(k, [2], 'k5'); // [B,KV,1,S,hd]
-    const kT2 = gb.transpose(k5, [0, 1, 2, 4, 3], 'k5_t'); // [B,KV,1,hd,S]
-    const p = gb.softmax(gb.add(mask, gb.matMul(q, kT2, 'qk'), 'qk_masked'), -1, 'p'); // recomputed
-    const vv = gb.unsqueeze(v, [2], 'v5');
-    const dP = gb.matMul(dOut, gb.transpose(vv, [0, 1, 2, 4, 3], 'v5_t'), 'dp'); // [B,KV,G,T,S]
-    const rowDot = gb.reduceSum(gb.mul(dOut, out, 'do_o'), [-1], true, 'row_dot'); // [B,KV,G,T,1]
-    const dS = gb.mul(p, gb.sub(dP, rowDot, 'dp_centered'), 'ds');
-    const dq = needs(0) ? gb.matMul(dS, k5, 'dq') : null; // [B,KV,G,T,hd]
-    // Sum over the query groups that share each key/value head.
-    const dk = needs(1) ? gb.reduceSum(gb.matMul(gb.transpose(dS, [0, 1, 2, 4, 3], 'ds_t'), q, 'dk_g'), [2], false, 'dk') : null; // [B,KV,S,hd]
-    const dv = needs(2) ? gb.reduceSum(gb.matMul(gb.transpose(p, [0, 1, 2, 4, 3], 'p_t'), dOut, 'dv_g'), [2], false, 'dv') : null;
-    return [dq, dk, dv];
-  });
-}
-
-/**
- * silu(gate) * up with a fused gradient that recomputes silu from gate, so backward keeps gate
- * and up but not silu(gate):  dgate = d * up * s (1 + gate (1 - s)),  dup = d * silu(gate).
- */
-function swiGlu(g: GraphBuilder, gate: Value, up: Value): Value {
-  const out = g.mul(g.silu(gate, 'ffn_silu'), up, 'ffn_act');
-  return g.composite(out, [gate, up], (gb, d, needs) => {
-    const s = gb.sigmoid(gate, 'sig');
-    const one = gb.scalar(1, gate.dtype);
-    const dgate = needs(0)
-      ? gb.mul(gb.mul(d, up, 'd_up'), gb.mul(s, gb.add(one, gb.mul(gate, gb.sub(one, s, 'one_minus_s'), 'g_one_minus_s'), 'one_plus'), 'dsilu'), 'dgate')
-      : null;
-    const dup = needs(1) ? gb.mul(d, gb.mul(gate, s, 'silu'), 'dup') : null;
-    return [dgate, dup];
-  });
-}
-
-/**
- * y = x (W + s B A)^T + bias as one GEMM against the merged weight, with a fused gradient:
- *   dx = dy W'   dB = s dy^T (x A^T)   dA = s (dy B)^T x
- * W' is recomputed in backward (written differently, so the optimizer does not fold it into the
- * forward copy and keep a second copy of the weights alive through the backward pass), and x A^T
- * is recomputed too: only x is kept. W and bias are frozen and get no gradient.
- */
-function mergedLoraProjection(g: GraphBuilder, x: Value, w: Value, bias: Value | undefined, a: Value, b: Value, s: number, name: string): Value {
-  const merged = g.gemm(b, a, { c: w, alpha: s }, `${name}_merged`); // [out, in]
-  const y = g.gemm(x, merged, { transB: true, c: bias }, name);
-  return g.composite(y, [x, a, b], (gb, dy, needs) => {
-    const again = gb.add(w, gb.mul(gb.matMul(b, a, 'ba'), gb.scalar(s), 'ba_scaled'), 'merged');
-    const dx = needs(0) ? gb.gemm(dy, again, {}, 'dx') : null;
-    const dB = needs(2) ? gb.gemm(dy, gb.gemm(x, a, { transB: true }, 'xa'), { transA: true, alpha: s }, 'db') : null;
-    const dA = needs(1) ? gb.gemm(gb.gemm(dy, b, {}, 'dyb'), x, { transA: true, alpha: s }, 'da') : null;
-    return [dx, dA, dB];
-  });
 }
 
 /**

@@ -7,6 +7,8 @@ import { Graph, attr, type AttrValue, type Value } from './graph.js';
 import { broadcastShapes, normAxis, numel, type Dim, type Shape } from './shape.js';
 import { ONNX_DTYPE_CODE, type DType } from './dtype.js';
 import type { DeviceName } from '../../shared/devices.js';
+import { silu } from './autodiff/rules/activation.js';
+import { rmsNorm } from './autodiff/rules/norm.js';
 
 type Axes = number[];
 
@@ -52,19 +54,8 @@ export class GraphBuilder extends Graph {
   sin(a: Value, name = 'sin') { return this.op('Sin', [a], {}, { name })[0]; }
   identity(a: Value, name = 'identity') { return this.op('Identity', [a], {}, { name })[0]; }
 
-  /**
-   * x * sigmoid(x), with a fused gradient: dx = dy * s * (1 + x * (1 - s)), s recomputed from x,
-   * so backward keeps only x alive (not the sigmoid as well).
-   */
-  silu(x: Value, name = 'silu') {
-    const y = this.mul(x, this.sigmoid(x, `${name}_sig`), name);
-    return this.composite(y, [x], (g, dy) => {
-      const s = g.sigmoid(x, 'sig');
-      const one = g.scalar(1, x.dtype);
-      const slope = g.mul(s, g.add(one, g.mul(x, g.sub(one, s, 'one_minus_sig'), 'x_one_minus_sig'), 'one_plus'), 'dsilu');
-      return [g.mul(dy, slope, 'dx')];
-    });
-  }
+  /** x * sigmoid(x), a composite with a fused gradient (autodiff/rules/activation.ts). */
+  silu(x: Value, name = 'silu') { return silu(this, x, name); }
 
   // ---------------------------------------------------------------- comparisons and selection
   private compare(op: string, a: Value, b: Value, name: string) {
@@ -278,35 +269,8 @@ export class GraphBuilder extends Graph {
 
   // ---------------------------------------------------------------- composites used by models
 
-  /**
-   * RMSNorm over the last axis: x * r * weight with r = 1 / sqrt(mean(x^2) + eps), with a fused
-   * gradient that keeps only x and r [.., 1] alive:
-   *   g = dy * weight;  dx = r * (g - xhat * mean(g * xhat));  dweight = sum(dy * xhat)
-   */
-  rmsNorm(x: Value, weight: Value, eps: number, name = 'rms_norm') {
-    if (this.inferenceOnly) {
-      return this.op('SimplifiedLayerNormalization', [x, weight], { axis: attr.int(-1), epsilon: attr.float(eps) }, { name, outputs: [{ dtype: x.dtype, shape: x.shape }] })[0];
-    }
-    const sq = this.mul(x, x, `${name}_sq`);
-    const ms = this.reduceMean(sq, [-1], true, `${name}_ms`);
-    const inv = this.reciprocal(this.sqrt(this.add(ms, this.scalar(eps, x.dtype), `${name}_eps`), `${name}_rms`), `${name}_inv`);
-    const y = this.mul(this.mul(x, inv, `${name}_normed`), weight, name);
-    return this.composite(y, [x, weight], (g, dy, needs) => {
-      const xhat = g.mul(x, inv, 'xhat');
-      const gw = g.mul(dy, weight, 'dy_w');
-      let dx: Value | null = null;
-      if (needs(0)) {
-        const proj = g.reduceMean(g.mul(gw, xhat, 'g_xhat'), [-1], true, 'mean_g_xhat');
-        dx = g.mul(g.sub(gw, g.mul(xhat, proj, 'xhat_proj'), 'g_centered'), inv, 'dx');
-      }
-      let dw: Value | null = null;
-      if (needs(1)) {
-        const lead = Array.from({ length: (x.shape?.length ?? 1) - 1 }, (_, i) => i);
-        dw = g.reduceSum(g.mul(dy, xhat, 'dy_xhat'), lead, false, 'dweight');
-      }
-      return [dx, dw];
-    });
-  }
+  /** RMSNorm over the last axis, a composite with a fused gradient (autodiff/rules/norm.ts). */
+  rmsNorm(x: Value, weight: Value, eps: number, name = 'rms_norm') { return rmsNorm(this, x, weight, eps, name); }
 
   numel(x: Value): number | null {
     return x.shape ? numel(x.shape) : null;

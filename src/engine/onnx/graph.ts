@@ -43,9 +43,12 @@ export interface GraphNode {
  * output. Autodiff treats that node as a function of `inputs` alone (the values the composite
  * was built from) and calls `vjp`, which returns one gradient (or null) per input; the
  * composite's inner nodes get no gradient. This is how fused rules (RMSNorm, SiLU, LoRA
- * projection with a merged weight) save both time and activation memory.
+ * projection with a merged weight) save both time and activation memory. They all live in
+ * autodiff/rules, each registered with its gradcheck cases (`CompositeRule`).
  */
 export interface CompositeGradient {
+  /** The composite's rule (autodiff/rules, registered with its gradcheck cases): 'RmsNorm', ... */
+  rule: string;
   inputs: string[];
   vjp: (g: import('./builder.js').GraphBuilder, dy: Value, needs: (i: number) => boolean) => (Value | null)[];
 }
@@ -212,12 +215,13 @@ export class Graph {
 
   /**
    * Marks `output` (produced by the last node built) as a composite of `inputs` with its own
-   * gradient rule. Returns `output` for chaining.
+   * gradient. Only the composite rules in autodiff/rules call this (`rule` names which one), so
+   * every fused gradient is registered and gradchecked alone. Returns `output` for chaining.
    */
-  composite(output: Value, inputs: Value[], vjp: CompositeGradient['vjp']): Value {
+  composite(output: Value, inputs: Value[], vjp: CompositeGradient['vjp'], rule: string): Value {
     const i = this.nodes.findIndex((n) => n.outputs.includes(output.name));
     if (i < 0) throw new Error(`graph ${this.name}: no node produces ${output.name}`);
-    this.nodes[i] = { ...this.nodes[i], composite: { inputs: inputs.map((x) => x.name), vjp } };
+    this.nodes[i] = { ...this.nodes[i], composite: { rule, inputs: inputs.map((x) => x.name), vjp } };
     return output;
   }
 

@@ -15,20 +15,23 @@
  *   accumulated gradient; meaningful when apply = 1), and new.params, new.adam.m, new.adam.v,
  *   new.acc (unchanged/zeroed as `apply` says).
  *
- * The loss is computed in token chunks: each chunk's [C, V] logits, their softmax and the
- * gradient with respect to the chunk's hidden states are formed and dropped before the next
- * chunk, so a 49k-152k vocabulary never materialises [tokens x vocab] at once. The hidden-state
- * gradient then seeds the generic backward pass through the decoder.
+ * The loss is a head (train/losses.ts) over the log-probabilities of the target tokens, which the
+ * `tokenLogProbs` composite computes in token chunks: each chunk's [C, V] logits and softmax are
+ * formed and dropped before the next, so a 49k-152k vocabulary never materialises
+ * [tokens x vocab] at once. One backward pass from the head's objective reaches the LoRA factors
+ * and the trained token rows (embedding and head) through the composites' fused gradients.
  */
 import { GraphBuilder, type GraphDevice } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
-import { attr } from '../onnx/graph.js';
 import { buildBackward } from '../onnx/autodiff/backward.js';
+import { adamW, clipByGlobalNorm } from '../onnx/autodiff/optimizer.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildDecoder, lmHeadName } from '../models/decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from '../models/lora-targets.js';
 import type { ModelWeights } from '../models/weights.js';
 import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
+import { tokenLogProbs } from '../onnx/autodiff/rules/loss.js';
+import { crossEntropyHead } from './losses.js';
 
 export interface StepGraphOptions {
   rank: number;
@@ -177,110 +180,41 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     recompute: opts.recomputeActivations && !opts.evalOnly,
   });
 
-  // ---- chunked cross-entropy and its gradient with respect to the hidden states and head
+  // ---- the loss: a head over the target tokens' log-probabilities (chunked over the vocabulary)
   const flatTargets = g.reshape(targets, ['tokens'], 'flat_targets');
-  const flatWeight = g.mul(g.reshape(lossWeight, ['tokens'], 'flat_weight'), lossScale, 'scaled_weight');
-  const flatWeightRaw = g.reshape(lossWeight, ['tokens'], 'flat_weight_raw');
-  const K = opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch);
-  const n = g.shapeOf(hidden, 0, 1, 'n_tokens'); // [1]
-  const chunk = g.div(g.add(n, g.ints([K - 1]), 'n_plus'), g.ints([K]), 'chunk_size'); // ceil(N / K)
-  const lossParts: Value[] = [];
-  const dHiddenParts: Value[] = [];
-  const dHeadParts: Value[] = [];
-  const headNoGrad = g.identity(headTable, 'head_for_loss');
-  for (let k = 0; k < K; k++) {
-    g.scope(`loss.${k}`, () => {
-      const start = g.mul(chunk, g.ints([k]), 'start');
-      const end = g.mul(chunk, g.ints([k + 1]), 'end');
-      const sl = (x: Value, shape: (string | number)[], name: string) =>
-        g.op('Slice', [x, start, end, g.ints([0])], {}, { name, outputs: [{ dtype: x.dtype, shape }] })[0];
-      const h = sl(hidden, ['chunk', D], 'hidden');
-      const tgt = g.unsqueeze(sl(flatTargets, ['chunk'], 'targets'), [1], 'targets_col'); // [C,1]
-      const w = g.unsqueeze(sl(flatWeight, ['chunk'], 'weight'), [1], 'weight_col'); // [C,1]
-      const wRaw = g.unsqueeze(sl(flatWeightRaw, ['chunk'], 'weight_raw'), [1], 'weight_raw_col');
-      const logits = g.gemm(h, headNoGrad, { transB: true }, 'logits'); // [C, V]
-      // One vectorised LogSoftmax pass gives both the loss and (through Exp) the probabilities.
-      const logProbs = g.logSoftmax(logits, -1, 'log_probs');
-      const picked = g.op('GatherElements', [logProbs, tgt], { axis: attr.int(1) }, { name: 'target_log_prob', outputs: [{ dtype: 'float32', shape: ['chunk', 1] }] })[0];
-      lossParts.push(g.neg(g.reduceSum(g.mul(picked, wRaw, 'ce_masked'), [0, 1], false, 'log_prob_sum'), 'loss_sum'));
-      // d(loss)/d(logits) = w * (softmax - onehot(target))
-      const probs = g.exp(logProbs, 'probs');
-      const dLogits0 = g.mul(probs, w, 'dlogits_soft');
-      const dLogits = g.op('ScatterElements', [dLogits0, tgt, g.neg(w, 'neg_w')], { axis: attr.int(1), reduction: attr.string('add') }, { name: 'dlogits', outputs: [{ dtype: 'float32', shape: ['chunk', cfg.vocab] }] })[0];
-      dHiddenParts.push(g.gemm(dLogits, headNoGrad, {}, 'dhidden')); // [C, D]
-      if (opts.trainTokenIds.length && !cfg.tieEmbeddings) {
-        // Head rows only: gather the trained columns of dLogits, then dRows = dL[:, rows]^T h.
-        const cols = g.constant('int64', [opts.trainTokenIds.length], opts.trainTokenIds.map(BigInt), 'trained_token_cols');
-        dHeadParts.push(g.gemm(g.gather(dLogits, cols, 1, 'dlogits_rows'), h, { transA: true }, 'dhead_rows'));
-      }
-    });
-  }
-  const lossSum = g.sum(lossParts, 'loss_sum_total');
+  const flatWeight = g.reshape(lossWeight, ['tokens'], 'flat_weight');
+  const headRows = !opts.trainTokenIds.length ? undefined : params.get(cfg.tieEmbeddings ? TOKEN_EMBED_PARAM : TOKEN_HEAD_PARAM)!;
+  const logProbs = tokenLogProbs(g, hidden, headTable, flatTargets, {
+    chunks: opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch),
+    trainedRows: headRows && { ids: opts.trainTokenIds, values: headRows },
+  });
+  const { lossSum, objective } = crossEntropyHead(g, logProbs, flatWeight, lossScale);
   if (opts.evalOnly) {
     g.output(lossSum, 'loss_sum');
     return pruneToOutputs(g);
   }
-  const dHidden = g.concat(dHiddenParts, 0, 'dhidden_all');
-
-  // Seed the decoder's backward with dHidden: d/dθ sum(hidden * stop(dHidden)) = J^T dHidden.
-  const surrogate = g.reduceSum(g.mul(hidden, dHidden, 'surrogate_terms'), [0, 1], false, 'surrogate');
   const wrt = specs.map((s) => params.get(s.name)!);
-  const grads = buildBackward(g, surrogate, wrt, { stopGradient: [dHidden, headNoGrad], unconnected: 'zeros' });
-  if (dHeadParts.length) {
-    const dHead = g.sum(dHeadParts, 'dhead_rows_total');
-    grads.set(TOKEN_HEAD_PARAM, dHead);
-  } else if (opts.trainTokenIds.length && cfg.tieEmbeddings) {
-    // Tied: the head use of the trained rows adds dL[:, rows]^T h to the embedding rows' gradient.
-    const cols = g.constant('int64', [opts.trainTokenIds.length], opts.trainTokenIds.map(BigInt), 'trained_token_cols');
-    const parts: Value[] = [];
-    for (let k = 0; k < K; k++) parts.push(g.value(`loss.${k}.dlogits`));
-    const headContrib = parts.map((dl, k) => g.gemm(g.gather(dl, cols, 1, `loss.${k}.dlogits_rows`), g.value(`loss.${k}.hidden`), { transA: true }, `loss.${k}.dhead_rows`));
-    const sumHead = g.sum(headContrib, 'dhead_rows_total');
-    grads.set(TOKEN_EMBED_PARAM, g.add(grads.get(TOKEN_EMBED_PARAM)!, sumHead, 'dtoken_embed_total'));
-  }
+  const grads = buildBackward(g, objective, wrt, { unconnected: 'zeros' });
 
   // ---- accumulation, clipping, AdamW (applied only when apply = 1), on one flat vector: a few
   // nodes instead of ~30 per tensor (ORT's session build time grows with the node count).
+  // Clipping and AdamW are autodiff/optimizer.ts's, checked against torch's step.
   const flatGrad = g.concat(specs.map((s) => g.reshape(grads.get(s.name)!, [numel(s.shape)], `flat_grad.${s.name}`)), 0, 'flat_grad');
   const total = layout.total;
   const acc = g.add(g.input('acc', 'float32', [total]), flatGrad, 'acc_sum');
-  const gradNorm = g.sqrt(g.reduceSum(g.mul(acc, acc, 'acc_sq'), [0], false, 'grad_sq_total'), 'grad_norm_value');
-  // clip coefficient = min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
-  const clipCoef = opts.maxGradNorm > 0
-    ? g.op('Min', [g.scalar(1), g.div(g.scalar(opts.maxGradNorm), g.add(gradNorm, g.scalar(1e-6)), 'clip_ratio')], {}, { name: 'clip_coef', outputs: [{ dtype: 'float32', shape: [] }] })[0]
-    : g.scalar(1);
-  const b1 = opts.beta1;
-  const b2 = opts.beta2;
-  const bc1 = g.sub(g.scalar(1), g.pow(g.scalar(b1), step, 'b1_pow'), 'bias_corr1');
-  const bc2 = g.sub(g.scalar(1), g.pow(g.scalar(b2), step, 'b2_pow'), 'bias_corr2');
+  const { clipped: [grad], norm: gradNorm } = clipByGlobalNorm(g, [acc], opts.maxGradNorm);
+  // Weight decay never touches token rows, which come last in the layout: the LoRA prefix only.
+  const m = g.input('adam.m', 'float32', [total]);
+  const v = g.input('adam.v', 'float32', [total]);
+  const { beta1, beta2, eps, weightDecay } = opts;
+  const next = adamW(g, [flatParams], [grad], { m: [m], v: [v] }, step, lr, { beta1, beta2, eps, weightDecay, decayedPrefix: [layout.loraTotal] });
+  // apply = 0 leaves everything but the accumulator untouched.
   const keep = g.sub(g.scalar(1), apply, 'keep');
-  g.scope('adamw', () => {
-    const m = g.input('adam.m', 'float32', [total]);
-    const v = g.input('adam.v', 'float32', [total]);
-    const grad = g.mul(acc, clipCoef, 'clipped');
-    const m2 = g.add(g.mul(m, g.scalar(b1)), g.mul(grad, g.scalar(1 - b1)), 'm');
-    const v2 = g.add(g.mul(v, g.scalar(b2)), g.mul(g.mul(grad, grad), g.scalar(1 - b2)), 'v');
-    const denom = g.add(g.sqrt(g.div(v2, bc2)), g.scalar(opts.eps), 'denom');
-    const update = g.div(g.div(m2, bc1), denom, 'update');
-    // Decoupled weight decay (torch.optim.AdamW): p <- p - lr*wd*p - lr*update. Never on token
-    // rows, which come last in the layout: the decay covers the LoRA prefix only.
-    let decayed = flatParams;
-    if (opts.weightDecay > 0) {
-      const rate = g.mul(lr, g.scalar(opts.weightDecay), 'decay_rate');
-      const scale =
-        layout.loraTotal === total
-          ? rate
-          : g.concat([g.expand(rate, g.ints([layout.loraTotal]), [layout.loraTotal], 'decay_lora'), g.expand(g.scalar(0), g.ints([total - layout.loraTotal]), [total - layout.loraTotal], 'decay_tokens')], 0, 'decay_scale');
-      decayed = g.sub(flatParams, g.mul(flatParams, scale, 'decay'), 'decayed');
-    }
-    const p2 = g.sub(decayed, g.mul(update, lr), 'p');
-    // apply = 0 leaves everything but the accumulator untouched.
-    const blend = (next: Value, prev: Value, name: string) => g.add(g.mul(next, apply), g.mul(prev, keep), name);
-    g.output(blend(p2, flatParams, 'p_out'), 'new.params');
-    g.output(blend(m2, m, 'm_out'), 'new.adam.m');
-    g.output(blend(v2, v, 'v_out'), 'new.adam.v');
-    g.output(g.mul(acc, keep, 'acc_out'), 'new.acc');
-  });
+  const blend = (after: Value, before: Value, name: string) => g.add(g.mul(after, apply), g.mul(before, keep), name);
+  g.output(blend(next.newParams[0], flatParams, 'p_out'), 'new.params');
+  g.output(blend(next.newM[0], m, 'm_out'), 'new.adam.m');
+  g.output(blend(next.newV[0], v, 'v_out'), 'new.adam.v');
+  g.output(g.mul(acc, keep, 'acc_out'), 'new.acc');
   g.output(lossSum, 'loss_sum');
   g.output(g.reduceSum(lossWeight, [0, 1], false, 'token_count'), 'tokens');
   g.output(gradNorm, 'grad_norm');

@@ -26,6 +26,7 @@ import {
 } from './run-dir.js';
 import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
+  type TrainableTensor,
 } from './step-graph.js';
 
 export interface TrainingHyperparameters {
@@ -119,21 +120,70 @@ export interface TrainerResult {
   finalLoss: number | null;
 }
 
+/**
+ * Runs (or resumes) a tuning run: optimizer steps in the seeded batch order of each epoch, a
+ * validation when due (which may stop the run early), a checkpoint every few minutes, then
+ * `finish` (last validation, checkpoint, adapter).
+ */
 export async function train(input: TrainerInput): Promise<TrainerResult> {
+  const run = await openRun(input);
+  const { state } = run;
+  let stoppedBecause = run.plannedStop;
+  outer: while (state.step < run.totalSteps) {
+    const order = epochBatches(run.lengths, input.hp.batchSize, input.hp.seed * 1000 + state.epoch);
+    while (state.batchInEpoch < order.length && state.step < run.totalSteps) {
+      if (input.signal?.aborted) {
+        stoppedBecause = 'cancelled';
+        break outer;
+      }
+      await step(run, order);
+      if (evaluationDue(run) && (await evaluate(run)) === 'stop') {
+        stoppedBecause = 'early-stopping';
+        break outer;
+      }
+      if (performance.now() - run.clock.lastCheckpoint > input.hp.checkpointMinutes * 60_000) await checkpoint(run);
+    }
+    if (state.batchInEpoch >= order.length) {
+      state.epoch++;
+      state.batchInEpoch = 0;
+    }
+  }
+  return finish(run, stoppedBecause);
+}
+
+/** Everything one training run carries from step to step. */
+interface TrainingRun {
+  input: TrainerInput;
+  paths: ReturnType<typeof runPaths>;
+  specs: TrainableTensor[];
+  /** Shapes of the checkpointed tensors by name (params and both Adam moments). */
+  shapes: Map<string, number[]>;
+  state: CheckpointState;
+  /** The flat vectors the step graph reads and writes (see paramLayout); checkpoints keep names. */
+  flat: { params: Float32Array; m: Float32Array; v: Float32Array };
+  session: InferenceSession;
+  /** The validation session, opened at the first evaluation. */
+  evalSession: () => Promise<InferenceSession>;
+  releaseEvalSession: () => Promise<void>;
+  baseTokenRows?: { embed: Float32Array; head?: Float32Array };
+  lengths: number[];
+  totalSteps: number;
+  /** Why the run ends when it runs to its last step. */
+  plannedStop: StopReason;
+  clock: { startedAt: number; elapsedBefore: number; lastCheckpoint: number; tokensThisRun: number; stepsAtStart: number };
+}
+
+const PAD_ID = 0;
+
+/** Builds (or finds cached) graphs, opens the sessions, and starts from fresh, adapter or checkpoint state. */
+async function openRun(input: TrainerInput): Promise<TrainingRun> {
   const { model, runDir, hp } = input;
   const cfg = model.config;
   if (input.train.length === 0) throw new AttuneError('tune.no-training-data');
   const paths = runPaths(runDir);
   await mkdir(runDir, { recursive: true });
 
-  const trainIds = input.trainTokens?.ids ?? [];
-  const maxTokens = hp.batchSize * hp.maxLength;
-  const graphOpts: StepGraphOptions = {
-    rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
-    beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
-    loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
-    recomputeActivations: hp.recomputeActivations ?? false,
-  };
+  const graphOpts = stepGraphOptions(input);
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();
   for (const s of specs) {
@@ -158,12 +208,11 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   }
 
   // ---- sessions (graphs cached on disk)
-  const stepKey = cacheKey({ model: model.fingerprint, graphOpts });
   const build = (opts: StepGraphOptions) => async () => {
     await model.weights.ensureLoaded();
     return buildTrainStepGraph(cfg, model.weights, opts);
   };
-  const stepFile = (await cachedGraph('train', stepKey, build(graphOpts))).modelPath;
+  const stepFile = (await cachedGraph('train', cacheKey({ model: model.fingerprint, graphOpts }), build(graphOpts))).modelPath;
   const evalOpts = { ...graphOpts, evalOnly: true };
   const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
   if (input.trainTokens) await model.weights.ensureLoaded();
@@ -171,179 +220,177 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
   // model is never in memory twice.
   model.weights.release();
-  const session = await createSession(stepFile, { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg) });
+  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg) };
+  const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
-  const evalSessionFor = async () => {
-    evalSession ??= await createSession(evalFile!, { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg) });
-    return evalSession;
-  };
 
-  const lengths = input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
-  const microPerEpoch = Math.ceil(input.train.length / hp.batchSize);
+  const { stepsPerEpoch, totalSteps, plannedStop } = stepPlan(hp, input.train.length);
+  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
+  const now = performance.now();
+  return {
+    input, paths, specs, shapes, state, baseTokenRows, session, totalSteps,
+    flat: { params: packTensors(specs, tensors), m: packTensors(specs, tensors, 'adam.m.'), v: packTensors(specs, tensors, 'adam.v.') },
+    evalSession: async () => (evalSession ??= await createSession(evalFile!, sessionOpts)),
+    releaseEvalSession: async () => evalSession?.release(),
+    lengths: input.train.map((e) => Math.min(e.ids.length, hp.maxLength)),
+    plannedStop,
+    clock: { startedAt: now, elapsedBefore: state.elapsedSeconds, lastCheckpoint: now, tokensThisRun: 0, stepsAtStart: state.step },
+  };
+}
+
+/** How many optimizer steps the run takes, and which limit ends it when it runs to the end. */
+function stepPlan(hp: TrainingHyperparameters, trainExamples: number): { stepsPerEpoch: number; totalSteps: number; plannedStop: StopReason } {
+  const microPerEpoch = Math.ceil(trainExamples / hp.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
   const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
-  const padId = 0;
-  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
+  return { stepsPerEpoch, totalSteps, plannedStop: hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished' };
+}
 
-  // The step graph reads and writes flat vectors (see paramLayout); checkpoints keep names.
-  const flat: { params: Float32Array; m: Float32Array; v: Float32Array } = {
-    params: packTensors(specs, tensors),
-    m: packTensors(specs, tensors, 'adam.m.'),
-    v: packTensors(specs, tensors, 'adam.v.'),
+function stepGraphOptions(input: TrainerInput): StepGraphOptions {
+  const { hp } = input;
+  return {
+    rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: hp.batchSize * hp.maxLength, trainTokenIds: input.trainTokens?.ids ?? [],
+    beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
+    loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
+    recomputeActivations: hp.recomputeActivations ?? false,
   };
+}
+
+/**
+ * One optimizer step: up to gradAccum micro-batches from `order` through the step session (the
+ * last one applies clipping and AdamW), then the step's metrics line and event.
+ */
+async function step(run: TrainingRun, order: number[][]): Promise<void> {
+  const { input, state, flat, clock } = run;
+  const { hp } = input;
+  const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
+  const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, PAD_ID));
+  const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
+  const lr = learningRate(state.step + 1, run.totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
   const total = flat.params.length;
-  const named = (): Map<string, Float32Array> =>
-    new Map([...unpackTensors(specs, flat.params), ...unpackTensors(specs, flat.m, 'adam.m.'), ...unpackTensors(specs, flat.v, 'adam.v.')]);
-  const feedState = (apply: boolean, acc: Float32Array): Record<string, Tensor> => ({
-    params: floatTensor(flat.params, [total]),
-    'adam.m': floatTensor(flat.m, [total]),
-    'adam.v': floatTensor(flat.v, [total]),
-    acc: floatTensor(acc, [total]),
-    apply: floatTensor(Float32Array.of(apply ? 1 : 0), []),
-  });
-
-  const evaluate = async (): Promise<number> => {
-    const s = await evalSessionFor();
-    let total = 0;
-    let count = 0;
-    for (let i = 0; i < input.validation.length; i += hp.batchSize) {
-      const mb = collate(input.validation.slice(i, i + hp.batchSize), hp.maxLength, padId);
-      if (mb.targetTokens === 0) continue;
-      const feeds: Record<string, Tensor> = { ...batchFeeds(mb), ...paramFeeds() };
-      const out = await s.run(pick(feeds, s.inputNames));
-      total += (out.loss_sum.data as Float32Array)[0];
-      count += mb.targetTokens;
-    }
-    return count ? total / count : NaN;
-  };
-  const paramFeeds = () => ({ params: floatTensor(flat.params, [total]) });
-
-  const saveBest = async () => {
-    await saveTensors(paths.bestTensors, unpackTensors(specs, flat.params), shapes);
-  };
-  const checkpoint = async () => {
-    await saveCheckpoint(runDir, { state, tensors: named() }, shapes);
-    input.onEvent?.({ type: 'checkpoint', step: state.step, path: paths.checkpoint });
-  };
-
-  let stoppedBecause: StopReason = hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished';
-  const startedAt = performance.now();
-  const elapsedBefore = state.elapsedSeconds;
-  let lastCheckpoint = performance.now();
-  let tokensThisRun = 0;
-  const stepsAtStart = state.step;
-
-  outer: while (state.step < totalSteps) {
-    const order = epochBatches(lengths, hp.batchSize, hp.seed * 1000 + state.epoch);
-    while (state.batchInEpoch < order.length && state.step < totalSteps) {
-      if (input.signal?.aborted) {
-        stoppedBecause = 'cancelled';
-        break outer;
-      }
-      // One optimizer step = up to gradAccum micro-batches.
-      const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
-      const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
-      const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
-      const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
-      let acc: Float32Array = new Float32Array(total);
-      let lossSum = 0;
-      let scored = 0;
-      let gradNorm = 0;
-      for (let k = 0; k < micro.length; k++) {
-        const apply = k === micro.length - 1;
-        const feeds: Record<string, Tensor> = {
-          ...batchFeeds(micro[k]),
-          ...feedState(apply, acc),
-          loss_scale: floatTensor(Float32Array.of(targetTokens > 0 ? 1 / targetTokens : 0), []),
-          step: floatTensor(Float32Array.of(state.step + 1), []),
-          lr: floatTensor(Float32Array.of(lr), []),
-          // Micro-batch index within the run: every micro-batch gets its own dropout masks.
-          dropout_step: floatTensor(Float32Array.of(state.step * hp.gradAccum + k), []),
-        };
-        const out = await session.run(pick(feeds, session.inputNames));
-        lossSum += (out.loss_sum.data as Float32Array)[0];
-        scored += (out.tokens.data as Float32Array)[0];
-        acc = out['new.acc'].data as Float32Array;
-        if (apply) {
-          gradNorm = (out.grad_norm.data as Float32Array)[0];
-          flat.params = out['new.params'].data as Float32Array;
-          flat.m = out['new.adam.m'].data as Float32Array;
-          flat.v = out['new.adam.v'].data as Float32Array;
-        }
-      }
-      const tokens = micro.reduce((s, m) => s + m.tokens, 0);
-      state.step++;
-      state.batchInEpoch += group.length;
-      state.tokensSeen += tokens;
-      tokensThisRun += tokens;
-      const loss = scored ? lossSum / scored : NaN;
-      state.lastLoss = loss;
-      const runSeconds = (performance.now() - startedAt) / 1000;
-      state.elapsedSeconds = elapsedBefore + runSeconds;
-      const tokensPerSecond = tokensThisRun / Math.max(runSeconds, 1e-9);
-      const etaSeconds = ((totalSteps - state.step) * runSeconds) / Math.max(1, state.step - stepsAtStart);
-      const epochFloat = state.epoch + state.batchInEpoch / order.length;
-      await appendMetrics(runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond });
-      input.onEvent?.({ type: 'step', step: state.step, totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds });
-
-      const evalDue = input.validation.length > 0 && hp.evalEvery > 0 && state.step % hp.evalEvery === 0;
-      if (evalDue) {
-        const valLoss = await evaluate();
-        const best = state.bestValLoss === null || valLoss < state.bestValLoss;
-        if (best) {
-          state.bestValLoss = valLoss;
-          state.bestStep = state.step;
-          state.evalsWithoutImprovement = 0;
-          await saveBest();
-        } else state.evalsWithoutImprovement++;
-        await appendMetrics(runDir, { step: state.step, val_loss: valLoss });
-        input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
-        if (hp.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= hp.earlyStoppingPatience) {
-          stoppedBecause = 'early-stopping';
-          break outer;
-        }
-      }
-      if (performance.now() - lastCheckpoint > hp.checkpointMinutes * 60_000) {
-        await checkpoint();
-        lastCheckpoint = performance.now();
-      }
-    }
-    if (state.batchInEpoch >= order.length) {
-      state.epoch++;
-      state.batchInEpoch = 0;
+  let acc: Float32Array = new Float32Array(total);
+  let lossSum = 0;
+  let scored = 0;
+  let gradNorm = 0;
+  for (let k = 0; k < micro.length; k++) {
+    const apply = k === micro.length - 1;
+    const feeds: Record<string, Tensor> = {
+      ...batchFeeds(micro[k]),
+      params: floatTensor(flat.params, [total]),
+      'adam.m': floatTensor(flat.m, [total]),
+      'adam.v': floatTensor(flat.v, [total]),
+      acc: floatTensor(acc, [total]),
+      apply: floatTensor(Float32Array.of(apply ? 1 : 0), []),
+      loss_scale: floatTensor(Float32Array.of(targetTokens > 0 ? 1 / targetTokens : 0), []),
+      step: floatTensor(Float32Array.of(state.step + 1), []),
+      lr: floatTensor(Float32Array.of(lr), []),
+      // Micro-batch index within the run: every micro-batch gets its own dropout masks.
+      dropout_step: floatTensor(Float32Array.of(state.step * hp.gradAccum + k), []),
+    };
+    const out = await run.session.run(pick(feeds, run.session.inputNames));
+    lossSum += (out.loss_sum.data as Float32Array)[0];
+    scored += (out.tokens.data as Float32Array)[0];
+    acc = out['new.acc'].data as Float32Array;
+    if (apply) {
+      gradNorm = (out.grad_norm.data as Float32Array)[0];
+      flat.params = out['new.params'].data as Float32Array;
+      flat.m = out['new.adam.m'].data as Float32Array;
+      flat.v = out['new.adam.v'].data as Float32Array;
     }
   }
+  const tokens = micro.reduce((s, m) => s + m.tokens, 0);
+  state.step++;
+  state.batchInEpoch += group.length;
+  state.tokensSeen += tokens;
+  clock.tokensThisRun += tokens;
+  const loss = scored ? lossSum / scored : NaN;
+  state.lastLoss = loss;
+  const runSeconds = (performance.now() - clock.startedAt) / 1000;
+  state.elapsedSeconds = clock.elapsedBefore + runSeconds;
+  const tokensPerSecond = clock.tokensThisRun / Math.max(runSeconds, 1e-9);
+  const etaSeconds = ((run.totalSteps - state.step) * runSeconds) / Math.max(1, state.step - clock.stepsAtStart);
+  const epochFloat = state.epoch + state.batchInEpoch / order.length;
+  await appendMetrics(input.runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond });
+  input.onEvent?.({ type: 'step', step: state.step, totalSteps: run.totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds });
+}
 
-  // Final validation when none ran at this step yet.
-  if (stoppedBecause !== 'cancelled' && input.validation.length > 0 && (hp.evalEvery === 0 || state.step % hp.evalEvery !== 0)) {
-    const valLoss = await evaluate();
-    const best = state.bestValLoss === null || valLoss < state.bestValLoss;
-    if (best) {
-      state.bestValLoss = valLoss;
-      state.bestStep = state.step;
-      await saveBest();
-    }
-    await appendMetrics(runDir, { step: state.step, val_loss: valLoss });
-    input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
+/** Validation every evalEvery steps (when there is validation data). */
+function evaluationDue(run: TrainingRun): boolean {
+  const { hp, validation } = run.input;
+  return validation.length > 0 && hp.evalEvery > 0 && run.state.step % hp.evalEvery === 0;
+}
+
+/**
+ * Validation loss of the current parameters; keeps the best step's parameters, writes the
+ * metrics line and event, and says 'stop' once early stopping's patience is used up.
+ */
+async function evaluate(run: TrainingRun): Promise<'stop' | 'continue'> {
+  const { input, state } = run;
+  const valLoss = await validationLoss(run);
+  const best = state.bestValLoss === null || valLoss < state.bestValLoss;
+  if (best) {
+    state.bestValLoss = valLoss;
+    state.bestStep = state.step;
+    state.evalsWithoutImprovement = 0;
+    await saveTensors(run.paths.bestTensors, unpackTensors(run.specs, run.flat.params), run.shapes);
+  } else state.evalsWithoutImprovement++;
+  await appendMetrics(input.runDir, { step: state.step, val_loss: valLoss });
+  input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
+  const patience = input.hp.earlyStoppingPatience;
+  return patience > 0 && state.evalsWithoutImprovement >= patience ? 'stop' : 'continue';
+}
+
+/** Mean loss over the validation examples' response tokens (eval graph: forward and loss only). */
+async function validationLoss(run: TrainingRun): Promise<number> {
+  const { hp, validation } = run.input;
+  const s = await run.evalSession();
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < validation.length; i += hp.batchSize) {
+    const mb = collate(validation.slice(i, i + hp.batchSize), hp.maxLength, PAD_ID);
+    if (mb.targetTokens === 0) continue;
+    const feeds: Record<string, Tensor> = { ...batchFeeds(mb), params: floatTensor(run.flat.params, [run.flat.params.length]) };
+    const out = await s.run(pick(feeds, s.inputNames));
+    total += (out.loss_sum.data as Float32Array)[0];
+    count += mb.targetTokens;
   }
-  await checkpoint();
+  return count ? total / count : NaN;
+}
 
-  // The adapter: the best validated step's parameters when validation ran, else the last.
-  const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : unpackTensors(specs, flat.params);
+/** Writes the checkpoint (state, parameters and moments by name), atomically. */
+async function checkpoint(run: TrainingRun): Promise<void> {
+  const { specs, flat, state } = run;
+  const tensors = new Map([...unpackTensors(specs, flat.params), ...unpackTensors(specs, flat.m, 'adam.m.'), ...unpackTensors(specs, flat.v, 'adam.v.')]);
+  await saveCheckpoint(run.input.runDir, { state, tensors }, run.shapes);
+  run.input.onEvent?.({ type: 'checkpoint', step: state.step, path: run.paths.checkpoint });
+  run.clock.lastCheckpoint = performance.now();
+}
+
+/**
+ * The end of a run: a last validation when none ran at this step (not after a cancel), the final
+ * checkpoint, and the adapter: the best validated step's parameters when validation ran, else the
+ * last ones.
+ */
+async function finish(run: TrainingRun, stoppedBecause: StopReason): Promise<TrainerResult> {
+  const { input, state, paths } = run;
+  const { hp } = input;
+  if (stoppedBecause !== 'cancelled' && input.validation.length > 0 && (hp.evalEvery === 0 || state.step % hp.evalEvery !== 0)) await evaluate(run);
+  await checkpoint(run);
+  const finalParams = state.bestStep !== null && (await exists(paths.bestTensors)) ? await loadTensors(paths.bestTensors) : unpackTensors(run.specs, run.flat.params);
   await rm(paths.adapter, { recursive: true, force: true });
-  await saveAdapter(paths.adapter, toAdapter(input, finalParams, baseTokenRows), cfg);
-  await session.release();
-  await evalSession?.release();
+  await saveAdapter(paths.adapter, toAdapter(input, finalParams, run.baseTokenRows), input.model.config);
+  await run.session.release();
+  await run.releaseEvalSession();
   input.onEvent?.({ type: 'done', step: state.step, adapterDir: paths.adapter, bestStep: state.bestStep, bestValLoss: state.bestValLoss, stoppedBecause });
   return { adapterDir: paths.adapter, steps: state.step, bestStep: state.bestStep, bestValLoss: state.bestValLoss, stoppedBecause, finalLoss: state.lastLoss };
+}
 
-  function batchFeeds(mb: MicroBatch): Record<string, Tensor> {
-    return {
-      input_ids: int64Tensor(mb.inputIds, [mb.batch, mb.seq]),
-      targets: int64Tensor(mb.targets, [mb.batch, mb.seq]),
-      loss_weight: floatTensor(mb.lossWeight, [mb.batch, mb.seq]),
-    };
-  }
+function batchFeeds(mb: MicroBatch): Record<string, Tensor> {
+  return {
+    input_ids: int64Tensor(mb.inputIds, [mb.batch, mb.seq]),
+    targets: int64Tensor(mb.targets, [mb.batch, mb.seq]),
+    loss_weight: floatTensor(mb.lossWeight, [mb.batch, mb.seq]),
+  };
 }
 
 /** LoRA init as PEFT: A ~ kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
@@ -400,8 +447,6 @@ function toAdapter(input: TrainerInput, params: Map<string, Float32Array>, base?
   }
   return adapter;
 }
-
-
 
 function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};

@@ -83,3 +83,41 @@ describe('optimizer', () => {
     expect(await run('float32')).toBeLessThan(1e-5);
   });
 });
+
+describe('optimizer on a flat vector (the step graph layout)', () => {
+  it('decays only the prefix, and leaves gradients unclipped when the max norm is 0', async () => {
+    const N = 7;
+    const PREFIX = 4; // LoRA values first, then token rows, which are never decayed
+    const g = new GraphBuilder('adamw-flat');
+    const p = g.input('p', 'float64', [N]);
+    const gr = g.input('g', 'float64', [N]);
+    const m = g.input('m', 'float64', [N]);
+    const v = g.input('v', 'float64', [N]);
+    const step = g.input('step', 'float32', []);
+    const lr = g.input('lr', 'float32', []);
+    const { clipped, norm } = clipByGlobalNorm(g, [gr], 0);
+    expect(clipped[0]).toBe(gr);
+    const out = adamW(g, [p], clipped, { m: [m], v: [v] }, step, lr, { ...HP, decayedPrefix: [PREFIX] });
+    g.output(norm, 'norm');
+    g.output(out.newParams[0], 'new_p');
+    const session = await ort.InferenceSession.create(serializeGraph(g).model);
+    const rand = rng(5);
+    const x = { p: sample(rand, N), g: sample(rand, N).map((z) => z * 10), m: sample(rand, N).map((z) => z * 0.1), v: sample(rand, N).map((z) => z * z) };
+    const t = 3;
+    const rate = Math.fround(0.02);
+    const r = await session.run({
+      p: new ort.Tensor('float64', x.p, [N]), g: new ort.Tensor('float64', x.g, [N]), m: new ort.Tensor('float64', x.m, [N]), v: new ort.Tensor('float64', x.v, [N]),
+      step: new ort.Tensor('float32', Float32Array.of(t), []), lr: new ort.Tensor('float32', Float32Array.of(rate), []),
+    });
+    await session.release();
+    expect(Number(r.norm.data[0])).toBeCloseTo(Math.sqrt(x.g.reduce((s, z) => s + z * z, 0)), 10);
+    const got = r.new_p.data as Float64Array;
+    for (let k = 0; k < N; k++) {
+      const mk = HP.beta1 * x.m[k] + (1 - HP.beta1) * x.g[k];
+      const vk = HP.beta2 * x.v[k] + (1 - HP.beta2) * x.g[k] ** 2;
+      const decay = k < PREFIX ? 1 - rate * HP.weightDecay : 1;
+      const want = x.p[k] * decay - (rate / (1 - HP.beta1 ** t)) * mk / (Math.sqrt(vk) / Math.sqrt(1 - HP.beta2 ** t) + HP.eps);
+      expect(Math.abs(got[k] - want), `element ${k}`).toBeLessThan(1e-12);
+    }
+  });
+});

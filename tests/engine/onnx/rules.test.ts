@@ -1,11 +1,14 @@
 /**
- * Every registered gradient rule, alone, against central finite differences in float64
- * (gradcheck.ts). The cases live next to each rule (its `cases`: input shapes, domain, forward).
+ * Every registered gradient rule and every composite's fused gradient, alone, against central
+ * finite differences in float64 (gradcheck.ts). The cases live next to each rule (its `cases`:
+ * input shapes, domain, forward).
  * Seeds are fixed per case so CI is reproducible; set GRADCHECK_SEED to explore other draws.
  */
 import { describe, expect, it } from 'vitest';
 import { allEntries, allRules } from '../../../src/engine/onnx/autodiff/registry.js';
-import type { GradCase, GradRule } from '../../../src/engine/onnx/autodiff/rule.js';
+import { allComposites } from '../../../src/engine/onnx/autodiff/composites.js';
+import type { CompositeRule, GradCase, GradRule } from '../../../src/engine/onnx/autodiff/rule.js';
+import type { GraphNode } from '../../../src/engine/onnx/graph.js';
 import { gradcheck, rng, weightedSum } from './gradcheck.js';
 
 const baseSeed = Number(process.env.GRADCHECK_SEED ?? 0);
@@ -16,12 +19,16 @@ function seedFor(text: string): number {
   return (h ^ baseSeed) >>> 0;
 }
 
-function caseName(rule: GradRule, c: GradCase): string {
+function caseName(rule: GradRule | CompositeRule, c: GradCase): string {
   return `${rule.name} ${c.label ?? c.shapes.map((s) => `[${s}]`).join('x')}`;
 }
 
-describe('gradient rules vs finite differences (float64)', () => {
-  for (const rule of allRules()) {
+/**
+ * Each rule's cases as tests. `built` says whether the graph holds what is under test: a case
+ * must not end up testing something else.
+ */
+function gradcheckCases(rules: (GradRule | CompositeRule)[], built: (n: GraphNode, rule: GradRule | CompositeRule) => boolean) {
+  for (const rule of rules) {
     describe(rule.name, () => {
       it('has gradcheck cases', () => expect(rule.cases.length).toBeGreaterThan(0));
       for (const c of rule.cases) {
@@ -35,12 +42,21 @@ describe('gradient rules vs finite differences (float64)', () => {
             dims: c.dims?.[i],
             domain: c.domain?.[i] ?? rule.domain?.[i] ?? 'real',
           })), { seed, label: name, precision: c.precision });
-          // The op under test really is in the graph (a case must not test something else).
-          expect(result.graph.nodes.some((n) => n.op === rule.name)).toBe(true);
+          expect(result.graph.nodes.some((n) => built(n, rule))).toBe(true);
         });
       }
     });
   }
+}
+
+describe('gradient rules vs finite differences (float64)', () => {
+  // The op under test is in the graph.
+  gradcheckCases(allRules(), (n, rule) => n.op === rule.name);
+});
+
+describe('composite gradients vs finite differences (float64)', () => {
+  // A node carries the composite under test, with its fused gradient.
+  gradcheckCases(allComposites(), (n, rule) => n.composite?.rule === rule.name);
 });
 
 describe('registry', () => {

@@ -11,9 +11,11 @@
  *
  * Layout: rules sit in a few family tables (rules/elementwise, linalg, shape, reduce), each rule
  * next to a comment with its forward semantics, rather than one file per op: the families share
- * helpers and gradcheck batteries. Composite ops have no fused rules yet: the builder's
- * rmsNorm and silu decompose into primitive ops, so their gradients come from the primitives.
- * Softmax's rule is the fused "D trick" form (it only needs the output P).
+ * helpers and gradcheck batteries. Softmax's rule is the fused "D trick" form (it only needs the
+ * output P).
+ *
+ * Composites (several forward nodes, one fused gradient carried by the node itself) are listed
+ * in composites.ts with their cases; nothing looks them up here.
  */
 import type { GradRule } from './rule.js';
 import { elementwiseRules } from './rules/elementwise.js';

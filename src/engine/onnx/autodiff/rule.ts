@@ -10,6 +10,11 @@
  * Next to each vjp sits what the gradient check needs to test it alone: an input `domain`
  * and `cases` (input shapes, and how to emit the forward op when `g.op(name, xs)` is not
  * enough). tests/engine/onnx/rules.test.ts walks every registered rule through them.
+ *
+ * A composite (`CompositeRule`) is the other kind of rule: a forward built from several
+ * primitive nodes with one fused vjp (RMSNorm, SwiGLU, attention, the LoRA projections, the
+ * token log-probabilities of the loss). Its forward and vjp sit side by side in one function
+ * that model code calls; the entry names it and carries its gradcheck cases the same way.
  */
 import type { GraphBuilder } from '../builder.js';
 import type { AttrValue, GraphNode, Value } from '../graph.js';
@@ -61,6 +66,19 @@ export interface GradRule {
   readonly vjp: Vjp;
   readonly domain?: Domain[];
   readonly emitForward?: (g: GraphBuilder, xs: Value[]) => Value;
+  readonly cases: GradCase[];
+}
+
+/**
+ * A composite op: forward nodes plus one fused gradient attached with `g.composite(..., name)`,
+ * used instead of the primitives' rules because it saves time or keeps fewer activations alive.
+ * `emitForward` builds it from a case's float inputs (constants such as a mask or a frozen
+ * weight are made inside); the rule test checks that a node carrying this composite was built.
+ */
+export interface CompositeRule {
+  readonly name: string;
+  readonly domain?: Domain[];
+  readonly emitForward: (g: GraphBuilder, xs: Value[]) => Value;
   readonly cases: GradCase[];
 }
 
