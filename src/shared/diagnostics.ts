@@ -131,7 +131,12 @@ export const DIAGNOSTICS = entries({
   },
   'data.near-duplicate': {
     severity: 'warning',
-    template: '{where}: this example is almost the same as {first} ({similarity}% alike); it is left out so that the model does not learn it twice.',
+    template:
+      '{where}: this example is almost the same as {first} ({similarity}% alike). Both are kept: rewording a question on purpose teaches the model that the wording does not matter. If one is an accidental copy, delete it, or leave such near copies out (--drop-near-duplicates, or "Leave out near duplicates" in the app).',
+  },
+  'data.near-duplicate-dropped': {
+    severity: 'warning',
+    template: '{where}: this example is almost the same as {first} ({similarity}% alike); it is left out because you asked to leave out near duplicates.',
   },
   'data.too-long': {
     severity: 'error',

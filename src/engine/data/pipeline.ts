@@ -5,7 +5,8 @@
  * rule it breaks), so `rowsRead = imported + rejected` and `rejected = Σ rejectedBy` always
  * hold. Order of the checks: shape of the record → conversation rules (roles, empty text,
  * garbled text) → exact duplicate → near duplicate → chat template and length. Only imported
- * examples count as "the first" of a duplicate.
+ * examples count as "the first" of a duplicate. Near duplicates are kept with a warning unless
+ * `dropNearDuplicates` asks to leave them out.
  *
  * Memory: rows stream through; per imported example the importer keeps its id, two lengths,
  * a 64-hash signature and where it came from (a few hundred bytes), never its text.
@@ -156,21 +157,29 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
       const id = conversationId(messages);
       const key = dupes.prepare(id, messages);
       const hit = dupes.check(key);
+      let nearWarning = false;
       if (hit) {
         if (hit.kind === 'exact') {
           report.counts.exactDuplicates++;
           problem('data.duplicate', at, { first: hit.first }, true);
-        } else {
-          report.counts.nearDuplicates++;
-          problem('data.near-duplicate', at, { first: hit.first, similarity: Math.round(hit.similarity * 100) }, true);
+          report.counts.duplicates++;
+          continue;
         }
+        report.counts.nearDuplicates++;
         report.counts.duplicates++;
-        continue;
+        const alike = { first: hit.first, similarity: Math.round(hit.similarity * 100) };
+        if (opts.dropNearDuplicates) {
+          problem('data.near-duplicate-dropped', at, alike, true);
+          continue;
+        }
+        // Kept: a rewording is often on purpose (the model learns that wording does not matter).
+        problem('data.near-duplicate', at, alike, false);
+        nearWarning = true;
       }
       let chars = 0;
       for (const m of messages) chars += m.content.length;
       let tokens: number;
-      let warned = false;
+      let warned = nearWarning;
       if (opts.tokenizer) {
         try {
           tokens = tokenizeConversation(opts.tokenizer, messages).ids.length;

@@ -32,6 +32,8 @@ export interface TuneConfig extends Partial<TrainingHyperparameters> {
   /** 'auto' trains the rows of untrained special tokens the template uses; 'none'; or explicit ids. */
   trainTokens?: 'auto' | 'none' | number[];
   threads?: number;
+  /** Leave out near duplicates too (by default they are kept and reported as warnings). */
+  dropNearDuplicates?: boolean;
 }
 
 export type TuneProgress = TuneEvent | { type: 'data'; report: DataReport; train: number; validation: number } | { type: 'tokens'; ids: number[]; tokens: string[]; reason: string };
@@ -58,6 +60,7 @@ export interface SavedRunConfig {
   device: DeviceChoice;
   template?: string;
   trainTokens: 'auto' | 'none' | number[];
+  dropNearDuplicates?: boolean;
   hp: TrainingHyperparameters;
 }
 
@@ -78,6 +81,7 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
     device: config.device ?? 'auto',
     template: config.template,
     trainTokens: config.trainTokens ?? 'auto',
+    dropNearDuplicates: config.dropNearDuplicates === true,
     hp,
   };
   return execute(runDir, saved, false, config.threads, cb, config.baseStorage);
@@ -157,6 +161,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
       valFraction: saved.valFraction,
       seed: hp.seed,
       epochs: hp.epochs,
+      dropNearDuplicates: saved.dropNearDuplicates === true,
     });
     if (report.counts.imported === 0) {
       throw new AttuneError('tune-no-data', `No usable examples in ${saved.data}: all ${report.counts.rejected} were left out. Check the data to see why (for example, examples longer than ${hp.maxLength} tokens are left out).`, { file: saved.data });
