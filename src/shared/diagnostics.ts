@@ -157,6 +157,21 @@ export const DIAGNOSTICS = entries({
     severity: 'error',
     template: '{where}: {field} contains characters that could not be read (shown as "\uFFFD"). Save the file as UTF-8 and import again.',
   },
+  'data.question-marks': {
+    severity: 'error',
+    template:
+      '{where}: {field} has question marks where letters should be ("{sample}"). This happens when text is saved in an encoding that lacks those letters, and the letters are lost. Fix the text at its source (save the original as UTF-8) and import again.',
+  },
+  'data.private-use': {
+    severity: 'error',
+    template:
+      '{where}: {field} contains characters that belong to no alphabet ({sample}), which comes from a symbol font or from reading the text in the wrong encoding. Replace them with ordinary text and import again.',
+  },
+  'data.file-misdecoded': {
+    severity: 'warning',
+    template:
+      'Most rows of {file} ({count} of {rows}) have garbled text: the file was saved or read in the wrong text encoding at some point. Open the original in the program that made it, save it again as UTF-8 (in Excel: "Save as" and choose "CSV UTF-8"), and import that file.',
+  },
   'data.csv-malformed': {
     severity: 'error',
     template: '{where}: this row could not be read ({detail}). Check its quotation marks.',

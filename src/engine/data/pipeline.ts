@@ -20,6 +20,7 @@ import { DIAGNOSTICS, formatDiagnostic, type DiagnosticCode } from '../../shared
 import { detectFormat, type DetectedFormat } from './detect.js';
 import { conversationId, DuplicateIndex } from './dedupe.js';
 import { ENCODING_NAMES } from './encoding.js';
+import { MISDECODING_CODES } from './mojibake.js';
 import { readRows } from './rows.js';
 import { splitIndices } from './split.js';
 import { estimateTokens, estimateTrainingSeconds, lengthStats, U32List } from './stats.js';
@@ -218,6 +219,20 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
     throw e;
   }
   tell();
+
+  // Said once for the file when most rows are garbled: the cure is to re-save the file, not to fix rows.
+  const misdecoded = Object.values(MISDECODING_CODES).reduce((a, code) => a + (report.counts.rejectedBy[code] ?? 0), 0);
+  if (misdecoded >= 2 && misdecoded * 2 > report.counts.rowsRead) {
+    report.problems.unshift({
+      code: 'data.file-misdecoded',
+      severity: DIAGNOSTICS['data.file-misdecoded'].severity,
+      file,
+      line: 0,
+      message: formatDiagnostic('data.file-misdecoded', { file, count: misdecoded, rows: report.counts.rowsRead }),
+      rejected: false,
+    });
+    report.problemCounts['data.file-misdecoded'] = 1;
+  }
 
   for (const [code, n] of Object.entries(report.problemCounts)) {
     if (n > maxPerCode) {
