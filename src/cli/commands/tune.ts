@@ -80,9 +80,10 @@ export function registerTuneCommand(program: Command): void {
           { onEvent: progress, signal: controller.signal },
         );
       }
-      if (!o.json) {
-        const why = { finished: 'finished', 'max-steps': 'reached --max-steps', 'early-stopping': 'validation loss stopped improving', cancelled: 'cancelled; resume with --resume' }[result.stoppedBecause];
-        process.stdout.write(`\nDone after ${result.steps} steps (${why}). Adapter: ${result.adapterDir}` +
+      if (o.json) {
+        printJson({ type: 'result', steps: result.steps, stoppedBecause: result.stoppedBecause, stopExplanation: result.stopExplanation, adapterDir: result.adapterDir, bestStep: result.bestStep, bestValLoss: result.bestValLoss, finalLoss: result.finalLoss });
+      } else {
+        process.stdout.write(`\nStopped after ${result.steps} steps because ${result.stopExplanation}. Adapter: ${result.adapterDir}` +
           (result.bestStep !== null ? ` (best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep})` : '') + '\n');
       }
     });

@@ -24,6 +24,7 @@ import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics, writeJsonAtomic,
   type CheckpointState,
 } from './run-dir.js';
+import { stepBudget } from './budget.js';
 import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
 } from './step-graph.js';
@@ -181,7 +182,8 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   const lengths = input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
   const microPerEpoch = Math.ceil(input.train.length / hp.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
-  const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
+  const budget = stepBudget(hp, stepsPerEpoch); // a given maxSteps overrides the passes
+  const totalSteps = budget.totalSteps;
   const padId = 0;
   input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
 
@@ -226,7 +228,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     input.onEvent?.({ type: 'checkpoint', step: state.step, path: paths.checkpoint });
   };
 
-  let stoppedBecause: StopReason = hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished';
+  let stoppedBecause: StopReason = budget.endsBy;
   const startedAt = performance.now();
   const elapsedBefore = state.elapsedSeconds;
   let lastCheckpoint = performance.now();
