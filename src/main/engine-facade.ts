@@ -38,6 +38,7 @@ interface EngineDataOptions {
   tokenizer?: engine.ModelTokenizer;
   valFraction?: number;
   seed?: number;
+  dropNearDuplicates?: boolean;
   onProgress?: (p: { bytesRead: number; totalBytes: number; rowsRead: number }) => void;
 }
 interface Expected {
@@ -71,6 +72,7 @@ function dataOptions(opts: DataOptions): EngineDataOptions {
     format: opts.format,
     map: opts.map && { instruction: opts.map.prompt, response: opts.map.response, system: opts.map.system },
     maxLength: opts.maxLength,
+    dropNearDuplicates: opts.dropNearDuplicates,
     onProgress: opts.onProgress && ((p) => opts.onProgress!({ rowsRead: p.rowsRead, fraction: p.totalBytes > 0 ? p.bytesRead / p.totalBytes : undefined })),
   };
 }
@@ -92,7 +94,8 @@ export function toDataReport(r: EngineDataReport): DataReport {
     rowsRead: r.counts.rowsRead,
     accepted: r.counts.imported,
     rejected: r.counts.rejected,
-    duplicates: r.counts.duplicates,
+    // Left out as copies: near duplicates are kept (with a warning) unless the person asked otherwise.
+    duplicates: (r.counts.rejectedBy?.['data.duplicate'] ?? 0) + (r.counts.rejectedBy?.['data.near-duplicate-dropped'] ?? 0),
     fatal: r.fatal,
     problems,
     tokens: { total: r.stats.tokenLengths.total, longest: r.stats.tokenLengths.max, estimated: r.stats.tokenCounting === 'estimate' },

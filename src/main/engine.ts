@@ -11,6 +11,8 @@ export interface DataOptions {
   maxLength?: number;
   /** A model folder whose tokenizer counts tokens, when one is chosen. */
   tokenizerModel?: string;
+  /** Leave out near duplicates too (by default they are kept, with a warning). */
+  dropNearDuplicates?: boolean;
   onProgress?: (p: { rowsRead: number; fraction?: number }) => void;
 }
 

@@ -348,6 +348,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         out: ws().examplesFile(req.project),
         valFraction: req.valFraction,
         seed: req.seed,
+        dropNearDuplicates: req.dropNearDuplicates,
         onProgress: (p) => deps.emit('data.progress', { project: req.project, source: req.source, ...p }),
       });
       await ws().updateProject(req.project, {

@@ -424,6 +424,8 @@ export const calls = {
         maxLength: z.number().int().min(16).max(131072).optional(),
         valFraction: z.number().min(0).max(0.5),
         seed: z.number().int().min(0).max(2 ** 31 - 1),
+        /** Leave out near duplicates too (by default they are kept, with a warning naming both rows). */
+        dropNearDuplicates: z.boolean().optional(),
       })
       .strict(),
     shape<ImportResult>(),

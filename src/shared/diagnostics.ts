@@ -266,19 +266,19 @@ export const DIAGNOSTICS = entries({
     severity: 'fatal',
     errorCode: 'model-weight-missing',
     template:
-      '{file}: the weight "{weight}" is missing; the files do not match config.json.',
+      '{file}: the weight "{weight}" is missing; the weights do not match {settings}.',
   },
   'model.weight-shape': {
     severity: 'fatal',
     errorCode: 'model-weight-shape',
     template:
-      '{file}: the weight "{weight}" has shape [{shape}] but config.json implies [{expected}].',
+      '{file}: the weight "{weight}" has shape [{shape}] but {settings} implies [{expected}]{vocab}.',
   },
   'model.weight-unexpected': {
     severity: 'fatal',
     errorCode: 'model-weight-unexpected',
     template:
-      '{file}: the weight "{weight}" is not part of a {arch} model with this config.',
+      '{file}: the weight "{weight}" is not part of a {arch} model with these settings ({settings}).',
   },
   'model.weights-missing': { severity: 'fatal', errorCode: 'model-weights-missing', template: '{dir} has no .safetensors weights.' },
 
@@ -478,7 +478,12 @@ export const DIAGNOSTICS = entries({
   },
   'data.near-duplicate': {
     severity: 'warning',
-    template: '{where}: this example is almost the same as {first} ({similarity}% alike); it is left out so that the model does not learn it twice.',
+    template:
+      '{where}: this example is almost the same as {first} ({similarity}% alike). Both are kept: rewording a question on purpose teaches the model that the wording does not matter. If one is an accidental copy, delete it, or leave such near copies out (--drop-near-duplicates, or "Leave out near duplicates" in the app).',
+  },
+  'data.near-duplicate-dropped': {
+    severity: 'warning',
+    template: '{where}: this example is almost the same as {first} ({similarity}% alike); it is left out because you asked to leave out near duplicates.',
   },
   'data.too-long': {
     severity: 'error',
@@ -498,6 +503,21 @@ export const DIAGNOSTICS = entries({
   'data.encoding-invalid': {
     severity: 'error',
     template: '{where}: {field} contains characters that could not be read (shown as "\uFFFD"). Save the file as UTF-8 and import again.',
+  },
+  'data.question-marks': {
+    severity: 'error',
+    template:
+      '{where}: {field} has question marks where letters should be ("{sample}"). This happens when text is saved in an encoding that lacks those letters, and the letters are lost. Fix the text at its source (save the original as UTF-8) and import again.',
+  },
+  'data.private-use': {
+    severity: 'error',
+    template:
+      '{where}: {field} contains characters that belong to no alphabet ({sample}), which comes from a symbol font or from reading the text in the wrong encoding. Replace them with ordinary text and import again.',
+  },
+  'data.file-misdecoded': {
+    severity: 'warning',
+    template:
+      'Most rows of {file} ({count} of {rows}) have garbled text: the file was saved or read in the wrong text encoding at some point. Open the original in the program that made it, save it again as UTF-8 (in Excel: "Save as" and choose "CSV UTF-8"), and import that file.',
   },
   'data.csv-malformed': {
     severity: 'error',

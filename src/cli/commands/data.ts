@@ -31,6 +31,7 @@ interface DataFlags {
   out?: string;
   force?: boolean;
   all?: boolean;
+  dropNearDuplicates?: boolean;
 }
 
 function addCommonOptions(cmd: Command): Command {
@@ -46,6 +47,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--seed <s>', 'seed of the train/validation split', intArg('--seed', 0), 42)
     .option('--epochs <n>', 'passes over the data, for the time estimate', intArg('--epochs', 1), 3)
     .option('--tokens-per-second <n>', 'training speed of this machine, for the time estimate', numberArg('--tokens-per-second', 1))
+    .option('--drop-near-duplicates', 'also leave out examples almost the same as an earlier one (by default they are kept and listed as warnings)')
     .option('--all', 'list every problem, not just the first 20')
     .option('--json', 'print the report as JSON');
 }
@@ -75,6 +77,7 @@ async function buildOptions(o: DataFlags): Promise<CheckOptions> {
     seed: o.seed,
     epochs: o.epochs,
     tokensPerSecond: o.tokensPerSecond,
+    dropNearDuplicates: o.dropNearDuplicates === true,
   };
   if (o.map) opts.map = parseColumnMap(o.map);
   if (o.model) {
@@ -138,11 +141,14 @@ export function formatReport(r: DataReport, opts: { all?: boolean } = {}): strin
     lines.push(`  Rows read:      ${n(c.rowsRead)}`);
     lines.push(`  Imported:       ${n(c.imported)}`);
     const parts: string[] = [];
+    const nearDropped = c.rejectedBy['data.near-duplicate-dropped'] ?? 0;
     if (c.exactDuplicates) parts.push(`${n(c.exactDuplicates)} exact duplicates`);
-    if (c.nearDuplicates) parts.push(`${n(c.nearDuplicates)} near duplicates`);
-    const other = c.rejected - c.duplicates;
+    if (nearDropped) parts.push(`${n(nearDropped)} near duplicates`);
+    const other = c.rejected - c.exactDuplicates - nearDropped;
     if (other) parts.push(`${n(other)} with problems`);
     lines.push(`  Left out:       ${n(c.rejected)}${parts.length ? ` (${parts.join(', ')})` : ''}`);
+    const nearKept = c.nearDuplicates - nearDropped;
+    if (nearKept) lines.push(`  Near duplicates: ${n(nearKept)} kept (almost the same as an earlier example; see the warnings, or use --drop-near-duplicates)`);
     if (c.imported > 0) {
       const t = r.stats.tokenLengths;
       const counted = r.stats.tokenCounting === 'model' ? 'counted with the model\'s tokenizer' : 'estimated; choose a model (--model) for exact counts';

@@ -5,11 +5,11 @@ import { intArg } from '../args.js';
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('Compare the base and the tuned model on held-out examples: loss, perplexity, and answers side by side.')
+    .description("Compare the base and the tuned model on examples: loss, perplexity, and answers side by side. By default the run's held-out examples; with --data, every example of that file.")
     .requiredOption('--model <path>', 'base model')
     .requiredOption('--adapter <dir>', 'tuned adapter')
-    .option('--data <file>', "examples (default: the run's own data when the adapter is in a run folder)")
-    .option('--n <n>', 'held-out examples to answer', intArg('--n', 1), 20)
+    .option('--data <file>', "examples to evaluate, all of them (default: the held-out part of the run's own data, when the adapter is in a run folder)")
+    .option('--n <n>', 'with --data: how many of its examples (default all); otherwise how many held-out examples to answer (default 20)', intArg('--n', 1))
     .option('--max-tokens <n>', 'longest answer', intArg('--max-tokens', 1), 256)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
@@ -21,8 +21,8 @@ export function registerEvalCommand(program: Command): void {
       if (o.json) return printJson(r);
       if (process.stderr.isTTY) process.stderr.write('\n');
       const out: string[] = [
-        `Held-out examples: ${r.heldOutExamples}`,
-        `Validation loss:   base ${r.base.loss.toFixed(4)} (perplexity ${r.base.perplexity.toFixed(2)})   tuned ${r.tuned.loss.toFixed(4)} (perplexity ${r.tuned.perplexity.toFixed(2)})`,
+        r.examplesFrom === 'file' ? `Examples from ${r.dataFile}: ${r.heldOutExamples}` : `Held-out examples: ${r.heldOutExamples}`,
+        `${r.examplesFrom === 'file' ? 'Loss:             ' : 'Validation loss:  '} base ${r.base.loss.toFixed(4)} (perplexity ${r.base.perplexity.toFixed(2)})   tuned ${r.tuned.loss.toFixed(4)} (perplexity ${r.tuned.perplexity.toFixed(2)})`,
         `Similarity to the expected answer (${r.metric}, 0-1): base ${r.average.base.toFixed(3)}   tuned ${r.average.tuned.toFixed(3)}`,
         '',
       ];

@@ -45,6 +45,7 @@ export function registerTuneCommand(program: Command): void {
     .option('--max-length <l>', 'longest example in tokens; longer ones are left out', intArg('--max-length', 8))
     .option('--seed <s>', 'random seed (same seed and data give the same run)', intArg('--seed', 0))
     .option('--val-fraction <f>', 'share of examples held out for validation', numberArg('--val-fraction', 0, 0.9))
+    .option('--drop-near-duplicates', 'also leave out examples almost the same as an earlier one (by default they are kept, with a warning)')
     .option('--eval-every <n>', 'validate every N steps (0 = at the end)', intArg('--eval-every', 0))
     .option('--early-stopping-patience <p>', 'stop after P validations without improvement (0 = off)', intArg('--early-stopping-patience', 0))
     .option('--init-adapter <dir>', 'start from an existing adapter')
@@ -77,13 +78,15 @@ export function registerTuneCommand(program: Command): void {
             valFraction: o.valFraction, evalEvery: o.evalEvery, earlyStoppingPatience: o.earlyStoppingPatience,
             initAdapter: o.initAdapter, template: o.template, trainTokens: o.trainTokens, checkpointMinutes: o.checkpointMinutes,
             device: o.device, threads: o.threads, baseStorage: o.baseWeights, recomputeActivations: o.recomputeActivations,
+            dropNearDuplicates: o.dropNearDuplicates,
           },
           { onEvent: progress, signal: controller.signal },
         );
       }
-      if (!o.json) {
-        const why = { finished: 'finished', 'max-steps': 'reached --max-steps', 'early-stopping': 'validation loss stopped improving', cancelled: 'cancelled; resume with --resume' }[result.stoppedBecause];
-        process.stdout.write(`\nDone after ${result.steps} steps (${why}). Adapter: ${result.adapterDir}` +
+      if (o.json) {
+        printJson({ type: 'result', steps: result.steps, stoppedBecause: result.stoppedBecause, stopExplanation: result.stopExplanation, adapterDir: result.adapterDir, bestStep: result.bestStep, bestValLoss: result.bestValLoss, finalLoss: result.finalLoss });
+      } else {
+        process.stdout.write(`\nStopped after ${result.steps} steps because ${result.stopExplanation}. Adapter: ${result.adapterDir}` +
           (result.bestStep !== null ? ` (best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep})` : '') + '\n');
       }
     });
@@ -95,8 +98,13 @@ function terminalProgress() {
   let lastPrint = 0;
   return (e: { type: string } & Record<string, unknown>) => {
     if (e.type === 'data') {
-      const r = e.report as { counts: { imported: number; rejected: number } };
+      const r = e.report as { counts: { imported: number; rejected: number; nearDuplicates: number; rejectedBy: Record<string, number> }; problems: { code: string; message: string }[] };
       process.stdout.write(`Data: ${r.counts.imported} examples imported, ${r.counts.rejected} left out.\n`);
+      const nearKept = r.counts.nearDuplicates - (r.counts.rejectedBy['data.near-duplicate-dropped'] ?? 0);
+      if (nearKept > 0) {
+        const first = r.problems.find((p) => p.code === 'data.near-duplicate');
+        process.stdout.write(`Warning: ${nearKept} examples are almost the same as an earlier one and were kept${first ? `, for example: ${first.message}` : ''} (list them all with "attune data check").\n`);
+      }
     } else if (e.type === 'tokens') {
       process.stdout.write(`Also training token rows ${(e.tokens as string[]).join(', ')}: ${String(e.reason)}.\n`);
     } else if (e.type === 'start') {

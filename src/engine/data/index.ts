@@ -8,6 +8,6 @@ export { readNormalizedJsonl, streamNormalizedJsonl, ExampleSchema } from './nor
 export { tokenizeConversation, type TokenizedConversation } from './tokenize.js';
 export { estimateTrainingSeconds, estimateTokens, lengthStats } from './stats.js';
 export { NEAR_DUPLICATE_THRESHOLD, conversationId } from './dedupe.js';
-export { findMojibake } from './mojibake.js';
+export { findMisdecoding, findMojibake, type Misdecoding } from './mojibake.js';
 export { parseColumnMap } from './map.js';
 export * from './types.js';

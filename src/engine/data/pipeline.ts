@@ -5,7 +5,8 @@
  * rule it breaks), so `rowsRead = imported + rejected` and `rejected = Σ rejectedBy` always
  * hold. Order of the checks: shape of the record → conversation rules (roles, empty text,
  * garbled text) → exact duplicate → near duplicate → chat template and length. Only imported
- * examples count as "the first" of a duplicate.
+ * examples count as "the first" of a duplicate. Near duplicates are kept with a warning unless
+ * `dropNearDuplicates` asks to leave them out.
  *
  * Memory: rows stream through; per imported example the importer keeps its id, two lengths,
  * a 64-hash signature and where it came from (a few hundred bytes), never its text.
@@ -19,6 +20,7 @@ import { DIAGNOSTICS, formatDiagnostic, type DiagnosticCode } from '../../shared
 import { detectFormat, type DetectedFormat } from './detect.js';
 import { conversationId, DuplicateIndex } from './dedupe.js';
 import { ENCODING_NAMES } from './encoding.js';
+import { MISDECODING_CODES } from './mojibake.js';
 import { readRows } from './rows.js';
 import { splitIndices } from './split.js';
 import { estimateTokens, estimateTrainingSeconds, lengthStats, U32List } from './stats.js';
@@ -156,21 +158,29 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
       const id = conversationId(messages);
       const key = dupes.prepare(id, messages);
       const hit = dupes.check(key);
+      let nearWarning = false;
       if (hit) {
         if (hit.kind === 'exact') {
           report.counts.exactDuplicates++;
           problem('data.duplicate', at, { first: hit.first }, true);
-        } else {
-          report.counts.nearDuplicates++;
-          problem('data.near-duplicate', at, { first: hit.first, similarity: Math.round(hit.similarity * 100) }, true);
+          report.counts.duplicates++;
+          continue;
         }
+        report.counts.nearDuplicates++;
         report.counts.duplicates++;
-        continue;
+        const alike = { first: hit.first, similarity: Math.round(hit.similarity * 100) };
+        if (opts.dropNearDuplicates) {
+          problem('data.near-duplicate-dropped', at, alike, true);
+          continue;
+        }
+        // Kept: a rewording is often on purpose (the model learns that wording does not matter).
+        problem('data.near-duplicate', at, alike, false);
+        nearWarning = true;
       }
       let chars = 0;
       for (const m of messages) chars += m.content.length;
       let tokens: number;
-      let warned = false;
+      let warned = nearWarning;
       if (opts.tokenizer) {
         try {
           tokens = tokenizeConversation(opts.tokenizer, messages).ids.length;
@@ -209,6 +219,20 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
     throw e;
   }
   tell();
+
+  // Said once for the file when most rows are garbled: the cure is to re-save the file, not to fix rows.
+  const misdecoded = Object.values(MISDECODING_CODES).reduce((a, code) => a + (report.counts.rejectedBy[code] ?? 0), 0);
+  if (misdecoded >= 2 && misdecoded * 2 > report.counts.rowsRead) {
+    report.problems.unshift({
+      code: 'data.file-misdecoded',
+      severity: DIAGNOSTICS['data.file-misdecoded'].severity,
+      file,
+      line: 0,
+      message: formatDiagnostic('data.file-misdecoded', { file, count: misdecoded, rows: report.counts.rowsRead }),
+      rejected: false,
+    });
+    report.problemCounts['data.file-misdecoded'] = 1;
+  }
 
   for (const [code, n] of Object.entries(report.problemCounts)) {
     if (n > maxPerCode) {

@@ -74,6 +74,12 @@ export interface CheckOptions {
   onProgress?: (p: Progress) => void;
   /** How many problems of each code are listed one by one (all are counted). Default 200. */
   maxProblemsPerCode?: number;
+  /**
+   * Leave out near duplicates (about 91% alike or more) too. Off by default: people reword a
+   * question on purpose, so near duplicates are kept and reported as warnings naming both rows.
+   * Exact duplicates are always left out.
+   */
+  dropNearDuplicates?: boolean;
 }
 
 export interface ImportOptions extends CheckOptions {
@@ -111,9 +117,10 @@ export interface DataReport {
     rejected: number;
     /** Rows left out per problem code (each rejected row counted once, under its first problem). */
     rejectedBy: Partial<Record<DiagnosticCode, number>>;
-    /** exact + near duplicates (also included in `rejected`). */
+    /** exact + near duplicates found. Exact ones are always in `rejected`; near ones only with `dropNearDuplicates`. */
     duplicates: number;
     exactDuplicates: number;
+    /** Near duplicates found: kept with a warning by default, left out with `dropNearDuplicates`. */
     nearDuplicates: number;
     /** Imported rows that carry a warning. */
     warnings: number;

@@ -3,7 +3,7 @@
  * the reason the row is left out.
  */
 import type { DraftMessage, Failure } from './formats.js';
-import { findMojibake } from './mojibake.js';
+import { findMisdecoding, MISDECODING_CODES } from './mojibake.js';
 
 export function validateConversation(messages: DraftMessage[]): Failure | undefined {
   if (messages.length === 0) return { code: 'data.no-messages', params: {} };
@@ -29,9 +29,8 @@ export function validateConversation(messages: DraftMessage[]): Failure | undefi
   const last = turns[turns.length - 1]!;
   if (last.role !== 'assistant') return { code: 'data.not-ending-with-assistant', field: last.field, params: { role: last.role } };
   for (const m of messages) {
-    if (m.content.includes('\uFFFD')) return { code: 'data.encoding-invalid', field: m.field, params: { field: m.label } };
-    const sample = findMojibake(m.content);
-    if (sample) return { code: 'data.mojibake', field: m.field, params: { field: m.label, sample } };
+    const bad = findMisdecoding(m.content);
+    if (bad) return { code: MISDECODING_CODES[bad.kind], field: m.field, params: { field: m.label, sample: bad.sample } };
   }
   return undefined;
 }

@@ -1,7 +1,9 @@
 /**
- * A held-out review of a tuned model: validation loss and perplexity of base and tuned on the
- * held-out split, and for N held-out examples the prompt, the expected answer, the base answer
- * and the tuned answer (greedy), each scored against the expected answer with ROUGE-L F1.
+ * A review of a tuned model: loss and perplexity of base and tuned, and for N examples the
+ * prompt, the expected answer, the base answer and the tuned answer (greedy), each scored against
+ * the expected answer with ROUGE-L F1. The examples: by default the run's own held-out split
+ * (loss on all of it, answers for the first N, default 20); given a file, that file's examples
+ * (all of them, or the first N), none of which are held back.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,8 +22,12 @@ import { exists, runPaths } from '../train/run-dir.js';
 export interface ReviewOptions {
   modelPath: string;
   adapterDir: string;
-  /** Examples; defaults to the run's own data when the adapter sits in a run folder. */
+  /**
+   * A file of examples to evaluate, all of them (or the first `n`). Without one, the held-out
+   * split of the run's own data (when the adapter sits in a run folder).
+   */
   data?: string;
+  /** With `data`: how many of its examples (default all). Otherwise: how many held-out examples to answer (default 20). */
   n?: number;
   valFraction?: number;
   seed?: number;
@@ -40,7 +46,11 @@ export interface ReviewSample {
 }
 
 export interface ReviewReport {
+  /** How many examples were evaluated (loss and perplexity are over all of them). */
   heldOutExamples: number;
+  /** Where they came from: the run's held-out split, or the file given (`dataFile`). */
+  examplesFrom: 'held-out' | 'file';
+  dataFile?: string;
   base: { loss: number; perplexity: number };
   tuned: { loss: number; perplexity: number };
   metric: 'ROUGE-L F1';
@@ -49,8 +59,10 @@ export interface ReviewReport {
 }
 
 export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> {
-  const { heldOut } = await heldOutExamples(opts);
-  if (heldOut.length === 0) throw new AttuneError('eval.no-validation');
+  const { heldOut: all, from } = await heldOutExamples(opts);
+  if (all.length === 0) throw new AttuneError('eval.no-validation');
+  // A file's examples are all evaluated (or the first n); a split's, all scored and n answered.
+  const heldOut = from === 'file' && opts.n !== undefined ? all.slice(0, opts.n) : all;
   const chat = await ChatSession.open({ modelPath: opts.modelPath, adapterDir: opts.adapterDir, device: 'cpu', threads: opts.threads });
   try {
     const model = chat.model;
@@ -58,7 +70,7 @@ export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> 
     // Scoring needs every position's logits: a second graph of the same model, base and tuned alike.
     const scorerFile = await inferenceSessionFor(model, { lastTokenOnly: false, lora: { rank: adapter.rank, targets: adapter.targets }, tokenRows: adapter.tokenRows?.ids });
     const scorer = await createSession(scorerFile, { threads: opts.threads });
-    const n = Math.min(opts.n ?? 20, heldOut.length);
+    const n = from === 'file' ? heldOut.length : Math.min(opts.n ?? 20, heldOut.length);
     const total = heldOut.length + n;
     let done = 0;
     const loss = { base: { sum: 0, count: 0 }, tuned: { sum: 0, count: 0 } };
@@ -86,6 +98,8 @@ export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> 
     const summary = (s: { sum: number; count: number }) => ({ loss: s.sum / s.count, perplexity: Math.exp(s.sum / s.count) });
     return {
       heldOutExamples: heldOut.length,
+      examplesFrom: from,
+      ...(from === 'file' ? { dataFile: opts.data } : {}),
       base: summary(loss.base),
       tuned: summary(loss.tuned),
       metric: 'ROUGE-L F1',
@@ -103,8 +117,8 @@ export function similarity(candidate: string, reference: string): number {
   return rougeL(candidate.toLowerCase(), reference.toLowerCase(), { beta: 1 });
 }
 
-/** The held-out split: the run's own when the adapter is in a run folder, else from `data`. */
-async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[] }> {
+/** The examples to evaluate: all of the file `data` when given, else the run's own held-out split. */
+async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[]; from: 'held-out' | 'file' }> {
   const runDir = path.dirname(path.resolve(opts.adapterDir));
   let valFraction = opts.valFraction ?? 0.1;
   let seed = opts.seed ?? 42;
@@ -123,10 +137,12 @@ async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
+    // A file given to evaluate is evaluated whole: splitting it again would leave a tenth.
+    return { heldOut: examples, from: 'file' };
   } else {
     throw new AttuneError('eval.choose-data');
   }
-  return { heldOut: splitExamples(examples, { valFraction, seed }).validation };
+  return { heldOut: splitExamples(examples, { valFraction, seed }).validation, from: 'held-out' };
 }
 
 async function maskedLoss(

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { readSafetensorsDirHeaders, readSafetensorsDirMapped, readTensorAt, tensorToFloat32, type TensorLocation } from '../weights/safetensors.js';
-import { hfToCanonical } from '../weights/tensor-names.js';
+import { GGUF_NAMING, HF_NAMING, hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
 
@@ -77,7 +77,7 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
     const header = await readSafetensorsDirHeaders(dir);
     const located = new Map<string, TensorLocation & { hfName: string }>();
     for (const [name, t] of header.tensors) located.set(canonicalName(name, dir, config), { ...t, hfName: name });
-    checkWeights(config, located, dir);
+    checkWeights(config, located, dir, HF_NAMING);
     storedDtype = [...header.tensors.values()][0]?.dtype ?? 'F32';
     readOne = {
       names: new Set(located.keys()),
@@ -92,7 +92,7 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
   const tokenizer = await ModelTokenizer.fromFolder(dir, opts);
   checkTokenizer(tokenizer, config, path.join(dir, 'tokenizer.json'));
   const fingerprint = await folderFingerprint(dir, entries);
-  const weights = new ModelWeights(tensors, dir, async () => (await readHfTensors(dir, config)).tensors, readOne);
+  const weights = new ModelWeights(tensors, dir, async () => (await readHfTensors(dir, config)).tensors, readOne, HF_NAMING);
   return { path: dir, source: 'huggingface', config, rawConfig, weights, tokenizer, storedDtype, fingerprint };
 }
 
@@ -105,7 +105,7 @@ async function readHfTensors(dir: string, config: ModelConfig): Promise<{ tensor
     return { name: canonicalName(name, dir, config), tensor: { shape: t.shape, data: tensorToFloat32(t, name, dir) } };
   });
   const tensors = new Map<string, WeightTensor>([...file.tensors.values()].map((x) => [x.name, x.tensor]));
-  checkWeights(config, tensors, dir);
+  checkWeights(config, tensors, dir, HF_NAMING);
   return { tensors, storedDtype };
 }
 
@@ -121,13 +121,14 @@ async function loadGguf(file: string, opts: LoadOptions): Promise<LoadedModel> {
     source: 'gguf',
     config,
     rawConfig: g.config,
-    weights: new ModelWeights(tensors, file, async () => canonicalGgufTensors((await readGgufWeights(file)).tensors, config, file)),
+    weights: new ModelWeights(tensors, file, async () => canonicalGgufTensors((await readGgufWeights(file)).tensors, config, file), undefined, GGUF_NAMING),
     tokenizer,
     storedDtype: 'GGUF (read as F32)',
     fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
   };
 }
 
+/** `name` as read (Hugging Face spelling; GGUF files are read into it too) -> canonical. */
 function canonicalName(name: string, source: string, config: ModelConfig): string {
   const canonical = hfToCanonical(name);
   if (!canonical) throw new AttuneError('model.tensor-unexpected', { file: source, tensor: name, arch: config.arch.name }, { file: source, field: name });
@@ -143,7 +144,7 @@ async function readGgufWeights(file: string) {
 function canonicalGgufTensors(source: Map<string, { shape: number[]; data: Float32Array }>, config: ModelConfig, file: string): Map<string, WeightTensor> {
   const tensors = new Map<string, WeightTensor>();
   for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data });
-  checkWeights(config, tensors, file);
+  checkWeights(config, tensors, file, GGUF_NAMING);
   return tensors;
 }
 

@@ -5,6 +5,7 @@
 import { AttuneError } from '../../shared/errors.js';
 import type { ModelConfig } from './config.js';
 import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './lora-targets.js';
+import { GGUF_NAMING, type TensorNaming } from '../weights/tensor-names.js';
 
 export interface WeightTensor {
   shape: number[];
@@ -19,12 +20,14 @@ export class ModelWeights {
    * weights, the JavaScript copy is dropped instead of keeping the model twice in memory.
    * `readOne`, where the source allows it, reads a single tensor from disk on each `get` and keeps
    * nothing: building a graph then holds one full-precision tensor at a time, not the model.
+   * `naming` spells names in messages as the source file does (canonical = GGUF by default).
    */
   constructor(
     tensors: Map<string, WeightTensor> | undefined,
     private readonly source: string,
     private readonly reload?: () => Promise<Map<string, WeightTensor>>,
     private readonly readOne?: { names: ReadonlySet<string>; read: (name: string) => WeightTensor },
+    private readonly naming: TensorNaming = GGUF_NAMING,
   ) {
     this.current = tensors;
   }
@@ -59,7 +62,10 @@ export class ModelWeights {
     if (this.current) t = this.current.get(name);
     else if (this.readOne) t = this.readOne.names.has(name) ? this.readOne.read(name) : undefined;
     else t = this.tensors.get(name); // released: throws
-    if (!t) throw new AttuneError('model.weight-missing', { file: this.source, weight: name }, { file: this.source, field: name });
+    if (!t) {
+      const inFile = this.naming.inFile(name);
+      throw new AttuneError('model.weight-missing', { file: this.source, weight: inFile }, { file: this.source, field: inFile });
+    }
     return t;
   }
 
@@ -91,20 +97,25 @@ export function expectedTensors(cfg: ModelConfig): Map<string, number[]> {
   return m;
 }
 
-/** Asserts that `weights` holds exactly the tensors the config implies, with the right shapes. */
-export function checkWeights(cfg: ModelConfig, tensors: Map<string, { shape: number[] }>, source: string): void {
+/**
+ * Asserts that `weights` (canonical names) holds exactly the tensors the config implies, with the
+ * right shapes. Messages name tensors as the source file does (`naming`).
+ */
+export function checkWeights(cfg: ModelConfig, tensors: Map<string, { shape: number[] }>, source: string, naming: TensorNaming): void {
   const expected = expectedTensors(cfg);
+  const at = (name: string) => ({ file: source, field: naming.inFile(name) });
   for (const [name, shape] of expected) {
     const t = tensors.get(name);
-    if (!t) throw new AttuneError('model.weight-missing-for-config', { file: source, weight: name }, { file: source, field: name });
+    if (!t) throw new AttuneError('model.weight-missing-for-config', { file: source, weight: naming.inFile(name), settings: naming.settings }, at(name));
     if (t.shape.join(',') !== shape.join(',')) {
-      throw new AttuneError('model.weight-shape', { file: source, weight: name, shape: String(t.shape), expected: String(shape) }, { file: source, field: name });
+      const vocab = (name === 'token_embd.weight' || name === 'output.weight') && t.shape[0] !== shape[0] ? ` (${t.shape[0]} tokens, but ${naming.settings} says the vocabulary has ${shape[0]})` : '';
+      throw new AttuneError('model.weight-shape', { file: source, weight: naming.inFile(name), shape: String(t.shape), expected: String(shape), settings: naming.settings, vocab }, at(name));
     }
   }
   // A tied model may still ship an identical output.weight; anything else unexpected is an error.
   for (const name of tensors.keys()) {
     if (!expected.has(name) && !(name === 'output.weight' && cfg.tieEmbeddings)) {
-      throw new AttuneError('model.weight-unexpected', { file: source, weight: name, arch: cfg.arch.name }, { file: source, field: name });
+      throw new AttuneError('model.weight-unexpected', { file: source, weight: naming.inFile(name), arch: cfg.arch.name, settings: naming.settings }, at(name));
     }
   }
 }

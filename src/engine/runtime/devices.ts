@@ -3,7 +3,9 @@
  * tiny graph whose result is checked against the CPU's, then a chain of matrix multiplications
  * is timed on it. 'auto' picks the fastest provider that passed, and always says why. Probing a
  * GPU costs a second or more, so results are kept for a week in the cache folder, keyed by
- * everything that could change them; `attune devices` always probes afresh.
+ * everything that could change them; `attune devices` always probes afresh. GPU providers are
+ * probed in a child process (quiet-probe.ts): their native warnings are captured and told in
+ * words, never printed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import { serializeGraph } from '../onnx/serialize.js';
 import { writeTextAtomic } from '../util/atomic.js';
 import { cacheRoot } from './cache.js';
+import { nativeReason, probeInChild } from './quiet-probe.js';
 import { defaultThreads, type DeviceChoice, type ResolvedDevice } from './session.js';
 import { DEVICE_LABELS, DEVICE_SHORT_LABELS as SHORT_LABELS } from '../../shared/devices.js';
 
@@ -78,14 +81,6 @@ const halfModel = () =>
     return g;
   });
 
-async function supportsHalf(device: ResolvedDevice): Promise<boolean> {
-  try {
-    const y = await withSession(halfModel(), device, async (s) => (await s.run({ x: new ort.Tensor('float32', CHECK_INPUT, [4, 8]) })).y.data as Float32Array);
-    return maxAbs(y, CHECK_INPUT) < 1e-3;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Speed: [M, K] through CHAIN [K, K] weights, about 1.1 GFLOP per run and 0.5 MiB in and out:
@@ -212,19 +207,30 @@ async function probeAll(): Promise<DeviceProbe[]> {
       results.push({ device, available: false, reason: notBundledReason(device) });
       continue;
     }
-    try {
-      const err = maxAbs(await runCheck(device), reference);
-      if (!(err < 1e-3)) {
-        results.push({ device, available: false, reason: `its results differ from the CPU's (max error ${err.toExponential(1)})` });
-        continue;
-      }
-      const speed = await runSpeed(device);
-      // Loose: GPUs may multiply in TF32 or another order; a broken kernel is far off.
-      const rel = maxAbs(speed.out, cpuSpeed.out) / Math.max(1e-6, maxAbs(cpuSpeed.out, new Float32Array(cpuSpeed.out.length)));
-      results.push(rel < 1e-2 ? { device, available: true, gflops: round(speed.gflops), f16: await supportsHalf(device) } : { device, available: false, reason: `its matrix products differ from the CPU's (relative error ${rel.toExponential(1)})` });
-    } catch (e) {
-      results.push({ device, available: false, reason: startFailure((e as Error).message) });
+    // In a child process: what the provider's native code prints is captured, not shown.
+    const run = await probeInChild(
+      device,
+      { check: { model: checkModel(), input: CHECK_INPUT, dims: [4, 8] }, speed: { model: speedModel(), input: SPEED_INPUT, dims: [M, K] }, half: { model: halfModel(), input: CHECK_INPUT, dims: [4, 8] } },
+      { flop: CHAIN_FLOP, threads: defaultThreads() },
+    );
+    const failed = (why: string) => results.push({ device, available: false, reason: nativeReason(run.stderr) ?? why });
+    if (!run.check) {
+      failed(run.crashed ?? startFailure(run.error ?? 'no result'));
+      continue;
     }
+    const err = maxAbs(run.check, reference);
+    if (!(err < 1e-3)) {
+      results.push({ device, available: false, reason: `its results differ from the CPU's (max error ${err.toExponential(1)})` });
+      continue;
+    }
+    if (!run.speed) {
+      failed(run.crashed ?? startFailure(run.error ?? 'no result'));
+      continue;
+    }
+    // Loose: GPUs may multiply in TF32 or another order; a broken kernel is far off.
+    const rel = maxAbs(run.speed.out, cpuSpeed.out) / Math.max(1e-6, maxAbs(cpuSpeed.out, new Float32Array(cpuSpeed.out.length)));
+    const f16 = run.half !== undefined && maxAbs(run.half, CHECK_INPUT) < 1e-3;
+    results.push(rel < 1e-2 ? { device, available: true, gflops: round(run.speed.gflops), f16 } : { device, available: false, reason: `its matrix products differ from the CPU's (relative error ${rel.toExponential(1)})` });
   }
   return results;
 }

@@ -24,6 +24,7 @@ import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics,
   type CheckpointState,
 } from './run-dir.js';
+import { stepBudget } from './budget.js';
 import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
   type TrainableTensor,
@@ -242,8 +243,8 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
 function stepPlan(hp: TrainingHyperparameters, trainExamples: number): { stepsPerEpoch: number; totalSteps: number; plannedStop: StopReason } {
   const microPerEpoch = Math.ceil(trainExamples / hp.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
-  const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
-  return { stepsPerEpoch, totalSteps, plannedStop: hp.maxSteps && hp.maxSteps < stepsPerEpoch * hp.epochs ? 'max-steps' : 'finished' };
+  const budget = stepBudget(hp, stepsPerEpoch); // a given maxSteps overrides the passes
+  return { stepsPerEpoch, totalSteps: budget.totalSteps, plannedStop: budget.endsBy };
 }
 
 function stepGraphOptions(input: TrainerInput): StepGraphOptions {

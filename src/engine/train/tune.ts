@@ -17,6 +17,7 @@ import { BASE_STORAGES, type BaseStorage } from '../models/base-storage.js';
 import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice, type DeviceProbe } from '../runtime/devices.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
+import { stopExplanation } from './budget.js';
 import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
 
 export interface TuneConfig extends Partial<TrainingHyperparameters> {
@@ -32,6 +33,8 @@ export interface TuneConfig extends Partial<TrainingHyperparameters> {
   /** 'auto' trains the rows of untrained special tokens the template uses; 'none'; or explicit ids. */
   trainTokens?: 'auto' | 'none' | number[];
   threads?: number;
+  /** Leave out near duplicates too (by default they are kept and reported as warnings). */
+  dropNearDuplicates?: boolean;
 }
 
 export type TuneProgress = TuneEvent | { type: 'data'; report: DataReport; train: number; validation: number } | { type: 'tokens'; ids: number[]; tokens: string[]; reason: string };
@@ -44,6 +47,22 @@ export interface TuneCallbacks {
 export interface TuneResult extends TrainerResult {
   runDir: string;
   trainTokens: number[];
+  /** Which limit ended the run, in words (also in the run folder's summary.json). */
+  stopExplanation: string;
+}
+
+/** summary.json in the run folder: how the run (or its last resumed part) ended. */
+export interface RunSummaryFile {
+  steps: number;
+  stoppedBecause: TrainerResult['stoppedBecause'];
+  stopExplanation: string;
+  epochs: number;
+  maxSteps: number | null;
+  bestStep: number | null;
+  bestValLoss: number | null;
+  finalLoss: number | null;
+  adapterDir: string;
+  finishedAt: string;
 }
 
 /** The resolved settings saved in config.json. */
@@ -58,6 +77,7 @@ export interface SavedRunConfig {
   device: DeviceChoice;
   template?: string;
   trainTokens: 'auto' | 'none' | number[];
+  dropNearDuplicates?: boolean;
   hp: TrainingHyperparameters;
 }
 
@@ -78,6 +98,7 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
     device: config.device ?? 'auto',
     template: config.template,
     trainTokens: config.trainTokens ?? 'auto',
+    dropNearDuplicates: config.dropNearDuplicates === true,
     hp,
   };
   return execute(runDir, saved, false, config.threads, cb, config.baseStorage);
@@ -157,6 +178,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
       valFraction: saved.valFraction,
       seed: hp.seed,
       epochs: hp.epochs,
+      dropNearDuplicates: saved.dropNearDuplicates === true,
     });
     if (report.counts.imported === 0) {
       throw new AttuneError('tune.no-usable-examples', { file: saved.data, rejected: report.counts.rejected, maxLength: hp.maxLength }, { file: saved.data });
@@ -189,7 +211,13 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
     onEvent: cb.onEvent,
     signal: cb.signal,
   });
-  return { ...result, runDir, trainTokens: trainTokens.ids };
+  const explanation = stopExplanation(result.stoppedBecause, result.steps, hp);
+  const summary: RunSummaryFile = {
+    steps: result.steps, stoppedBecause: result.stoppedBecause, stopExplanation: explanation, epochs: hp.epochs, maxSteps: hp.maxSteps ?? null,
+    bestStep: result.bestStep, bestValLoss: result.bestValLoss, finalLoss: result.finalLoss, adapterDir: result.adapterDir, finishedAt: new Date().toISOString(),
+  };
+  await writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+  return { ...result, runDir, trainTokens: trainTokens.ids, stopExplanation: explanation };
 }
 
 function resolveTrainTokens(model: LoadedModel, choice: 'auto' | 'none' | number[]): { ids: number[]; embed: Float32Array; head?: Float32Array; reason: string } {

@@ -43,6 +43,21 @@ export const hfToCanonical = (hfName: string): string | undefined => translate(h
 export const canonicalToHf = (name: string): string | undefined => translate(name, TO_HF);
 
 /**
+ * How the file being read spells tensor names, and what holds its settings. Attune works in
+ * canonical names, but every message to a person names a tensor as their file does: a Hugging
+ * Face folder's `model.layers.0.self_attn.q_proj.weight`, a GGUF file's `blk.0.attn_q.weight`.
+ */
+export interface TensorNaming {
+  /** The name of a canonical tensor in the file. */
+  inFile(canonical: string): string;
+  /** Where the model's settings (shapes, layer count) come from, in words. */
+  readonly settings: string;
+}
+
+export const HF_NAMING: TensorNaming = { inFile: (c) => canonicalToHf(c) ?? c, settings: 'config.json' };
+export const GGUF_NAMING: TensorNaming = { inFile: (c) => c, settings: "the file's metadata" };
+
+/**
  * llama.cpp's converter (LlamaModel.permute) reorders Q/K rows of each head from HF's "halves"
  * RoPE layout (rotate i with i+hd/2) to the interleaved one (rotate 2i with 2i+1):
  *   w.reshape(nHead, 2, hd/2, cols).swapaxes(1, 2)

@@ -13,7 +13,8 @@ describe('every row is imported or reported with file, line, field and reason', 
     const r = await checkDataFile(file);
     expectCountsAddUp(r);
     expect(r.format).toBe('openai');
-    expect(r.counts).toMatchObject({ rowsRead: 16, imported: 2, rejected: 14, exactDuplicates: 1, nearDuplicates: 1, duplicates: 2 });
+    // Line 7 rewords line 1: kept by default, with a warning naming both lines.
+    expect(r.counts).toMatchObject({ rowsRead: 16, imported: 3, rejected: 13, exactDuplicates: 1, nearDuplicates: 1, duplicates: 2, warnings: 1 });
     const p = byLine(r);
     const expected: [number, string, string | undefined][] = [
       [2, 'data.invalid-json', undefined],
@@ -21,7 +22,6 @@ describe('every row is imported or reported with file, line, field and reason', 
       [4, 'data.unknown-role', 'messages[0]'],
       [5, 'data.not-ending-with-assistant', 'messages[2]'],
       [6, 'data.duplicate', undefined],
-      [7, 'data.near-duplicate', undefined],
       [8, 'data.mojibake', 'messages[0]'],
       [9, 'data.wrong-type', 'messages'],
       [10, 'data.wrong-type', 'messages[0].content'],
@@ -39,7 +39,9 @@ describe('every row is imported or reported with file, line, field and reason', 
       expect(prob!.message.startsWith(`Line ${line}: `)).toBe(true);
     }
     expect(p.get(6)!.message).toContain('exactly the same as Line 1');
-    expect(p.get(7)!.message).toMatch(/almost the same as Line 1 \(\d+% alike\)/);
+    expect(p.get(7)).toBeUndefined();
+    expect(r.problems.find((x) => x.line === 7)).toMatchObject({ code: 'data.near-duplicate', rejected: false, severity: 'warning' });
+    expect(r.problems.find((x) => x.line === 7)!.message).toMatch(/^Line 7: this example is almost the same as Line 1 \(\d+% alike\)\. Both are kept/);
     expect(p.get(8)!.message).toContain('Ã©');
     expect(p.get(4)!.message).toContain('"customer"');
   });

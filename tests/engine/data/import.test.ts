@@ -21,8 +21,9 @@ describe('importDataFile', () => {
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(r.counts.imported);
     const examples = await readNormalizedJsonl(out);
-    expect(examples.map((e) => e.source.line)).toEqual([1, 17]);
-    expect(examples[1]!.messages[0]).toEqual({ role: 'system', content: 'Be brief.' });
+    // Line 7 rewords line 1: a near duplicate, kept by default.
+    expect(examples.map((e) => e.source.line)).toEqual([1, 7, 17]);
+    expect(examples[2]!.messages[0]).toEqual({ role: 'system', content: 'Be brief.' });
   });
 
   it('refuses to replace an existing file unless forced, and never writes over the input', async () => {

@@ -82,7 +82,7 @@ describe('loadModel errors', () => {
   it('a weight with the wrong shape names the weight', async () => {
     const dir = fresh();
     editJson(path.join(dir, 'config.json'), (j) => (j.intermediate_size = 99));
-    await expect(loadModel(dir)).rejects.toThrow(/blk\.0\.ffn_gate\.weight.*shape/);
+    await expect(loadModel(dir)).rejects.toThrow(/model\.layers\.0\.mlp\.gate_proj\.weight.*shape/);
   });
 
   it('a missing tokenizer.json is named', async () => {
@@ -120,7 +120,7 @@ describe('loadModel with lazy weights', () => {
   it('still refuses a wrong shape and a truncated file before reading any weight', async () => {
     const bad = fresh();
     editJson(path.join(bad, 'config.json'), (j) => (j.intermediate_size = 99));
-    await expect(loadModel(bad, { lazyWeights: true })).rejects.toThrow(/blk\.0\.ffn_gate\.weight.*shape/);
+    await expect(loadModel(bad, { lazyWeights: true })).rejects.toThrow(/model\.layers\.0\.mlp\.gate_proj\.weight.*shape/);
     const cut = fresh();
     const file = path.join(cut, 'model.safetensors');
     truncateSync(file, Math.floor(readFileSync(file).length / 2));

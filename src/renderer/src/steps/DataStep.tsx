@@ -22,6 +22,7 @@ export function DataStep({ state, update, next }: StepProps) {
   const [progress, setProgress] = useState<number>();
   const [error, setError] = useState<string>();
   const [valPercent, setValPercent] = useState(10);
+  const [dropNear, setDropNear] = useState(false);
   const [imported, setImported] = useState<ImportResult>();
   const [dragging, setDragging] = useState(false);
 
@@ -65,7 +66,7 @@ export function DataStep({ state, update, next }: StepProps) {
   const doImport = async () => {
     if (!staged) return;
     const r = await run('Importing and splitting your examples…', () =>
-      attune.data.import({ project, source: staged.source, valFraction: valPercent / 100, seed: 42 }),
+      attune.data.import({ project, source: staged.source, valFraction: valPercent / 100, seed: 42, dropNearDuplicates: dropNear }),
     );
     if (r) {
       setImported(r);
@@ -142,6 +143,10 @@ export function DataStep({ state, update, next }: StepProps) {
           </p>
           <label htmlFor="val-share">Held-out share: {valPercent}%</label>
           <input id="val-share" type="range" min={0} max={30} step={1} value={valPercent} onChange={(e) => setValPercent(Number(e.target.value))} />
+          <label>
+            <input type="checkbox" checked={dropNear} onChange={(e) => setDropNear(e.target.checked)} /> Leave out near duplicates (examples almost the same as
+            an earlier one; by default they are kept, because rewording a question on purpose helps)
+          </label>
           <div className="row">
             <button type="button" className="primary" onClick={() => void doImport()} disabled={!!busy}>
               Import {plural(report.accepted, 'example')}
