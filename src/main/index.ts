@@ -8,6 +8,7 @@ import { createHandlers, type Dialogs } from './handlers.js';
 import { emitter, registerIpc } from './ipc.js';
 import { electronRunner } from './jobs/electron-runner.js';
 import { JobManager } from './jobs/manager.js';
+import { childDeviceProbe, withChildProbe } from './services/device-probe.js';
 import { electronSettings } from './settings-store.js';
 import { Workspace } from './workspace.js';
 import { createMainWindow, hardenSession } from './windows.js';
@@ -46,8 +47,10 @@ async function main(): Promise<void> {
     },
   };
   const jobs = new JobManager(electronRunner(path.join(here, 'tune-worker.js')));
+  // GPU drivers load in a child process: one that crashes there cannot take the window.
+  const probe = childDeviceProbe(electronRunner(path.join(here, 'probe-worker.js'), 'Attune device check'));
   const handlers = createHandlers({
-    engine: createEngineFacade(),
+    engine: withChildProbe(createEngineFacade(), probe),
     settings,
     jobs,
     dialogs,
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     mainWindow.on('closed', () => (mainWindow = undefined));
   };
   open();
+  void probe();
   app.on('second-instance', () => {
     if (mainWindow?.isMinimized()) mainWindow.restore();
     mainWindow?.focus();
