@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   hardenSession(rendererUrl);
 
   const settings = electronSettings();
-  await new Workspace(settings.get().workspace).ensure();
+  // Before the first run has chosen it, no folder is made (the first run asks where projects go).
+  if (settings.get().firstRunDone) await new Workspace(settings.get().workspace).ensure();
   const getWindow = () => mainWindow;
   const dialogs: Dialogs = {
     async openFile({ title, filters }) {
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     emit: emitter(getWindow),
     resourcesDir: resourcesDir(),
     version: app.getVersion(),
+    documentsDir: app.getPath('documents'),
     platform: process.platform,
     machine: () => ({ totalMemoryBytes: os.totalmem(), freeMemoryBytes: os.freemem(), cpus: os.cpus().length }),
   });

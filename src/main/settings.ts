@@ -30,6 +30,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
         !!m && typeof m === 'object' && typeof (m as { path?: unknown }).path === 'string' && ((m as { kind?: unknown }).kind === 'folder' || (m as { kind?: unknown }).kind === 'gguf'),
     );
   }
+  if (r.firstRunDone === true) out.firstRunDone = true;
   if (typeof r.device === 'string' && ['auto', 'cpu', 'webgpu', 'cuda', 'dml'].includes(r.device)) out.device = r.device as Settings['device'];
   return out;
 }
