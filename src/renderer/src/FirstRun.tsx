@@ -169,8 +169,8 @@ export function FirstRun({ onOpen, onSettings, children }: { onOpen: (p: Project
   );
 }
 
-/** The first line of a long text, cut at about 160 characters. */
+/** A long text on one line, cut at about 240 characters. */
 function clip(text: string): string {
-  const line = text.split('\n')[0]!;
-  return line.length > 160 ? `${line.slice(0, 157).trimEnd()}…` : line;
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 240 ? `${line.slice(0, 237).trimEnd()}…` : line;
 }
