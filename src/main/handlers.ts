@@ -301,9 +301,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       return next;
     },
 
-    'firstRun.status': () => firstRun.status(),
-    'firstRun.chooseFolder': () => firstRun.chooseFolder(),
-    'firstRun.finish': (req) => firstRun.finish(req),
+    'welcome.status': () => firstRun.status(),
+    'welcome.chooseFolder': () => firstRun.chooseFolder(),
+    'welcome.finish': (req) => firstRun.finish(req),
 
     'projects.list': async () => {
       await ws().ensure();

@@ -396,12 +396,12 @@ export const calls = {
   /** Opens a folder dialog; null when the person cancels. */
   'settings.chooseWorkspace': call(empty, shape<Settings | null>()),
 
-  /** The first run (src/main/services/first-run.ts). */
-  'firstRun.status': call(empty, shape<FirstRunStatus>()),
+  /** The first run (src/main/services/first-run.ts): the welcome screen. */
+  'welcome.status': call(empty, shape<FirstRunStatus>()),
   /** Opens a folder dialog; null when the person cancels. */
-  'firstRun.chooseFolder': call(empty, shape<string | null>()),
+  'welcome.chooseFolder': call(empty, shape<string | null>()),
   /** Makes the suggested (Documents/Attune) or the chosen folder the workspace. */
-  'firstRun.finish': call(z.object({ folder: z.enum(['suggested', 'chosen']) }).strict(), shape<Settings>()),
+  'welcome.finish': call(z.object({ folder: z.enum(['suggested', 'chosen']) }).strict(), shape<Settings>()),
 
   'projects.list': call(empty, shape<ProjectSummary[]>()),
   'projects.create': call(z.object({ name: projectName }).strict(), shape<ProjectSummary>()),

@@ -103,11 +103,11 @@ describe('first run', () => {
     afterEach(async () => app.close());
 
     it('answers status, and finish takes only "suggested" or "chosen", never a path from the page', async () => {
-      const status = await dispatch(app.handlers, 'firstRun.status', {});
+      const status = await dispatch(app.handlers, 'welcome.status', {});
       expect(status).toMatchObject({ ok: true, value: { needed: true, suggestedFolder: path.join(docs, 'Attune') } });
-      const bad = await dispatch(app.handlers, 'firstRun.finish', { folder: '/etc' });
+      const bad = await dispatch(app.handlers, 'welcome.finish', { folder: '/etc' });
       expect(bad).toMatchObject({ ok: false, error: { code: 'bad-request' } });
-      const ok = await dispatch(app.handlers, 'firstRun.finish', { folder: 'suggested' });
+      const ok = await dispatch(app.handlers, 'welcome.finish', { folder: 'suggested' });
       expect(ok).toMatchObject({ ok: true, value: { workspace: path.join(docs, 'Attune'), firstRunDone: true } });
       const created = await dispatch(app.handlers, 'projects.create', { name: 'Customer service sample' });
       expect(created.ok).toBe(true);

@@ -17,7 +17,7 @@ export function FirstRun({ onOpen, onSettings, children }: { onOpen: (p: Project
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    attune.firstRun
+    attune.welcome
       .status({})
       .then((s) => {
         setStatus(s);
@@ -42,12 +42,12 @@ export function FirstRun({ onOpen, onSettings, children }: { onOpen: (p: Project
   };
   const useFolder = (folder: 'suggested' | 'chosen') =>
     act(async () => {
-      onSettings(await attune.firstRun.finish({ folder }));
+      onSettings(await attune.welcome.finish({ folder }));
       setPhase('sample');
     });
   const choose = () =>
     act(async () => {
-      const dir = await attune.firstRun.chooseFolder({});
+      const dir = await attune.welcome.chooseFolder({});
       if (dir) setStatus((s) => (s ? { ...s, chosenFolder: dir } : s));
     });
   const startWithSample = (step: 'data' | 'model') =>
