@@ -50,14 +50,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the first run, end to end', () => {
     page.on('request', (r) => requests.push(r.url()));
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await page?.screenshot({ path: path.join(ARTIFACTS, 'first-run-last.png'), fullPage: true }).catch(() => undefined);
     await context?.close();
     await server?.close();
     await app?.close();
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
 
   it('asks where to keep projects, shows the sample and what Attune does, and reaches the sample data', async () => {

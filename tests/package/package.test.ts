@@ -111,7 +111,7 @@ describe.runIf(process.platform === 'linux')('the Linux package', () => {
   }, 600_000);
 
   afterAll(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
 
   it('holds the main, preload and renderer builds in app.asar', async () => {
