@@ -9,6 +9,9 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           'tune-worker': resolve('src/main/jobs/tune-worker.ts'),
+          'probe-worker': resolve('src/main/jobs/probe-worker.ts'),
+          // The headless CLI, so the installed app carries a working engine without tsx.
+          cli: resolve('src/cli/main.ts'),
         },
       },
     },

@@ -15,6 +15,7 @@ import type { JobExit } from './jobs/protocol.js';
 import { RunStore, summarize, type RunRecord } from './runs.js';
 import { addModel, touchRecent, type SettingsStore } from './settings.js';
 import { exists, newId, safeSegment, Workspace, writeFileAtomic } from './workspace.js';
+import { createFirstRun } from './services/first-run.js';
 
 /** File and folder dialogs live in main; the page never names a path on its own. */
 export interface Dialogs {
@@ -36,6 +37,8 @@ export interface HandlerDeps {
   version: string;
   platform: string;
   machine: () => { totalMemoryBytes: number; freeMemoryBytes: number; cpus: number };
+  /** The person's Documents folder (the first run suggests Documents/Attune). */
+  documentsDir?: string;
 }
 
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
@@ -58,6 +61,7 @@ export function fitFor(tuningBytes: number | undefined, totalMemoryBytes: number
 
 export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promise<void> } {
   const ws = () => new Workspace(deps.settings.get().workspace);
+  const firstRun = createFirstRun({ settings: deps.settings, resourcesDir: deps.resourcesDir, documentsDir: deps.documentsDir, openFolder: (o) => deps.dialogs.openFolder(o) });
   const runs = new RunStore(ws);
   const modelCache = new Map<string, { mtimeMs: number; info: Omit<ModelInfo, 'origin'> }>();
   const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
@@ -295,6 +299,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       await new Workspace(dir).ensure();
       return next;
     },
+
+    'welcome.status': () => firstRun.status(),
+    'welcome.chooseFolder': () => firstRun.chooseFolder(),
+    'welcome.finish': (req) => firstRun.finish(req),
 
     'projects.list': async () => {
       await ws().ensure();

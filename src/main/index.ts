@@ -8,6 +8,7 @@ import { createHandlers, type Dialogs } from './handlers.js';
 import { emitter, registerIpc } from './ipc.js';
 import { electronRunner } from './jobs/electron-runner.js';
 import { JobManager } from './jobs/manager.js';
+import { childDeviceProbe, withChildProbe } from './services/device-probe.js';
 import { electronSettings } from './settings-store.js';
 import { Workspace } from './workspace.js';
 import { createMainWindow, hardenSession } from './windows.js';
@@ -30,7 +31,8 @@ async function main(): Promise<void> {
   hardenSession(rendererUrl);
 
   const settings = electronSettings();
-  await new Workspace(settings.get().workspace).ensure();
+  // Before the first run has chosen it, no folder is made (the first run asks where projects go).
+  if (settings.get().firstRunDone) await new Workspace(settings.get().workspace).ensure();
   const getWindow = () => mainWindow;
   const dialogs: Dialogs = {
     async openFile({ title, filters }) {
@@ -46,14 +48,17 @@ async function main(): Promise<void> {
     },
   };
   const jobs = new JobManager(electronRunner(path.join(here, 'tune-worker.js')));
+  // GPU drivers load in a child process: one that crashes there cannot take the window.
+  const probe = childDeviceProbe(electronRunner(path.join(here, 'probe-worker.js'), 'Attune device check'));
   const handlers = createHandlers({
-    engine: createEngineFacade(),
+    engine: withChildProbe(createEngineFacade(), probe),
     settings,
     jobs,
     dialogs,
     emit: emitter(getWindow),
     resourcesDir: resourcesDir(),
     version: app.getVersion(),
+    documentsDir: app.getPath('documents'),
     platform: process.platform,
     machine: () => ({ totalMemoryBytes: os.totalmem(), freeMemoryBytes: os.freemem(), cpus: os.cpus().length }),
   });
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
     mainWindow.on('closed', () => (mainWindow = undefined));
   };
   open();
+  void probe();
   app.on('second-instance', () => {
     if (mainWindow?.isMinimized()) mainWindow.restore();
     mainWindow?.focus();

@@ -31,6 +31,7 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
         !!m && typeof m === 'object' && typeof (m as { path?: unknown }).path === 'string' && ((m as { kind?: unknown }).kind === 'folder' || (m as { kind?: unknown }).kind === 'gguf'),
     );
   }
+  if (r.firstRunDone === true) out.firstRunDone = true;
   if (isDeviceChoice(r.device)) out.device = r.device;
   return out;
 }

@@ -55,6 +55,22 @@ export interface Settings {
   addedModels: { path: string; kind: 'folder' | 'gguf' }[];
   /** Preferred device for tuning and chat; 'auto' lets the engine choose. */
   device: Device;
+  /** Set once the first run has chosen the projects folder. */
+  firstRunDone?: boolean;
+}
+
+/** What the first run shows: where projects could go, and the bundled sample. */
+export interface FirstRunStatus {
+  /** True when nothing shows that Attune was used here before. */
+  needed: boolean;
+  /** Documents/Attune. */
+  suggestedFolder: string;
+  /** The folder picked in main's dialog, if any. */
+  chosenFolder?: string;
+  /** The workspace setting now. */
+  currentFolder: string;
+  /** The bundled sample: its size and a few examples (absent when the installation lacks it). */
+  sample?: { file: string; examples: number; preview: { question: string; answer: string }[] };
 }
 
 export const device = z.enum(DEVICE_CHOICES);
@@ -383,6 +399,13 @@ export const calls = {
   ),
   /** Opens a folder dialog; null when the person cancels. */
   'settings.chooseWorkspace': call(empty, shape<Settings | null>()),
+
+  /** The first run (src/main/services/first-run.ts): the welcome screen. */
+  'welcome.status': call(empty, shape<FirstRunStatus>()),
+  /** Opens a folder dialog; null when the person cancels. */
+  'welcome.chooseFolder': call(empty, shape<string | null>()),
+  /** Makes the suggested (Documents/Attune) or the chosen folder the workspace. */
+  'welcome.finish': call(z.object({ folder: z.enum(['suggested', 'chosen']) }).strict(), shape<Settings>()),
 
   'projects.list': call(empty, shape<ProjectSummary[]>()),
   'projects.create': call(z.object({ name: projectName }).strict(), shape<ProjectSummary>()),

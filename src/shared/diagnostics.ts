@@ -538,6 +538,10 @@ export const DIAGNOSTICS = entries({
     template:
       '{where}: the model\'s chat template writes earlier messages differently once later ones are added, so Attune cannot tell which words are the answer ({detail}). Choose another chat template (--template).',
   },
+
+  // ── first run (src/main/services/first-run.ts) ───────────────────────────────────────────────
+  'first-run.no-folder-chosen': { severity: 'fatal', template: 'Choose a folder first, or use the suggested one.' },
+  'first-run.folder-unusable': { severity: 'fatal', template: 'Attune cannot keep projects in {file}: {detail}. Choose another folder.' },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

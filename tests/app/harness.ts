@@ -29,7 +29,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(opts: { engine?: EngineFacade; workerPath?: string; resourcesDir?: string; workspace?: string } = {}): Promise<TestApp> {
+/** `firstRun`: start as a fresh installation (the first run shows); otherwise it counts as done. */
+export async function createTestApp(
+  opts: { engine?: EngineFacade; workerPath?: string; resourcesDir?: string; workspace?: string; firstRun?: boolean; documentsDir?: string } = {},
+): Promise<TestApp> {
   const workspace = opts.workspace ?? (await mkdtemp(path.join(os.tmpdir(), 'attune-ws-')));
   const dialogAnswers: (string | null)[] = [];
   const revealed: string[] = [];
@@ -42,7 +45,7 @@ export async function createTestApp(opts: { engine?: EngineFacade; workerPath?: 
   };
   const handlers = createHandlers({
     engine: opts.engine ?? createEngineFacade(),
-    settings: memorySettings({ workspace }),
+    settings: memorySettings({ workspace, firstRunDone: opts.firstRun ? undefined : true }),
     jobs: new JobManager(nodeRunner({ workerPath: opts.workerPath ?? TUNE_WORKER }), 10_000),
     dialogs,
     emit: <K extends EventName>(name: K, payload: Payload<K>) => {
@@ -53,6 +56,7 @@ export async function createTestApp(opts: { engine?: EngineFacade; workerPath?: 
     version: '0.0.0-test',
     platform: process.platform,
     machine: () => ({ totalMemoryBytes: os.totalmem(), freeMemoryBytes: os.freemem(), cpus: os.cpus().length }),
+    documentsDir: opts.documentsDir,
   });
   return {
     handlers,

@@ -291,3 +291,31 @@ export async function resolveDevice(choice: DeviceChoice): Promise<ResolvedDevic
   if (p?.available) return { device: choice, reason: `you chose ${DEVICE_LABELS[choice]}` };
   return { device: 'cpu', reason: `${DEVICE_LABELS[choice]} is not usable here (${p?.reason ?? 'not available on this system'})` };
 }
+
+// ------------------------------------------------------------------ results found elsewhere
+
+/**
+ * What to assume when the probe itself could not finish (its process crashed or hung): the CPU
+ * only, with `reason` on every GPU provider this platform could have.
+ */
+export function fallbackProbes(reason: string): DeviceProbe[] {
+  return candidates().map((device) => (device === 'cpu' ? { device, available: true, f16: true } : { device, available: false, reason }));
+}
+
+/**
+ * Keeps probe results found in another process (the app probes in a child so a crashing driver
+ * cannot take its window) as this process's, and in the cache for `days` (at most a week).
+ */
+export async function rememberProbes(probes: DeviceProbe[], opts: { days?: number } = {}): Promise<void> {
+  const key = machineKey();
+  const file = cacheFile();
+  inMemory = { key, file, probes };
+  const days = Math.min(CACHE_DAYS, opts.days ?? CACHE_DAYS);
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    // Dated back so that it expires after `days` under the usual week.
+    await writeTextAtomic(file, JSON.stringify({ key, probedAt: Date.now() - (CACHE_DAYS - days) * 86_400_000, probes }, null, 1));
+  } catch {
+    // a read-only cache folder only costs a probe next time
+  }
+}

@@ -2,10 +2,10 @@
 import { utilityProcess } from 'electron';
 import type { JobRunner, WorkerHandle } from './runner.js';
 
-export function electronRunner(workerPath: string): JobRunner {
+export function electronRunner(workerPath: string, serviceName = 'Attune tuning'): JobRunner {
   return {
     spawn(env = {}): WorkerHandle {
-      const child = utilityProcess.fork(workerPath, [], { serviceName: 'Attune tuning', stdio: 'inherit', env: { ...process.env, ...env } });
+      const child = utilityProcess.fork(workerPath, [], { serviceName, stdio: 'inherit', env: { ...process.env, ...env } });
       let exitListener: ((i: { code: number | null; signal?: string | null }) => void) | undefined;
       let exitInfo: { code: number | null; signal?: string | null } | undefined;
       let fatal: string | undefined;

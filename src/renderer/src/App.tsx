@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AppInfo, Theme } from '../../shared/contract.js';
 import { attune, errorText } from './api.js';
 import { ProjectPicker } from './ProjectPicker.js';
+import { FirstRun } from './FirstRun.js';
 import { DataStep } from './steps/DataStep.js';
 import { ModelStep } from './steps/ModelStep.js';
 import { TuneStep } from './steps/TuneStep.js';
@@ -100,13 +101,21 @@ export function App() {
       )}
       {!state ? (
         <main id="main" className="content">
-          <ProjectPicker
-            info={info}
-            onOpen={(project) => {
+          <FirstRun
+            onOpen={(project, at) => {
               setState({ project });
-              setStep(project.data ? 'model' : 'data');
+              setStep(at);
             }}
-          />
+            onSettings={(settings) => setInfo((i) => (i ? { ...i, settings } : i))}
+          >
+            <ProjectPicker
+              info={info}
+              onOpen={(project) => {
+                setState({ project });
+                setStep(project.data ? 'model' : 'data');
+              }}
+            />
+          </FirstRun>
         </main>
       ) : (
         <div className="wizard">

@@ -8,13 +8,24 @@ export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: Pr
   const [projects, setProjects] = useState<ProjectSummary[]>();
   const [name, setName] = useState('');
   const [error, setError] = useState<string>();
+  /** The projects folder after the person changed it here. */
+  const [folder, setFolder] = useState<string>();
 
   useEffect(() => {
     attune.projects
       .list({})
       .then(setProjects)
       .catch((e) => setError(errorText(e)));
-  }, [info?.settings.workspace]);
+  }, [info?.settings.workspace, folder]);
+
+  const changeFolder = async () => {
+    try {
+      const s = await attune.settings.chooseWorkspace({});
+      if (s) setFolder(s.workspace);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
 
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -75,7 +86,14 @@ export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: Pr
             ))}
           </ul>
         )}
-        {info && <p className="muted">Workspace folder: {info.settings.workspace}</p>}
+        {info && (
+          <p className="muted">
+            Projects folder: <span data-testid="projects-folder">{folder ?? info.settings.workspace}</span>{' '}
+            <button type="button" className="link" onClick={() => void changeFolder()}>
+              Change…
+            </button>
+          </p>
+        )}
       </section>
     </section>
   );
