@@ -12,6 +12,7 @@ import path from 'node:path';
 import * as engine from '../engine/index.js';
 import type { DataProblem, DataReport, Example, ReviewSample, TuneEvent, TuneOutcome } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
+import { withCurrentNames } from '../shared/tune-settings.js';
 import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
 import { writeFileAtomic } from './workspace.js';
 
@@ -103,27 +104,23 @@ function toJsonl(examples: readonly unknown[]): string {
   return examples.map((e) => JSON.stringify(e)).join('\n') + (examples.length ? '\n' : '');
 }
 
+/**
+ * The engine's run configuration of a job: the app's settings under the same names (records
+ * written before a setting was renamed or existed read as today's names and the defaults).
+ */
 export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
-  const s = spec.settings;
+  const { earlyStopping, patience, evalEvery: _chosen, ...s } = withCurrentNames(spec.settings);
   return {
+    ...s,
     model: spec.modelPath,
     data: spec.dataFile,
     out: spec.runDir,
     valFraction: spec.valFraction,
     template: spec.template,
-    device: s.device,
-    rank: s.rank,
-    lr: s.learningRate,
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    maxLength: s.maxLength,
-    seed: s.seed,
-    // Records written before these settings existed read as the engine's defaults.
-    trainTokens: s.trainTokens ?? 'auto',
     evalEvery: spec.evalEvery ?? 0,
-    earlyStoppingPatience: s.earlyStopping ? s.patience : 0,
-    baseStorage: s.baseWeights ?? 'f32',
-    recomputeActivations: s.saveActivationMemory ?? false,
+    // The app keeps the patience while early stopping is off; the engine reads it only when on.
+    earlyStopping,
+    patience,
   };
 }
 

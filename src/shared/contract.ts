@@ -7,6 +7,7 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
+import { SETTINGS, withCurrentNames } from './tune-settings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -55,7 +56,7 @@ export interface Settings {
   device: Device;
 }
 
-export const device = z.enum(['auto', 'cpu', 'webgpu', 'cuda', 'dml']);
+export const device = SETTINGS.device.schema.unwrap();
 export type Device = z.infer<typeof device>;
 
 export interface AppInfo {
@@ -314,32 +315,31 @@ export interface AppError {
 export const presetName = z.enum(['quick', 'balanced', 'thorough']);
 export type PresetName = z.infer<typeof presetName>;
 
+/** The tuning settings the app offers, from the one settings table (src/shared/tune-settings.ts). */
 export const advanced = z
   .object({
-    rank: z.number().int().min(1).max(256),
-    learningRate: z.number().positive().max(1),
-    epochs: z.number().int().min(1).max(100),
-    batchSize: z.number().int().min(1).max(512),
-    maxLength: z.number().int().min(16).max(131072),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
-    device,
+    rank: SETTINGS.rank.schema.unwrap(),
+    learningRate: SETTINGS.learningRate.schema.unwrap(),
+    epochs: SETTINGS.epochs.schema.unwrap(),
+    batchSize: SETTINGS.batchSize.schema.unwrap(),
+    maxLength: SETTINGS.maxLength.schema.unwrap(),
+    seed: SETTINGS.seed.schema.unwrap(),
+    device: SETTINGS.device.schema.unwrap(),
     /** 'model' (the model's own) or a named template of the engine; main checks the name. */
-    template: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Not a template name.'),
-    /** Also train the rows of special tokens the base model never learned. */
-    trainTokens: z.enum(['auto', 'none']),
-    /** Stop when the held-out loss stops improving, keeping the best step. */
-    earlyStopping: z.boolean(),
-    /** Check the held-out examples every N steps; 0 = chosen from the data size (about 10 checks a run). */
-    evalEvery: z.number().int().min(0).max(1_000_000),
-    /** Checks in a row without improvement before stopping early. */
-    patience: z.number().int().min(1).max(100),
-    /** How the frozen base model is kept in memory: exact (f32) or smaller (f16, int8, int4). */
-    baseWeights: z.enum(['f32', 'f16', 'int8', 'int4']),
-    /** Recompute each layer in the backward pass: far less memory, about a third more time. */
-    saveActivationMemory: z.boolean(),
+    template: SETTINGS.template.schema.unwrap(),
+    /** The app offers auto or none (the CLI also takes token ids). */
+    trainTokens: z.enum(['auto', 'none'], { error: 'Choose auto or none.' }),
+    earlyStopping: SETTINGS.earlyStopping.schema.unwrap(),
+    /** 0 = chosen from the data size (about 10 checks a run); main resolves it before the engine sees it. */
+    evalEvery: SETTINGS.evalEvery.schema.unwrap(),
+    patience: SETTINGS.patience.schema.unwrap(),
+    baseStorage: SETTINGS.baseStorage.schema.unwrap(),
+    recomputeActivations: SETTINGS.recomputeActivations.schema.unwrap(),
   })
   .strict();
 export type Advanced = z.infer<typeof advanced>;
+/** Changes to a preset's settings; older names of the settings are read too. */
+const advancedChanges = z.preprocess(withCurrentNames, advanced.partial().strict());
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -405,7 +405,7 @@ export const calls = {
     shape<StagedFile | null>(),
   ),
   'data.check': call(
-    z.object({ project: projectName, source: id, format: dataFormat.optional(), map: columnMap.optional(), maxLength: z.number().int().min(16).max(131072).optional() }).strict(),
+    z.object({ project: projectName, source: id, format: dataFormat.optional(), map: columnMap.optional(), maxLength: SETTINGS.maxLength.schema.unwrap().optional() }).strict(),
     shape<DataReport>(),
   ),
   /** Replaces one line of the working copy (line-based files only), so a person can fix a rejected row. */
@@ -417,7 +417,7 @@ export const calls = {
         source: id,
         format: dataFormat.optional(),
         map: columnMap.optional(),
-        maxLength: z.number().int().min(16).max(131072).optional(),
+        maxLength: SETTINGS.maxLength.schema.unwrap().optional(),
         valFraction: z.number().min(0).max(0.5),
         seed: z.number().int().min(0).max(2 ** 31 - 1),
       })
@@ -440,12 +440,12 @@ export const calls = {
   'models.devices': call(empty, shape<DeviceInfo>()),
 
   'tune.start': call(
-    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advancedChanges.optional() }).strict(),
     shape<RunSummary>(),
   ),
   /** Re-checks the imported examples with this model's tokenizer, template and max length. */
   'tune.check': call(
-    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: z.number().int().min(16).max(131072), template: advanced.shape.template.optional() }).strict(),
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: SETTINGS.maxLength.schema.unwrap(), template: advanced.shape.template.optional() }).strict(),
     shape<LengthCheck>(),
   ),
   /** The engine's named chat templates (a model's own is 'model'). */

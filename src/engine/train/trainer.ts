@@ -12,14 +12,14 @@ import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
 import { baseRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
-import type { BaseStorage } from '../models/base-storage.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
 import type { ModelConfig } from '../models/config.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { seededRandom } from '../util/random.js';
 import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
-import { learningRate, type LrSchedule } from './schedule.js';
+import { learningRate } from './schedule.js';
+import type { TrainingHyperparameters } from './hyperparameters.js';
 import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics, writeJsonAtomic,
   type CheckpointState,
@@ -28,61 +28,7 @@ import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
 } from './step-graph.js';
 
-export interface TrainingHyperparameters {
-  epochs: number;
-  maxSteps?: number;
-  lr: number;
-  lrSchedule: LrSchedule;
-  warmupSteps: number;
-  weightDecay: number;
-  rank: number;
-  alpha: number;
-  loraDropout: number;
-  targets: LoraTarget[];
-  batchSize: number;
-  gradAccum: number;
-  maxLength: number;
-  seed: number;
-  maxGradNorm: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Validation every N optimizer steps (0 = only at the end). */
-  evalEvery: number;
-  /** Stop after this many validations without improvement (0 = never). */
-  earlyStoppingPatience: number;
-  /** Minutes between checkpoints (one is always written at the end and on cancel). */
-  checkpointMinutes: number;
-  /** How the frozen base is stored: f32, or f16/int8/int4 to tune larger models in less memory. */
-  baseStorage: BaseStorage;
-  /** Recompute each layer's activations in the backward pass: far less memory, ~1/3 more compute. */
-  recomputeActivations: boolean;
-}
-
-export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
-  epochs: 3,
-  lr: 2e-4,
-  lrSchedule: 'cosine',
-  warmupSteps: 10,
-  weightDecay: 0,
-  rank: 16,
-  alpha: 32,
-  loraDropout: 0,
-  targets: [...LORA_TARGETS],
-  batchSize: 4,
-  gradAccum: 1,
-  maxLength: 512,
-  seed: 42,
-  maxGradNorm: 1,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  evalEvery: 0,
-  earlyStoppingPatience: 0,
-  checkpointMinutes: 5,
-  baseStorage: 'f32',
-  recomputeActivations: false,
-};
+export { DEFAULT_HYPERPARAMETERS, type TrainingHyperparameters } from './hyperparameters.js';
 
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; trainExamples: number; valExamples: number; device: ResolvedDevice; resumedFromStep: number }
@@ -244,7 +190,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
       const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
       const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
-      const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
+      const lr = learningRate(state.step + 1, totalSteps, hp.learningRate, hp.warmupSteps, hp.lrSchedule);
       let acc: Float32Array = new Float32Array(total);
       let lossSum = 0;
       let scored = 0;
@@ -298,7 +244,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
         } else state.evalsWithoutImprovement++;
         await appendMetrics(runDir, { step: state.step, val_loss: valLoss });
         input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
-        if (hp.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= hp.earlyStoppingPatience) {
+        if (hp.earlyStopping && state.evalsWithoutImprovement >= hp.patience) {
           stoppedBecause = 'early-stopping';
           break outer;
         }
