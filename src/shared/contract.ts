@@ -7,6 +7,7 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
+import type { ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './review-types.js';
 import { SETTINGS, withCurrentNames } from './tune-settings.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -246,25 +247,16 @@ export interface LengthCheck {
   samples: { line: number; message: string }[];
 }
 
-export interface ReviewSample {
+/** One held-out question: the engine's sample, with the question and system text as plain text. */
+export interface ReviewSample extends Omit<EngineReviewSample, 'prompt'> {
   /** The question (the last user message). */
   prompt: string;
   system?: string;
-  expected: string;
-  base: string;
-  tuned: string;
-  baseScore: number;
-  tunedScore: number;
 }
 
-export interface ReviewReport {
+export interface ReviewReport extends Omit<EngineReviewReport, 'samples'> {
   runId: string;
-  heldOutExamples: number;
-  base: { loss: number; perplexity: number };
-  tuned: { loss: number; perplexity: number };
-  metric: string;
   samples: ReviewSample[];
-  average: { base: number; tuned: number };
 }
 
 export interface ServerInfo {

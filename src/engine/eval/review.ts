@@ -16,6 +16,7 @@ import { inferenceSessionFor } from '../generate/inference-session.js';
 import { createSession, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
 import { exists, runPaths } from '../train/run-dir.js';
+import type { ReviewReport, ReviewSample } from '../../shared/review-types.js';
 
 export interface ReviewOptions {
   modelPath: string;
@@ -30,23 +31,7 @@ export interface ReviewOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface ReviewSample {
-  prompt: ChatMessage[];
-  expected: string;
-  base: string;
-  tuned: string;
-  baseScore: number;
-  tunedScore: number;
-}
-
-export interface ReviewReport {
-  heldOutExamples: number;
-  base: { loss: number; perplexity: number };
-  tuned: { loss: number; perplexity: number };
-  metric: 'ROUGE-L F1';
-  samples: ReviewSample[];
-  average: { base: number; tuned: number };
-}
+export type { ReviewReport, ReviewSample } from '../../shared/review-types.js';
 
 export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> {
   const { heldOut } = await heldOutExamples(opts);
