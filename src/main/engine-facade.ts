@@ -10,6 +10,7 @@ import type { DataProblem, DataReport, ReviewSample, TuneEvent, TuneOutcome } fr
 import { AttuneError } from '../shared/errors.js';
 import { withCurrentNames } from '../shared/tune-settings.js';
 import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
+import { FALLBACK_TEMPLATE } from './services/tuning.js';
 import { writeFileAtomic } from './workspace.js';
 
 // ---- mapping ---------------------------------------------------------------------------
@@ -197,7 +198,7 @@ export function createEngineFacade(): EngineFacade {
       if (!session.model.tokenizer.hasChatTemplate) {
         // A model without its own template chats with a standard one (the Model step says so).
         await session.close();
-        session = await engine.ChatSession.open({ modelPath, adapterDir, device, template: 'chatml' });
+        session = await engine.ChatSession.open({ modelPath, adapterDir, device, template: FALLBACK_TEMPLATE });
       }
       return {
         async generate(messages, sampling, { onToken, signal }) {

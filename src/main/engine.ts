@@ -3,7 +3,7 @@
  * implements it over `src/engine/index.ts`; handlers depend only on this interface, so they carry
  * no engine or Electron import and run under plain Node.
  */
-import type { Example as EngineExample, LengthCheckResult } from '../engine/index.js';
+import type { Example as EngineExample } from '../engine/index.js';
 import type { DataReport, DeviceInfo, Device, Example, ExportFormat, GenerateResult, LengthCheck, ModelInfo, Sampling, Advanced, ReviewReport, TuneEvent, TuneOutcome } from '../shared/contract.js';
 
 export interface DataOptions {
@@ -61,7 +61,7 @@ export interface EngineFacade {
   /** The engine's named chat templates. */
   templateNames(): string[];
   /** Counts examples of a normalised file by length with the model's tokenizer (and template). */
-  checkLengths(file: string, opts: { modelPath: string; template?: string; maxLength: number }): Promise<LengthCheckResult>;
+  checkLengths(file: string, opts: { modelPath: string; template?: string; maxLength: number }): Promise<LengthCheck>;
   /** The held-out review of an adapter (the engine's reviewAdapter). */
   review(opts: { modelPath: string; adapterDir: string; n: number; maxTokens: number; onProgress: (done: number, total: number) => void }): Promise<Omit<ReviewReport, 'runId'>>;
   /** Starts the OpenAI-compatible server on 127.0.0.1. */

@@ -7,7 +7,8 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
-import type { ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './review-types.js';
+import type { LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
+export type { LengthCheck };
 import { SETTINGS, withCurrentNames } from './tune-settings.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -225,26 +226,6 @@ export interface TuneOutcome {
   bestStep: number | null;
   bestValLoss: number | null;
   stoppedBecause: StopReason;
-}
-
-/** The data re-checked with the chosen model's tokenizer and max length, before a run starts. */
-export interface LengthCheck {
-  examples: number;
-  maxLength: number;
-  /** The most tokens this model can read at once. */
-  contextLength: number;
-  /** Examples longer than `maxLength`: tuning would leave them out. */
-  tooLong: number;
-  /** The longest example, in tokens. */
-  longest: number;
-  /** A max length that keeps more examples (at most `contextLength`), when there is one. */
-  suggestedMaxLength?: number;
-  /** Examples still left out at `suggestedMaxLength` (or at the context length). */
-  tooLongAtSuggested?: number;
-  /** Examples the chat template could not format. */
-  otherRejected: number;
-  /** A few of the long ones: line in the project's examples, and the engine's sentence about it. */
-  samples: { line: number; message: string }[];
 }
 
 /** One held-out question: the engine's sample, with the question and system text as plain text. */

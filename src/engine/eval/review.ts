@@ -16,7 +16,7 @@ import { inferenceSessionFor } from '../generate/inference-session.js';
 import { createSession, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
 import { exists, runPaths } from '../train/run-dir.js';
-import type { ReviewReport, ReviewSample } from '../../shared/review-types.js';
+import type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 
 export interface ReviewOptions {
   modelPath: string;
@@ -31,7 +31,7 @@ export interface ReviewOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export type { ReviewReport, ReviewSample } from '../../shared/review-types.js';
+export type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 
 export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> {
   const { heldOut } = await heldOutExamples(opts);

@@ -7,6 +7,7 @@ import { checkDataFile } from '../data/index.js';
 import { inspectModel } from '../models/inspect.js';
 import { loadModel } from '../models/load.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import type { LengthCheck } from '../../shared/engine-results.js';
 
 export interface LengthCheckOptions {
   modelPath: string;
@@ -15,24 +16,7 @@ export interface LengthCheckOptions {
   maxLength: number;
 }
 
-export interface LengthCheckResult {
-  examples: number;
-  maxLength: number;
-  /** The most tokens this model can read at once. */
-  contextLength: number;
-  /** Examples longer than `maxLength`: tuning would leave them out. */
-  tooLong: number;
-  /** The longest example, in tokens. */
-  longest: number;
-  /** A max length that keeps more examples (at most `contextLength`), when there is one. */
-  suggestedMaxLength?: number;
-  /** Examples still left out at `suggestedMaxLength`. */
-  tooLongAtSuggested?: number;
-  /** Examples the chat template could not format. */
-  otherRejected: number;
-  /** A few of the long ones: line in the examples file, and the sentence about it. */
-  samples: { line: number; message: string }[];
-}
+export type { LengthCheck as LengthCheckResult } from '../../shared/engine-results.js';
 
 /** The tokenizer tuning will use: the model's, with the chosen template ('model' or absent = its own). */
 async function tokenizerFor(modelPath: string, template?: string): Promise<ModelTokenizer> {
@@ -45,7 +29,7 @@ async function tokenizerFor(modelPath: string, template?: string): Promise<Model
 const roundUp64 = (tokens: number) => Math.ceil(tokens / 64) * 64;
 
 /** Counts the examples of a normalised file by length, with the model's tokenizer and template. */
-export async function checkLengths(file: string, { modelPath, template, maxLength }: LengthCheckOptions): Promise<LengthCheckResult> {
+export async function checkLengths(file: string, { modelPath, template, maxLength }: LengthCheckOptions): Promise<LengthCheck> {
   const [tokenizer, model] = await Promise.all([tokenizerFor(modelPath, template), inspectModel(modelPath)]);
   const contextLength = model.contextLength;
   const check = (max?: number) => checkDataFile(file, { tokenizer, maxLength: max });
