@@ -10,6 +10,9 @@ import {
   defaultText, kebab, LEGACY_NAMES, readSetting, SETTINGS, withCurrentNames, type SettingName, type TuneSettingsInput,
 } from '../shared/tune-settings.js';
 
+/** Flags `attune tune` had before the settings were unified (read as today's names). */
+const OLD_FLAGS = ['lr', 'baseWeights', 'target'] as const;
+
 const PLACEHOLDER = { int: '<n>', number: '<x>', choice: '<choice>', text: '<text>', list: '<list>', tokens: '<value>', flag: '' } as const;
 
 /** The allowed values of a choice setting. */
@@ -43,7 +46,7 @@ export function addSettingOptions(cmd: Command): Command {
     const def = defaultText(name);
     cmd.addOption(option(`--${kebab(name)}`, name, def ? `${SETTINGS[name].help} (default: ${def})` : SETTINGS[name].help));
   }
-  for (const [old, name] of Object.entries(LEGACY_NAMES)) cmd.addOption(option(`--${kebab(old)}`, name, `older name of --${kebab(name)}`).hideHelp());
+  for (const old of OLD_FLAGS) cmd.addOption(option(`--${kebab(old)}`, LEGACY_NAMES[old], `older name of --${kebab(LEGACY_NAMES[old])}`).hideHelp());
   cmd.addOption(
     new Option('--early-stopping-patience <p>', 'older form of --early-stopping --patience P (0 = off)')
       .argParser((text: string) => {

@@ -29,7 +29,7 @@ function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): 
 export function hyperparametersOf(s: TuneSettings): TrainingHyperparameters {
   const targets = (s.targets ?? [...LORA_TARGETS]) as LoraTarget[];
   const bad = targets.filter((t) => !LORA_TARGETS.includes(t));
-  if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'target' });
+  if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'targets' });
   return { ...pick(s, HYPERPARAMETER_NAMES), alpha: s.alpha ?? 2 * s.rank, targets, baseStorage: s.baseStorage ?? 'f32' };
 }
 
