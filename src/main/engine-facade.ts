@@ -1,75 +1,23 @@
 /**
  * The EngineFacade over `src/engine/index.ts` (the engine's only import path), mapping the
- * engine's types to the contract's.
- *
- * Parts of the engine are being written alongside the app. Functions the engine does not export
- * yet are reached through `need(name)`, which throws a plain `engine-missing` error when called;
- * nothing here pretends to do their work. `Expected` records the signature each call assumes;
- * once the engine exports the function, its real type replaces the assumption.
+ * engine's types to the contract's. Every engine function is imported and typed directly: a
+ * change in the engine breaks the build here, not the app at run time.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as engine from '../engine/index.js';
-import type { DataProblem, DataReport, Example, ReviewSample, TuneEvent, TuneOutcome } from '../shared/contract.js';
+import type { DataProblem, DataReport, ReviewSample, TuneEvent, TuneOutcome } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
 import { FALLBACK_TEMPLATE } from '../shared/templates.js';
+import { withCurrentNames } from '../shared/tune-settings.js';
 import type { DataOptions, EngineFacade, StoredExample, TuneFn, TuneJobSpec } from './engine.js';
 import { writeFileAtomic } from './workspace.js';
 
-// ---- what the app assumes of engine functions that are not exported yet ---------------------
-
-/** The fields of the engine's DataReport (src/engine/data/types.ts) that the app reads. */
-interface EngineDataReport {
-  file: string;
-  format: string;
-  counts: { rowsRead: number; imported: number; rejected: number; duplicates: number; warnings: number; rejectedBy?: Partial<Record<string, number>> };
-  problems: { code: string; severity: 'fatal' | 'error' | 'warning' | 'info'; line: number; field?: string; message: string; rejected: boolean }[];
-  stats: { tokenLengths: { max: number; total: number }; tokenCounting: 'model' | 'estimate' };
-  split: { train: number; validation: number };
-  estimatedTrainingSeconds: number;
-  out?: string;
-  fatal: boolean;
-}
-interface EngineDataOptions {
-  format?: string;
-  map?: { instruction?: string; context?: string; response?: string; system?: string };
-  maxLength?: number;
-  /** The chosen model's tokenizer: exact token counts with its chat template. */
-  tokenizer?: engine.ModelTokenizer;
-  valFraction?: number;
-  seed?: number;
-  dropNearDuplicates?: boolean;
-  onProgress?: (p: { bytesRead: number; totalBytes: number; rowsRead: number }) => void;
-}
-interface Expected {
-  checkDataFile(file: string, opts: EngineDataOptions): Promise<EngineDataReport>;
-  importDataFile(file: string, opts: EngineDataOptions & { out: string; force?: boolean }): Promise<EngineDataReport>;
-  readNormalizedJsonl(file: string): Promise<StoredExample[]>;
-  splitExamples<T extends { id: string; messages: Example['messages'] }>(examples: readonly T[], opts: { valFraction?: number; seed?: number }): { train: T[]; validation: T[] };
-}
-
-const exported = engine as unknown as Partial<Record<keyof Expected, unknown>>;
-
-/** The engine function `name`, or a plain error saying that part is not there yet. */
-export function need<K extends keyof Expected>(name: K): Expected[K] {
-  const f = exported[name];
-  if (typeof f !== 'function') {
-    throw new AttuneError('app.engine-missing', { name });
-  }
-  return f as Expected[K];
-}
-
-/** Which assumed engine functions this build lacks (for the report and a start-up log line). */
-export function missingEngineFunctions(): string[] {
-  const names: (keyof Expected)[] = ['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples'];
-  return names.filter((n) => typeof exported[n] !== 'function');
-}
-
 // ---- mapping ---------------------------------------------------------------------------
 
-function dataOptions(opts: DataOptions): EngineDataOptions {
+function dataOptions(opts: DataOptions): engine.CheckOptions {
   return {
-    format: opts.format,
+    format: opts.format as engine.CheckOptions['format'],
     map: opts.map && { instruction: opts.map.prompt, response: opts.map.response, system: opts.map.system },
     maxLength: opts.maxLength,
     dropNearDuplicates: opts.dropNearDuplicates,
@@ -77,7 +25,7 @@ function dataOptions(opts: DataOptions): EngineDataOptions {
   };
 }
 
-export function toDataReport(r: EngineDataReport): DataReport {
+export function toDataReport(r: engine.DataReport): DataReport {
   const problems: DataProblem[] = r.problems
     .filter((p) => p.severity !== 'info')
     .map((p) => ({
@@ -107,27 +55,23 @@ function toJsonl(examples: readonly unknown[]): string {
   return examples.map((e) => JSON.stringify(e)).join('\n') + (examples.length ? '\n' : '');
 }
 
+/**
+ * The engine's run configuration of a job: the app's settings under the same names (records
+ * written before a setting was renamed or existed read as today's names and the defaults).
+ */
 export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
-  const s = spec.settings;
+  const { earlyStopping, patience, evalEvery: _chosen, ...s } = withCurrentNames(spec.settings);
   return {
+    ...s,
     model: spec.modelPath,
     data: spec.dataFile,
     out: spec.runDir,
     valFraction: spec.valFraction,
     template: spec.template,
-    device: s.device,
-    rank: s.rank,
-    lr: s.learningRate,
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    maxLength: s.maxLength,
-    seed: s.seed,
-    // Records written before these settings existed read as the engine's defaults.
-    trainTokens: s.trainTokens ?? 'auto',
     evalEvery: spec.evalEvery ?? 0,
-    earlyStoppingPatience: s.earlyStopping ? s.patience : 0,
-    baseStorage: s.baseWeights ?? 'f32',
-    recomputeActivations: s.saveActivationMemory ?? false,
+    // The app keeps the patience while early stopping is off; the engine reads it only when on.
+    earlyStopping,
+    patience,
   };
 }
 
@@ -166,16 +110,6 @@ export const runTuneJob: TuneFn = async (spec, { onEvent, signal }) => {
   const outcome: TuneOutcome = { adapterDir: r.adapterDir, bestStep: r.bestStep, bestValLoss: r.bestValLoss, stoppedBecause: r.stoppedBecause };
   return outcome;
 };
-
-/** The tokenizer tuning will use: the model's, with the chosen template ('model' or absent = its own). */
-async function tokenizerFor(modelPath: string, template?: string): Promise<engine.ModelTokenizer> {
-  const t = template && template !== 'model' ? template : undefined;
-  if ((await stat(modelPath)).isDirectory()) return engine.ModelTokenizer.fromFolder(modelPath, { template: t });
-  return (await engine.loadModel(modelPath, { template: t })).tokenizer;
-}
-
-/** The first chunk of a length divisible by 64 that holds `tokens`. */
-const roundUp64 = (tokens: number) => Math.ceil(tokens / 64) * 64;
 
 /** The overall fraction of an export from its phase: reading, merging, converting, writing. */
 const PHASE_SPAN = { load: [0, 0.1], merge: [0.1, 0.35], convert: [0.35, 0.8], write: [0.8, 1], done: [1, 1] } as const;
@@ -216,21 +150,21 @@ const EXPORT_PHASE = {
 export function createEngineFacade(): EngineFacade {
   return {
     async checkData(file, opts) {
-      return toDataReport(await need('checkDataFile')(file, dataOptions(opts)));
+      return toDataReport(await engine.checkDataFile(file, dataOptions(opts)));
     },
 
     async importData(file, opts) {
-      const report = await need('importDataFile')(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out: opts.out, force: true });
+      const report = await engine.importDataFile(file, { ...dataOptions(opts), valFraction: opts.valFraction, seed: opts.seed, out: opts.out, force: true });
       if (report.fatal || !report.out) throw AttuneError.rendered('data.nothing-imported', report.problems.find((p) => p.severity === 'fatal')?.message ?? '');
       return { report: toDataReport(report), train: report.split.train, val: report.split.validation };
     },
 
     splitExamples(examples, opts) {
-      return need('splitExamples')(examples as (StoredExample & { id: string })[], opts);
+      return engine.splitExamples(examples as (StoredExample & { id: string })[], opts);
     },
 
     async readExamples(file) {
-      return need('readNormalizedJsonl')(file);
+      return engine.readNormalizedJsonl(file);
     },
 
     async writeExamples(file, examples) {
@@ -295,34 +229,7 @@ export function createEngineFacade(): EngineFacade {
       return Object.keys(engine.NAMED_TEMPLATES);
     },
 
-    async checkLengths(file, { modelPath, template, maxLength }) {
-      const [tokenizer, model] = await Promise.all([tokenizerFor(modelPath, template), engine.inspectModel(modelPath)]);
-      const contextLength = model.contextLength;
-      const check = (max?: number) => need('checkDataFile')(file, { tokenizer, maxLength: max });
-      // One pass without a limit gives the longest example; passes with a limit count what tuning would leave out.
-      const all = await check();
-      const longest = all.stats.tokenLengths.max;
-      const tooLongAt = async (max: number) => {
-        if (longest <= max) return { count: 0, samples: [] as { line: number; message: string }[] };
-        const r = await check(max);
-        const long = r.problems.filter((p) => p.code === 'data.too-long');
-        return { count: r.counts.rejectedBy?.['data.too-long'] ?? long.length, samples: long.slice(0, 5).map((p) => ({ line: p.line, message: p.message })) };
-      };
-      const at = await tooLongAt(maxLength);
-      const suggested = Math.min(contextLength, roundUp64(longest));
-      const raise = at.count > 0 && suggested > maxLength ? suggested : undefined;
-      return {
-        examples: all.counts.rowsRead,
-        maxLength,
-        contextLength,
-        tooLong: at.count,
-        longest,
-        suggestedMaxLength: raise,
-        tooLongAtSuggested: raise !== undefined ? (await tooLongAt(raise)).count : undefined,
-        otherRejected: all.counts.rejected,
-        samples: at.samples,
-      };
-    },
+    checkLengths: (file, opts) => engine.checkLengths(file, opts),
 
     async review({ modelPath, adapterDir, n, maxTokens, onProgress }) {
       const r = await engine.reviewAdapter({ modelPath, adapterDir, n, maxTokens, onProgress });

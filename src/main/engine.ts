@@ -3,6 +3,7 @@
  * implements it over `src/engine/index.ts`; handlers depend only on this interface, so they carry
  * no engine or Electron import and run under plain Node.
  */
+import type { Example as EngineExample } from '../engine/index.js';
 import type { DataReport, DeviceInfo, Device, Example, ExportFormat, GenerateResult, LengthCheck, ModelInfo, Sampling, Advanced, ReviewReport, TuneEvent, TuneOutcome } from '../shared/contract.js';
 
 export interface DataOptions {
@@ -16,8 +17,8 @@ export interface DataOptions {
   onProgress?: (p: { rowsRead: number; fraction?: number }) => void;
 }
 
-/** An example as stored in the project's JSONL (the engine adds an id and where it came from). */
-export type StoredExample = Example & { [extra: string]: unknown };
+/** An example as stored in the project's JSONL (with the engine's id and where it came from). */
+export type StoredExample = EngineExample;
 
 export interface ChatHandle {
   generate(
@@ -62,7 +63,7 @@ export interface EngineFacade {
   /** The engine's named chat templates. */
   templateNames(): string[];
   /** Counts examples of a normalised file by length with the model's tokenizer (and template). */
-  checkLengths(file: string, opts: { modelPath: string; template?: string; maxLength: number }): Promise<Omit<LengthCheck, 'examples'> & { examples: number }>;
+  checkLengths(file: string, opts: { modelPath: string; template?: string; maxLength: number }): Promise<LengthCheck>;
   /** The held-out review of an adapter (the engine's reviewAdapter). */
   review(opts: { modelPath: string; adapterDir: string; n: number; maxTokens: number; onProgress: (done: number, total: number) => void }): Promise<Omit<ReviewReport, 'runId'>>;
   /** Starts the OpenAI-compatible server on 127.0.0.1. */

@@ -2,6 +2,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MetricsPoint, RunSummary, TuneEvent } from '../shared/contract.js';
+import { withCurrentNames } from '../shared/tune-settings.js';
 import type { TuneJobSpec } from './engine.js';
 import { readJson, writeFileAtomic, type Workspace } from './workspace.js';
 
@@ -27,8 +28,10 @@ export class RunStore {
     return rec;
   }
 
+  /** A run's record; settings written under older names read as today's. */
   async read(project: string, runId: string): Promise<RunRecord | undefined> {
-    return readJson<RunRecord>(this.file(project, runId));
+    const rec = await readJson<RunRecord>(this.file(project, runId));
+    return rec?.spec ? { ...rec, spec: { ...rec.spec, settings: withCurrentNames(rec.spec.settings) } } : rec;
   }
 
   /**

@@ -7,8 +7,10 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
-import { DEVICE_CHOICES } from './devices.js';
 import { CLI_ONLY_EXPORT_FORMATS, DATA_FORMAT_CHOICES, EXPORT_FORMATS, type AppExportFormat } from './formats.js';
+import type { LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
+export type { LengthCheck };
+import { SETTINGS, withCurrentNames } from './tune-settings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -73,7 +75,7 @@ export interface FirstRunStatus {
   sample?: { file: string; examples: number; preview: { question: string; answer: string }[] };
 }
 
-export const device = z.enum(DEVICE_CHOICES);
+export const device = SETTINGS.device.schema.unwrap();
 export type Device = z.infer<typeof device>;
 
 export interface AppInfo {
@@ -243,45 +245,16 @@ export interface TuneOutcome {
   stoppedBecause: StopReason;
 }
 
-/** The data re-checked with the chosen model's tokenizer and max length, before a run starts. */
-export interface LengthCheck {
-  examples: number;
-  maxLength: number;
-  /** The most tokens this model can read at once. */
-  contextLength: number;
-  /** Examples longer than `maxLength`: tuning would leave them out. */
-  tooLong: number;
-  /** The longest example, in tokens. */
-  longest: number;
-  /** A max length that keeps more examples (at most `contextLength`), when there is one. */
-  suggestedMaxLength?: number;
-  /** Examples still left out at `suggestedMaxLength` (or at the context length). */
-  tooLongAtSuggested?: number;
-  /** Examples the chat template could not format. */
-  otherRejected: number;
-  /** A few of the long ones: line in the project's examples, and the engine's sentence about it. */
-  samples: { line: number; message: string }[];
-}
-
-export interface ReviewSample {
+/** One held-out question: the engine's sample, with the question and system text as plain text. */
+export interface ReviewSample extends Omit<EngineReviewSample, 'prompt'> {
   /** The question (the last user message). */
   prompt: string;
   system?: string;
-  expected: string;
-  base: string;
-  tuned: string;
-  baseScore: number;
-  tunedScore: number;
 }
 
-export interface ReviewReport {
+export interface ReviewReport extends Omit<EngineReviewReport, 'samples'> {
   runId: string;
-  heldOutExamples: number;
-  base: { loss: number; perplexity: number };
-  tuned: { loss: number; perplexity: number };
-  metric: string;
   samples: ReviewSample[];
-  average: { base: number; tuned: number };
 }
 
 export interface ServerInfo {
@@ -334,32 +307,31 @@ export interface AppError {
 export const presetName = z.enum(['quick', 'balanced', 'thorough']);
 export type PresetName = z.infer<typeof presetName>;
 
+/** The tuning settings the app offers, from the one settings table (src/shared/tune-settings.ts). */
 export const advanced = z
   .object({
-    rank: z.number().int().min(1).max(256),
-    learningRate: z.number().positive().max(1),
-    epochs: z.number().int().min(1).max(100),
-    batchSize: z.number().int().min(1).max(512),
-    maxLength: z.number().int().min(16).max(131072),
-    seed: z.number().int().min(0).max(2 ** 31 - 1),
-    device,
+    rank: SETTINGS.rank.schema.unwrap(),
+    learningRate: SETTINGS.learningRate.schema.unwrap(),
+    epochs: SETTINGS.epochs.schema.unwrap(),
+    batchSize: SETTINGS.batchSize.schema.unwrap(),
+    maxLength: SETTINGS.maxLength.schema.unwrap(),
+    seed: SETTINGS.seed.schema.unwrap(),
+    device: SETTINGS.device.schema.unwrap(),
     /** 'model' (the model's own) or a named template of the engine; main checks the name. */
-    template: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Not a template name.'),
-    /** Also train the rows of special tokens the base model never learned. */
-    trainTokens: z.enum(['auto', 'none']),
-    /** Stop when the held-out loss stops improving, keeping the best step. */
-    earlyStopping: z.boolean(),
-    /** Check the held-out examples every N steps; 0 = chosen from the data size (about 10 checks a run). */
-    evalEvery: z.number().int().min(0).max(1_000_000),
-    /** Checks in a row without improvement before stopping early. */
-    patience: z.number().int().min(1).max(100),
-    /** How the frozen base model is kept in memory: exact (f32) or smaller (f16, int8, int4). */
-    baseWeights: z.enum(['f32', 'f16', 'int8', 'int4']),
-    /** Recompute each layer in the backward pass: far less memory, about a third more time. */
-    saveActivationMemory: z.boolean(),
+    template: SETTINGS.template.schema.unwrap(),
+    /** The app offers auto or none (the CLI also takes token ids). */
+    trainTokens: z.enum(['auto', 'none'], { error: 'Choose auto or none.' }),
+    earlyStopping: SETTINGS.earlyStopping.schema.unwrap(),
+    /** 0 = chosen from the data size (about 10 checks a run); main resolves it before the engine sees it. */
+    evalEvery: SETTINGS.evalEvery.schema.unwrap(),
+    patience: SETTINGS.patience.schema.unwrap(),
+    baseStorage: SETTINGS.baseStorage.schema.unwrap(),
+    recomputeActivations: SETTINGS.recomputeActivations.schema.unwrap(),
   })
   .strict();
 export type Advanced = z.infer<typeof advanced>;
+/** Changes to a preset's settings; older names of the settings are read too. */
+const advancedChanges = z.preprocess(withCurrentNames, advanced.partial().strict());
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -432,7 +404,7 @@ export const calls = {
     shape<StagedFile | null>(),
   ),
   'data.check': call(
-    z.object({ project: projectName, source: id, format: dataFormat.optional(), map: columnMap.optional(), maxLength: z.number().int().min(16).max(131072).optional() }).strict(),
+    z.object({ project: projectName, source: id, format: dataFormat.optional(), map: columnMap.optional(), maxLength: SETTINGS.maxLength.schema.unwrap().optional() }).strict(),
     shape<DataReport>(),
   ),
   /** Replaces one line of the working copy (line-based files only), so a person can fix a rejected row. */
@@ -444,7 +416,7 @@ export const calls = {
         source: id,
         format: dataFormat.optional(),
         map: columnMap.optional(),
-        maxLength: z.number().int().min(16).max(131072).optional(),
+        maxLength: SETTINGS.maxLength.schema.unwrap().optional(),
         valFraction: z.number().min(0).max(0.5),
         seed: z.number().int().min(0).max(2 ** 31 - 1),
         /** Leave out near duplicates too (by default they are kept, with a warning naming both rows). */
@@ -469,12 +441,12 @@ export const calls = {
   'models.devices': call(empty, shape<DeviceInfo>()),
 
   'tune.start': call(
-    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advancedChanges.optional() }).strict(),
     shape<RunSummary>(),
   ),
   /** Re-checks the imported examples with this model's tokenizer, template and max length. */
   'tune.check': call(
-    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: z.number().int().min(16).max(131072), template: advanced.shape.template.optional() }).strict(),
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: SETTINGS.maxLength.schema.unwrap(), template: advanced.shape.template.optional() }).strict(),
     shape<LengthCheck>(),
   ),
   /** The engine's named chat templates (a model's own is 'model'). */

@@ -1,5 +1,6 @@
 /** Tuning presets and export choices, with the plain words the UI shows for each. */
-import type { Advanced, ExportChoice, PresetName } from './contract.js';
+import { advanced, type Advanced, type ExportChoice, type PresetName } from './contract.js';
+import { explain } from './tune-settings.js';
 import type { TemplateName } from './templates.js';
 
 export interface Preset {
@@ -10,7 +11,7 @@ export interface Preset {
 }
 
 /** Early stopping on, validation about 10 times a run (chosen from the data size), patience 3. */
-const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3, baseWeights: 'f32', saveActivationMemory: false } as const;
+const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3, baseStorage: 'f32', recomputeActivations: false } as const;
 
 /** How many held-out checks a run makes when the interval is chosen automatically. */
 export const CHECKS_PER_RUN = 10;
@@ -46,23 +47,8 @@ export const PRESETS: Record<PresetName, Preset> = {
   },
 };
 
-export const ADVANCED_HELP: Record<keyof Advanced, string> = {
-  rank: 'How much the model may change (LoRA rank). Higher learns more but needs more memory.',
-  learningRate: 'How big each learning step is. Too high and training becomes unstable.',
-  epochs: 'How many times the model reads all your examples.',
-  batchSize: 'How many examples it reads at once. Lower uses less memory.',
-  maxLength: 'The longest example, in tokens, it will read. Longer examples are cut.',
-  seed: 'A number that makes the run repeatable: the same seed gives the same result.',
-  device: 'Where the work runs. Automatic picks the fastest one that works on this machine.',
-  template: 'How a conversation is written out for the model. Its own template is best when it has one; the answers you chat with later use the same.',
-  trainTokens: 'Some models never learned the marker that ends an answer, so they ramble on. Attune can teach those markers too.',
-  earlyStopping:
-    'Every so often Attune asks the model your held-out examples, which it never learns from. When its answers to them stop getting better, more training would only make it memorise your examples, so Attune stops and keeps the best version.',
-  evalEvery: 'How often (in steps) the held-out examples are checked. 0 lets Attune choose from the size of your data: about 10 checks per run.',
-  patience: 'How many checks in a row may fail to improve before training stops early.',
-  baseWeights: 'How the base model is kept in memory while tuning. Exact is best when it fits; smaller versions let a larger model tune on this machine, with answers very close to the exact one.',
-  saveActivationMemory: 'Work each layer out again when learning from it instead of keeping it in memory: far less memory for larger models, about a third more time.',
-};
+/** The app's explanation of each advanced setting, from the settings table. */
+export const ADVANCED_HELP = Object.fromEntries(Object.keys(advanced.shape).map((k) => [k, explain(k as keyof Advanced)])) as Record<keyof Advanced, string>;
 
 /** Plain names of the engine's named chat templates (others show their name). */
 export const TEMPLATE_TITLES: Readonly<Record<string, string>> = {

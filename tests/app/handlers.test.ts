@@ -1,16 +1,11 @@
 /**
- * The handlers under Node with the real engine on the tiny model (stories260K). Where the engine
- * does not export a function yet, the tests that need it are skipped and say which.
+ * The handlers under Node with the real engine on the tiny model (stories260K).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingEngineFunctions } from '../../src/main/engine-facade.js';
 import { createTestApp, TINY_MODEL, type TestApp } from './harness.js';
 
-const missing = missingEngineFunctions();
-const dataReady = !['checkDataFile', 'importDataFile', 'readNormalizedJsonl', 'splitExamples'].some((n) => missing.includes(n));
-if (missing.length) console.warn(`engine functions not exported yet (tests skipped): ${missing.join(', ')}`);
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'support.jsonl');
 const b64 = async (f: string) => (await readFile(f)).toString('base64');
@@ -50,7 +45,7 @@ describe('handlers', () => {
     await expect(h['data.check']({ project: 'Support', source: 'nothere.jsonl' })).rejects.toMatchObject({ code: 'data-missing' });
   });
 
-  it.skipIf(!dataReady)('checks a file, lets a person fix a row, imports and splits it', async () => {
+  it('checks a file, lets a person fix a row, imports and splits it', async () => {
     const report = await h['data.check']({ project: 'Support', source: 'support.jsonl' });
     expect(report).toMatchObject({ rowsRead: 11, accepted: 10, rejected: 1 });
     const bad = report.problems.find((p) => p.rejected)!;
@@ -129,7 +124,7 @@ describe('handlers', () => {
     await expect(h['tune.start']({ project: 'Support', modelPath: TINY_MODEL, preset: 'quick', advanced: { template: 'nosuch' } })).rejects.toMatchObject({ code: 'template-unknown' });
   });
 
-  it.skipIf(!dataReady)('re-checks the examples with the model\'s tokenizer and max length before a run', async () => {
+  it('re-checks the examples with the model\'s tokenizer and max length before a run', async () => {
     const ok = await h['tune.check']({ project: 'Support', modelPath: TINY_MODEL, maxLength: 512 });
     expect(ok).toMatchObject({ examples: 10, maxLength: 512, contextLength: 512, tooLong: 0, otherRejected: 0 });
     expect(ok.longest).toBeGreaterThan(16);
@@ -147,7 +142,7 @@ describe('handlers', () => {
   });
 
   let runId = '';
-  it.skipIf(!dataReady)(
+  it(
     'tunes the tiny model in a worker process with early stopping on, teaching the untrained </s>',
     async () => {
       const states: string[] = [];
@@ -192,7 +187,7 @@ describe('handlers', () => {
     120_000,
   );
 
-  it.skipIf(!dataReady)('stops early when the held-out loss stops improving, and says so', async () => {
+  it('stops early when the held-out loss stops improving, and says so', async () => {
     const states: string[] = [];
     const l = (name: string, p: unknown) => name === 'tune.state' && states.push((p as { state: string }).state);
     app.listeners.add(l);
@@ -207,7 +202,7 @@ describe('handlers', () => {
     expect(s.bestStep).toBeLessThan(s.step!);
   }, 120_000);
 
-  it.skipIf(!dataReady)('reviews the tuned run on its held-out examples: base vs tuned, scored, with progress', async () => {
+  it('reviews the tuned run on its held-out examples: base vs tuned, scored, with progress', async () => {
     const report = await h['review.run']({ project: 'Support', runId, n: 2, maxTokens: 16 });
     expect(report.runId).toBe(runId);
     expect(report.heldOutExamples).toBeGreaterThan(0);
@@ -226,7 +221,7 @@ describe('handlers', () => {
     expect(progress.at(-1)!.done).toBe(progress.at(-1)!.total);
   }, 60_000);
 
-  it.skipIf(!dataReady)('exports with progress, and asks before replacing an earlier export', async () => {
+  it('exports with progress, and asks before replacing an earlier export', async () => {
     const before = app.events.length;
     expect(await h['export.existing']({ project: 'Support', runId, format: 'peft' })).toMatchObject({ exists: false });
     const ex = await h['export.run']({ project: 'Support', runId, modelPath: TINY_MODEL, format: 'peft' });
@@ -243,7 +238,7 @@ describe('handlers', () => {
     expect(app.revealed).toEqual([ex.out]);
   }, 60_000);
 
-  it.skipIf(!dataReady)('starts the local OpenAI-compatible server only when asked, and stops it', async () => {
+  it('starts the local OpenAI-compatible server only when asked, and stops it', async () => {
     expect(await h['serve.status']({})).toBeNull();
     const info = await h['serve.start']({ project: 'Support', runId });
     expect(info.url).toBe(`http://127.0.0.1:${info.port}/v1`);

@@ -25,7 +25,7 @@ export function registerDemoCommand(program: Command): void {
       process.stdout.write(`Attune demo\n  model: ${o.model}\n  data:  ${o.data}\n  run:   ${out}\n\n`);
       let last = 0;
       const result = await runTuning(
-        { model: o.model, data: o.data, out, epochs: o.epochs, lr: 2e-3, rank: 16, batchSize: 4, evalEvery: 50, earlyStoppingPatience: 3, maxLength: 512 },
+        { model: o.model, data: o.data, out, epochs: o.epochs, learningRate: 2e-3, rank: 16, batchSize: 4, evalEvery: 50, earlyStopping: true, patience: 3, maxLength: 512 },
         {
           onEvent: (e) => {
             if (e.type === 'data') process.stdout.write(`Imported ${e.report.counts.imported} examples (${e.report.counts.rejected} left out).\n`);

@@ -26,7 +26,7 @@ export function registerModelCommands(program: Command): void {
           : `Untrained:       none (the tokens the chat template uses look trained)`,
         `Memory to chat:  about ${formatBytes(m.inferenceBytes)}${m.fitsInference ? '' : ' — more than this machine can spare'}`,
         `Memory to tune:  about ${formatBytes(m.tuningBytes)}${m.fitsTuning ? '' : ' — more than this machine can spare'} (this machine has ${formatBytes(m.machineBytes)});` +
-          ` with --base-weights int8 about ${formatBytes(m.tuningBytesByStorage.int8)}, int4 about ${formatBytes(m.tuningBytesByStorage.int4)}`,
+          ` with --base-storage int8 about ${formatBytes(m.tuningBytesByStorage.int8)}, int4 about ${formatBytes(m.tuningBytesByStorage.int4)}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

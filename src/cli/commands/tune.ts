@@ -1,95 +1,43 @@
-import { Option, type Command } from 'commander';
-import { DEVICE_CHOICES } from '../../shared/devices.js';
-import { LORA_TARGETS } from '../../shared/lora-targets.js';
-import { TEMPLATE_NAMES } from '../../shared/templates.js';
+import type { Command } from 'commander';
 import { AttuneError } from '../../shared/errors.js';
 import { printJson } from '../output.js';
-import { intArg, numberArg } from '../args.js';
-
-const TARGETS: readonly string[] = LORA_TARGETS;
-
-function targetList(value: string): string[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = list.filter((t) => !TARGETS.includes(t));
-  if (bad.length || !list.length) throw new Error(`--target takes a comma-separated list of ${TARGETS.join(', ')}`);
-  return list;
-}
-
-function trainTokensArg(value: string): 'auto' | 'none' | number[] {
-  if (value === 'auto' || value === 'none') return value;
-  const ids = value.split(',').map((s) => Number(s.trim()));
-  if (ids.some((x) => !Number.isInteger(x) || x < 0)) throw new Error('--train-tokens takes auto, none, or a comma-separated list of token ids');
-  return ids;
-}
+import { addSettingOptions, settingsFromOptions } from '../settings-options.js';
 
 export function registerTuneCommand(program: Command): void {
-  program
+  const tune = program
     .command('tune')
     .description('Teach a model your examples (LoRA instruction tuning). Progress is saved; a stopped run can be resumed.')
     .option('--model <path>', 'base model folder or .gguf file')
     .option('--data <file>', 'examples (JSONL, JSON, CSV, TSV, XLSX, ...)')
     .option('--out <runDir>', 'folder for this run (config, metrics, checkpoints, adapter)')
     .option('--resume <runDir>', 'continue a stopped run from its last checkpoint')
-    .option('--epochs <n>', 'passes over the data', intArg('--epochs', 1))
-    .option('--max-steps <n>', 'stop after this many optimizer steps', intArg('--max-steps', 1))
-    .option('--lr <x>', 'peak learning rate', numberArg('--lr', 0))
-    .addOption(new Option('--lr-schedule <s>', 'learning-rate schedule after warmup').choices(['cosine', 'linear', 'constant']))
-    .option('--warmup-steps <n>', 'steps of linear warmup', intArg('--warmup-steps', 0))
-    .option('--weight-decay <w>', 'AdamW weight decay', numberArg('--weight-decay', 0))
-    .option('--rank <r>', 'LoRA rank', intArg('--rank', 1))
-    .option('--alpha <a>', 'LoRA alpha (default 2 x rank)', numberArg('--alpha', 0))
-    .option('--lora-dropout <d>', 'LoRA dropout (0 = off)', numberArg('--lora-dropout', 0, 0.9))
-    .option('--target <list>', `projections to adapt (${TARGETS.join(',')})`, targetList)
-    .option('--batch-size <b>', 'examples per micro-batch', intArg('--batch-size', 1))
-    .option('--grad-accum <g>', 'micro-batches per optimizer step', intArg('--grad-accum', 1))
-    .option('--max-length <l>', 'longest example in tokens; longer ones are left out', intArg('--max-length', 8))
-    .option('--seed <s>', 'random seed (same seed and data give the same run)', intArg('--seed', 0))
-    .option('--val-fraction <f>', 'share of examples held out for validation', numberArg('--val-fraction', 0, 0.9))
     .option('--drop-near-duplicates', 'also leave out examples almost the same as an earlier one (by default they are kept, with a warning)')
-    .option('--eval-every <n>', 'validate every N steps (0 = at the end)', intArg('--eval-every', 0))
-    .option('--early-stopping-patience <p>', 'stop after P validations without improvement (0 = off)', intArg('--early-stopping-patience', 0))
-    .option('--init-adapter <dir>', 'start from an existing adapter')
-    .option('--template <name>', `chat template: model, ${TEMPLATE_NAMES.join(', ')}`)
-    .option('--train-tokens <auto|none|ids>', 'also train these token rows (auto: untrained tokens the template uses)', trainTokensArg)
-    .option('--checkpoint-minutes <m>', 'minutes between checkpoints', numberArg('--checkpoint-minutes', 0))
-    .option('--threads <n>', 'CPU threads', intArg('--threads', 1))
-    .addOption(new Option('--device <device>', 'where to run').choices(DEVICE_CHOICES))
-    .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
-    .option('--recompute-activations', 'recompute each layer in the backward pass: far less memory for about a third more time')
-    .option('--json', 'print progress events as JSON lines')
-    .action(async (o) => {
-      const { runTuning, resumeTuning } = await import('../../engine/index.js');
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      process.once('SIGTERM', () => controller.abort());
-      const progress = o.json ? (e: unknown) => printJson(e) : terminalProgress();
-      let result;
-      if (o.resume) {
-        result = await resumeTuning(o.resume, { onEvent: progress, signal: controller.signal, threads: o.threads });
-      } else {
-        for (const need of ['model', 'data', 'out'] as const) {
-          if (!o[need]) throw new AttuneError('cli.tune-needs', { option: need });
-        }
-        result = await runTuning(
-          {
-            model: o.model, data: o.data, out: o.out, epochs: o.epochs, maxSteps: o.maxSteps, lr: o.lr, lrSchedule: o.lrSchedule,
-            warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, rank: o.rank, alpha: o.alpha, loraDropout: o.loraDropout,
-            targets: o.target, batchSize: o.batchSize, gradAccum: o.gradAccum, maxLength: o.maxLength, seed: o.seed,
-            valFraction: o.valFraction, evalEvery: o.evalEvery, earlyStoppingPatience: o.earlyStoppingPatience,
-            initAdapter: o.initAdapter, template: o.template, trainTokens: o.trainTokens, checkpointMinutes: o.checkpointMinutes,
-            device: o.device, threads: o.threads, baseStorage: o.baseWeights, recomputeActivations: o.recomputeActivations,
-            dropNearDuplicates: o.dropNearDuplicates,
-          },
-          { onEvent: progress, signal: controller.signal },
-        );
+    .option('--json', 'print progress events as JSON lines');
+  // One option per tuning setting, from the settings table.
+  addSettingOptions(tune).action(async (o) => {
+    const { runTuning, resumeTuning } = await import('../../engine/index.js');
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    const progress = o.json ? (e: unknown) => printJson(e) : terminalProgress();
+    let result;
+    if (o.resume) {
+      result = await resumeTuning(o.resume, { onEvent: progress, signal: controller.signal, threads: o.threads });
+    } else {
+      for (const need of ['model', 'data', 'out'] as const) {
+        if (!o[need]) throw new AttuneError('cli.tune-needs', { option: need });
       }
-      if (o.json) {
-        printJson({ type: 'result', steps: result.steps, stoppedBecause: result.stoppedBecause, stopExplanation: result.stopExplanation, adapterDir: result.adapterDir, bestStep: result.bestStep, bestValLoss: result.bestValLoss, finalLoss: result.finalLoss });
-      } else {
-        process.stdout.write(`\nStopped after ${result.steps} steps because ${result.stopExplanation}. Adapter: ${result.adapterDir}` +
-          (result.bestStep !== null ? ` (best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep})` : '') + '\n');
-      }
-    });
+      result = await runTuning({ model: o.model, data: o.data, out: o.out, ...settingsFromOptions(o), dropNearDuplicates: o.dropNearDuplicates },
+        { onEvent: progress, signal: controller.signal },
+      );
+    }
+    if (o.json) {
+      printJson({ type: 'result', steps: result.steps, stoppedBecause: result.stoppedBecause, stopExplanation: result.stopExplanation, adapterDir: result.adapterDir, bestStep: result.bestStep, bestValLoss: result.bestValLoss, finalLoss: result.finalLoss });
+    } else {
+      process.stdout.write(`\nStopped after ${result.steps} steps because ${result.stopExplanation}. Adapter: ${result.adapterDir}` +
+        (result.bestStep !== null ? ` (best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep})` : '') + '\n');
+    }
+  });
 }
 
 /** A one-line progress bar with ETA on a terminal; plain lines otherwise. */

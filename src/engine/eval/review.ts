@@ -18,6 +18,7 @@ import { inferenceSessionFor } from '../generate/inference-session.js';
 import { createSession, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
 import { exists, runPaths } from '../train/run-dir.js';
+import type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 
 export interface ReviewOptions {
   modelPath: string;
@@ -36,27 +37,7 @@ export interface ReviewOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface ReviewSample {
-  prompt: ChatMessage[];
-  expected: string;
-  base: string;
-  tuned: string;
-  baseScore: number;
-  tunedScore: number;
-}
-
-export interface ReviewReport {
-  /** How many examples were evaluated (loss and perplexity are over all of them). */
-  heldOutExamples: number;
-  /** Where they came from: the run's held-out split, or the file given (`dataFile`). */
-  examplesFrom: 'held-out' | 'file';
-  dataFile?: string;
-  base: { loss: number; perplexity: number };
-  tuned: { loss: number; perplexity: number };
-  metric: 'ROUGE-L F1';
-  samples: ReviewSample[];
-  average: { base: number; tuned: number };
-}
+export type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 
 export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> {
   const { heldOut: all, from } = await heldOutExamples(opts);

@@ -12,7 +12,7 @@ export interface MemoryEstimate {
   inferenceBytes: number;
   /** With the frozen base in F32 (exact). */
   tuningBytes: number;
-  /** With the frozen base stored compactly (`--base-weights`). */
+  /** With the frozen base stored compactly (`--base-storage`). */
   tuningBytesByStorage: Record<BaseStorage, number>;
   machineBytes: number;
   fitsInference: boolean;

@@ -18,7 +18,7 @@ export function stepBudget(hp: Pick<TrainingHyperparameters, 'epochs' | 'maxStep
 }
 
 /** Which limit ended a run, in words (for the CLI, `--json` and the run's summary.json). */
-export function stopExplanation(stoppedBecause: StopReason, steps: number, hp: Pick<TrainingHyperparameters, 'epochs' | 'maxSteps' | 'earlyStoppingPatience'>): string {
+export function stopExplanation(stoppedBecause: StopReason, steps: number, hp: Pick<TrainingHyperparameters, 'epochs' | 'maxSteps' | 'patience'>): string {
   const s = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : w.endsWith('s') ? 'es' : 's'}`;
   switch (stoppedBecause) {
     case 'max-steps':
@@ -26,7 +26,7 @@ export function stopExplanation(stoppedBecause: StopReason, steps: number, hp: P
     case 'finished':
       return `it finished ${s(hp.epochs, 'pass')} over the training examples (${s(steps, 'step')})`;
     case 'early-stopping':
-      return `early stopping: the validation loss did not improve for ${s(hp.earlyStoppingPatience, 'validation')} in a row`;
+      return `early stopping: the validation loss did not improve for ${s(hp.patience, 'validation')} in a row`;
     case 'cancelled':
       return `it was cancelled at step ${steps}; resume it to go on`;
   }

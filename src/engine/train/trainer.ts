@@ -12,14 +12,14 @@ import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
 import { baseRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/lora-targets.js';
-import type { BaseStorage } from '../models/base-storage.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
 import type { ModelConfig } from '../models/config.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { seededRandom } from '../util/random.js';
 import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
-import { learningRate, type LrSchedule } from './schedule.js';
+import { learningRate } from './schedule.js';
+import type { TrainingHyperparameters } from './hyperparameters.js';
 import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics,
   type CheckpointState,
@@ -30,61 +30,7 @@ import {
   type TrainableTensor,
 } from './step-graph.js';
 
-export interface TrainingHyperparameters {
-  epochs: number;
-  maxSteps?: number;
-  lr: number;
-  lrSchedule: LrSchedule;
-  warmupSteps: number;
-  weightDecay: number;
-  rank: number;
-  alpha: number;
-  loraDropout: number;
-  targets: LoraTarget[];
-  batchSize: number;
-  gradAccum: number;
-  maxLength: number;
-  seed: number;
-  maxGradNorm: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Validation every N optimizer steps (0 = only at the end). */
-  evalEvery: number;
-  /** Stop after this many validations without improvement (0 = never). */
-  earlyStoppingPatience: number;
-  /** Minutes between checkpoints (one is always written at the end and on cancel). */
-  checkpointMinutes: number;
-  /** How the frozen base is stored: f32, or f16/int8/int4 to tune larger models in less memory. */
-  baseStorage: BaseStorage;
-  /** Recompute each layer's activations in the backward pass: far less memory, ~1/3 more compute. */
-  recomputeActivations: boolean;
-}
-
-export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
-  epochs: 3,
-  lr: 2e-4,
-  lrSchedule: 'cosine',
-  warmupSteps: 10,
-  weightDecay: 0,
-  rank: 16,
-  alpha: 32,
-  loraDropout: 0,
-  targets: [...LORA_TARGETS],
-  batchSize: 4,
-  gradAccum: 1,
-  maxLength: 512,
-  seed: 42,
-  maxGradNorm: 1,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  evalEvery: 0,
-  earlyStoppingPatience: 0,
-  checkpointMinutes: 5,
-  baseStorage: 'f32',
-  recomputeActivations: false,
-};
+export { DEFAULT_HYPERPARAMETERS, type TrainingHyperparameters } from './hyperparameters.js';
 
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; trainExamples: number; valExamples: number; device: ResolvedDevice; resumedFromStep: number }
@@ -267,7 +213,7 @@ async function step(run: TrainingRun, order: number[][]): Promise<void> {
   const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
   const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, PAD_ID));
   const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
-  const lr = learningRate(state.step + 1, run.totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
+  const lr = learningRate(state.step + 1, run.totalSteps, hp.learningRate, hp.warmupSteps, hp.lrSchedule);
   const total = flat.params.length;
   let acc: Float32Array = new Float32Array(total);
   let lossSum = 0;
@@ -337,8 +283,7 @@ async function evaluate(run: TrainingRun): Promise<'stop' | 'continue'> {
   } else state.evalsWithoutImprovement++;
   await appendMetrics(input.runDir, { step: state.step, val_loss: valLoss });
   input.onEvent?.({ type: 'eval', step: state.step, valLoss, best });
-  const patience = input.hp.earlyStoppingPatience;
-  return patience > 0 && state.evalsWithoutImprovement >= patience ? 'stop' : 'continue';
+  return input.hp.earlyStopping && state.evalsWithoutImprovement >= input.hp.patience ? 'stop' : 'continue';
 }
 
 /** Mean loss over the validation examples' response tokens (eval graph: forward and loss only). */

@@ -11,28 +11,26 @@ import { loadAdapter } from '../adapter/adapter.js';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
 import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
-import { LORA_TARGETS, type LoraTarget } from '../models/lora-targets.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
-import { BASE_STORAGES, type BaseStorage } from '../models/base-storage.js';
-import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice, type DeviceProbe } from '../runtime/devices.js';
+import type { BaseStorage } from '../models/base-storage.js';
+import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceProbe } from '../runtime/devices.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { stopExplanation } from './budget.js';
-import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
+import { train, type TrainerResult, type TuneEvent } from './trainer.js';
+import { hyperparametersOf, readSavedHyperparameters, resolveSettings, type TrainingHyperparameters } from './hyperparameters.js';
+import type { TuneSettings } from '../../shared/tune-settings.js';
 
-export interface TuneConfig extends Partial<TrainingHyperparameters> {
+/**
+ * A tuning run as the CLI and the app start it: the model, the data and the run folder, and any
+ * of the tuning settings (src/shared/tune-settings.ts; the rest take their defaults).
+ */
+export interface TuneConfig extends Partial<TuneSettings> {
   model: string;
   data: string;
   out: string;
   format?: string;
   map?: Record<string, string>;
-  valFraction?: number;
-  initAdapter?: string;
-  device?: DeviceChoice;
-  template?: string;
-  /** 'auto' trains the rows of untrained special tokens the template uses; 'none'; or explicit ids. */
-  trainTokens?: 'auto' | 'none' | number[];
-  threads?: number;
   /** Leave out near duplicates too (by default they are kept and reported as warnings). */
   dropNearDuplicates?: boolean;
 }
@@ -65,18 +63,17 @@ export interface RunSummaryFile {
   finishedAt: string;
 }
 
-/** The resolved settings saved in config.json. */
-export interface SavedRunConfig {
-  version: 1;
+/**
+ * The resolved settings saved in config.json: the settings of the run around the trainer and the
+ * trainer's hyperparameters, under the settings' own names. Version 1 files used older names for
+ * some hyperparameters (`lr`, `earlyStoppingPatience`); they are read with today's names.
+ */
+export interface SavedRunConfig extends Pick<TuneSettings, 'valFraction' | 'device' | 'template' | 'trainTokens' | 'initAdapter'> {
+  version: 2;
   model: string;
   data: string;
   format?: string;
   map?: Record<string, string>;
-  valFraction: number;
-  initAdapter?: string;
-  device: DeviceChoice;
-  template?: string;
-  trainTokens: 'auto' | 'none' | number[];
   dropNearDuplicates?: boolean;
   hp: TrainingHyperparameters;
 }
@@ -86,59 +83,47 @@ export async function runTuning(config: TuneConfig, cb: TuneCallbacks = {}): Pro
   if (await exists(runPaths(runDir).config)) {
     throw new AttuneError('tune.run-exists', { dir: runDir }, { file: runDir });
   }
-  const hp = resolveHyperparameters(config);
+  const settings = resolveSettings(config);
   const saved: SavedRunConfig = {
-    version: 1,
+    version: 2,
     model: path.resolve(config.model),
     data: path.resolve(config.data),
     format: config.format,
     map: config.map,
-    valFraction: config.valFraction ?? 0.1,
-    initAdapter: config.initAdapter ? path.resolve(config.initAdapter) : undefined,
-    device: config.device ?? 'auto',
-    template: config.template,
-    trainTokens: config.trainTokens ?? 'auto',
+    valFraction: settings.valFraction,
+    initAdapter: settings.initAdapter ? path.resolve(settings.initAdapter) : undefined,
+    device: settings.device,
+    template: settings.template,
+    trainTokens: settings.trainTokens,
     dropNearDuplicates: config.dropNearDuplicates === true,
-    hp,
+    hp: hyperparametersOf(settings),
   };
-  return execute(runDir, saved, false, config.threads, cb, config.baseStorage);
+  return execute(runDir, saved, false, settings.threads, cb, settings.baseStorage);
 }
 
 export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads?: number } = {}): Promise<TuneResult> {
   const dir = path.resolve(runDir);
   const file = runPaths(dir).config;
   if (!(await exists(file))) throw new AttuneError('tune.resume-missing', { dir }, { file });
-  let saved: SavedRunConfig;
+  const saved = await readRunConfig(file);
+  return execute(dir, saved, true, cb.threads, cb, saved.hp.baseStorage);
+}
+
+/** A run's config.json, of this version or an older one, with today's names and defaults. */
+export async function readRunConfig(file: string): Promise<SavedRunConfig> {
+  let raw: Record<string, unknown>;
   try {
-    saved = JSON.parse(await readFile(file, 'utf8'));
+    raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
     throw new AttuneError('tune.resume-invalid', { file, detail: (e as Error).message }, { file });
   }
-  return execute(dir, saved, true, cb.threads, cb, saved.hp.baseStorage ?? 'f32');
-}
-
-function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
-  const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS };
-  const keys = [...Object.keys(DEFAULT_HYPERPARAMETERS), 'maxSteps'] as (keyof TrainingHyperparameters)[];
-  for (const key of keys) {
-    if (c[key] !== undefined) (hp as unknown as Record<string, unknown>)[key] = c[key];
-  }
-  if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
-  const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
-  if (bad.length) throw new AttuneError('tune.targets', { targets: bad.join(', '), choices: LORA_TARGETS.join(', ') }, { field: 'target' });
-  if (!BASE_STORAGES.includes(hp.baseStorage)) throw new AttuneError('tune.base-weights', { choices: BASE_STORAGES.join(', '), value: String(hp.baseStorage) }, { field: 'base-weights' });
-  if (!(hp.loraDropout >= 0 && hp.loraDropout < 1)) throw new AttuneError('tune.lora-dropout', { value: hp.loraDropout }, { field: 'lora-dropout' });
-  const positive: Partial<Record<keyof TrainingHyperparameters, string>> = {
-    rank: 'The LoRA rank',
-    batchSize: 'The batch size',
-    gradAccum: 'The number of batches per step',
-    maxLength: 'The longest example length',
-    lr: 'The learning rate',
+  return {
+    ...(raw as unknown as SavedRunConfig),
+    version: 2,
+    device: (raw.device as SavedRunConfig['device']) ?? 'auto',
+    trainTokens: (raw.trainTokens as SavedRunConfig['trainTokens']) ?? 'auto',
+    hp: readSavedHyperparameters(raw.hp, file),
   };
-  for (const [k, label] of Object.entries(positive) as [keyof TrainingHyperparameters, string][]) {
-    if (!(Number(hp[k]) > 0)) throw new AttuneError('tune.not-positive', { setting: label, value: String(hp[k]) }, { field: k });
-  }
-  return hp;
 }
 
 /**
@@ -149,7 +134,7 @@ function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
 export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undefined, chosen: BaseStorage | undefined): BaseStorage {
   const storage = chosen ?? (device !== 'cpu' && probe?.f16 ? 'f16' : 'f32');
   if (storage === 'f16' && probe?.f16 === false) {
-    throw new AttuneError('tune.device-f16', { device: DEVICE_LABELS[device] }, { field: 'base-weights' });
+    throw new AttuneError('tune.device-f16', { device: DEVICE_LABELS[device] }, { field: 'base-storage' });
   }
   return storage;
 }

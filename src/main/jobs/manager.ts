@@ -19,7 +19,7 @@ export class JobManager {
     if (this.jobs.size > 0) {
       throw new AttuneError('tune.busy');
     }
-    const job = new Job(this.runner.spawn(tuningProcessEnv(spec.settings.saveActivationMemory ?? false)), spec, { onEvent });
+    const job = new Job(this.runner.spawn(tuningProcessEnv(spec.settings.recomputeActivations)), spec, { onEvent });
     this.jobs.set(key, job);
     void job.exit.then((exit) => {
       this.jobs.delete(key);

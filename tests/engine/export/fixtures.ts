@@ -24,7 +24,7 @@ export async function trainStoriesAdapter(dir: string): Promise<string> {
   process.env.ATTUNE_CACHE_DIR ??= path.join(dir, 'cache');
   const data = path.join(dir, 'train.jsonl');
   writeInstructionJsonl(data);
-  const r = await runTuning({ model: STORIES260K_HF_DIR, data, out: path.join(dir, 'run'), epochs: 4, lr: 3e-3, rank: 8, batchSize: 8, seed: 1, threads: 2, valFraction: 0 });
+  const r = await runTuning({ model: STORIES260K_HF_DIR, data, out: path.join(dir, 'run'), epochs: 4, learningRate: 3e-3, rank: 8, batchSize: 8, seed: 1, threads: 2, valFraction: 0 });
   return r.adapterDir;
 }
 

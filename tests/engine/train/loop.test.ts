@@ -27,7 +27,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const base = { model: modelDir, data: dataFile, rank: 4, batchSize: 4, lr: 2e-3, seed: 7, warmupSteps: 2, valFraction: 0.15, trainTokens: 'none' as const, threads: 1 };
+const base = { model: modelDir, data: dataFile, rank: 4, batchSize: 4, learningRate: 2e-3, seed: 7, warmupSteps: 2, valFraction: 0.15, trainTokens: 'none' as const, threads: 1 };
 
 function losses(runDir: string): { step: number; loss?: number; val_loss?: number }[] {
   return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -103,9 +103,9 @@ describe('the training loop', () => {
   });
 
   it('--init-adapter: a run can start from an existing adapter and carries on from its loss', async () => {
-    const first = await runTuning({ ...base, out: path.join(tmp, 'init-a'), maxSteps: 20, lr: 5e-3 });
+    const first = await runTuning({ ...base, out: path.join(tmp, 'init-a'), maxSteps: 20, learningRate: 5e-3 });
     const fresh = losses(first.runDir).filter((m) => m.loss !== undefined);
-    const second = await runTuning({ ...base, out: path.join(tmp, 'init-b'), maxSteps: 2, lr: 1e-5, initAdapter: first.adapterDir });
+    const second = await runTuning({ ...base, out: path.join(tmp, 'init-b'), maxSteps: 2, learningRate: 1e-5, initAdapter: first.adapterDir });
     const cont = losses(second.runDir).filter((m) => m.loss !== undefined);
     // The continued run starts where the first one ended (measured: 6.91 -> 5.07, then 5.08), not afresh.
     const gained = fresh[0].loss! - fresh[fresh.length - 1].loss!;
@@ -139,7 +139,7 @@ describe('the training loop', () => {
     const contradicting = train.slice(0, 40).map((e) => ({ messages: [e.messages[0], { role: 'assistant' as const, content: e.messages[1].content.replace('is here', 'is gone').replace('nice day', 'bad day') }] }));
     writeFileSync(conflict, [...train, ...contradicting].map((e) => JSON.stringify(e)).join('\n') + '\n');
     const runDir = path.join(tmp, 'early');
-    const r = await runTuning({ ...base, data: conflict, out: runDir, valFraction: 0.3, epochs: 20, lr: 5e-3, evalEvery: 2, earlyStoppingPatience: 2 });
+    const r = await runTuning({ ...base, data: conflict, out: runDir, valFraction: 0.3, epochs: 20, learningRate: 5e-3, evalEvery: 2, earlyStopping: true, patience: 2 });
     const vals = losses(runDir).filter((m) => m.val_loss !== undefined);
     expect(r.stoppedBecause).toBe('early-stopping');
     const bestIdx = vals.findIndex((v) => v.step === r.bestStep);

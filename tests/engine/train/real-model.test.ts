@@ -28,7 +28,7 @@ import { ModelWeights } from '../../../src/engine/models/weights.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-real-'));
 const dataFile = path.join(tmp, 'train.jsonl');
-const settings = { model: STORIES260K_HF_DIR, data: dataFile, epochs: 4, lr: 3e-3, rank: 8, batchSize: 8, evalEvery: 8, seed: 1, threads: 2 };
+const settings = { model: STORIES260K_HF_DIR, data: dataFile, epochs: 4, learningRate: 3e-3, rank: 8, batchSize: 8, evalEvery: 8, seed: 1, threads: 2 };
 let withTokens: TuneResult;
 let withoutTokens: TuneResult;
 const firstVal: Record<string, number> = {};

@@ -234,19 +234,19 @@ export function TuneStep({ state, update, next }: StepProps) {
               </div>
               <div className="field">
                 <label htmlFor="adv-base-weights">Base model in memory</label>
-                <select id="adv-base-weights" value={advanced.baseWeights} aria-describedby="adv-base-weights-help" onChange={(e) => set({ baseWeights: e.target.value as Advanced['baseWeights'] })}>
+                <select id="adv-base-weights" value={advanced.baseStorage} aria-describedby="adv-base-weights-help" onChange={(e) => set({ baseStorage: e.target.value as Advanced['baseStorage'] })}>
                   <option value="f32">Exact (most memory)</option>
                   <option value="f16">Half size</option>
                   <option value="int8">Quarter size</option>
                   <option value="int4">Eighth size (least memory)</option>
                 </select>
-                <small id="adv-base-weights-help">{ADVANCED_HELP.baseWeights}</small>
+                <small id="adv-base-weights-help">{ADVANCED_HELP.baseStorage}</small>
               </div>
               <div className="field">
                 <label>
-                  <input type="checkbox" checked={advanced.saveActivationMemory} aria-describedby="adv-activations-help" onChange={(e) => set({ saveActivationMemory: e.target.checked })} /> Save memory while learning (slower)
+                  <input type="checkbox" checked={advanced.recomputeActivations} aria-describedby="adv-activations-help" onChange={(e) => set({ recomputeActivations: e.target.checked })} /> Save memory while learning (slower)
                 </label>
-                <small id="adv-activations-help">{ADVANCED_HELP.saveActivationMemory}</small>
+                <small id="adv-activations-help">{ADVANCED_HELP.recomputeActivations}</small>
               </div>
             </div>
             <fieldset className="card" aria-describedby="early-help">

@@ -1,0 +1,146 @@
+/**
+ * A project's examples: the person's files copied in untouched (data/original) with a working
+ * copy where row fixes go (data/working), their check and import through the engine, and the
+ * imported examples split as the engine splits them for tuning.
+ */
+import { copyFile, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { DataReport, Example, ExamplesPage } from '../../shared/contract.js';
+import { AttuneError } from '../../shared/errors.js';
+import type { DataOptions, EngineFacade, StoredExample } from '../engine.js';
+import { exists, safeSegment, writeFileAtomic, type Workspace } from '../workspace.js';
+
+export const SAMPLE_FILE = 'customer-service.jsonl';
+/** Files read line by line: their rows can be shown and fixed in place. */
+const LINE_BASED = new Set(['.jsonl', '.ndjson', '.csv', '.tsv', '.txt']);
+export const DATA_EXTENSIONS = ['jsonl', 'ndjson', 'json', 'csv', 'tsv', 'txt', 'xlsx'];
+
+export type Split = 'train' | 'val';
+type Progress = DataOptions['onProgress'];
+/** How a file is read: its format ('auto' detects), column mapping and max length. */
+export interface ReadChoice {
+  format?: string;
+  map?: DataOptions['map'];
+  maxLength?: number;
+}
+
+const isLineBased = (file: string) => LINE_BASED.has(path.extname(file).toLowerCase());
+
+/** `report` with the raw text of each problem's line, so a person can fix it in place (line-based files). */
+export async function withRowText(file: string, report: DataReport): Promise<DataReport> {
+  if (!isLineBased(file) || !report.problems.some((p) => p.line)) return report;
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/);
+  return {
+    ...report,
+    problems: report.problems.map((p) => (p.line && p.rowText === undefined && lines[p.line - 1] !== undefined ? { ...p, rowText: lines[p.line - 1]!.slice(0, 4000) } : p)),
+  };
+}
+
+/** Replaces line `line` (1-based) of a line-based file with `text`, keeping its line endings. */
+export async function replaceLine(file: string, line: number, text: string): Promise<void> {
+  if (!isLineBased(file)) throw new AttuneError('fix-not-line-based', 'Rows of this kind of file cannot be edited here; fix it in its own program and add it again.');
+  if (/[\r\n]/.test(text)) throw new AttuneError('fix-one-line', 'A row must stay on one line.');
+  const content = await readFile(file, 'utf8');
+  const eol = content.includes('\r\n') ? '\r\n' : '\n';
+  const lines = content.split(/\r?\n/);
+  if (line > lines.length) throw new AttuneError('fix-line-missing', `The file has no line ${line}.`);
+  lines[line - 1] = text;
+  await writeFileAtomic(file, lines.join(eol));
+}
+
+const page = (split: Split, total: number, offset: number, examples: StoredExample[]): ExamplesPage => ({
+  split,
+  total,
+  offset,
+  examples: examples.map((e): Example => ({ messages: e.messages })),
+});
+
+export class ProjectData {
+  constructor(
+    private readonly ws: () => Workspace,
+    private readonly engine: Pick<EngineFacade, 'checkData' | 'importData' | 'readExamples' | 'splitExamples' | 'writeExamples'>,
+  ) {}
+
+  private async working(project: string, source: string): Promise<string> {
+    const f = path.join(this.ws().workingDir(project), safeSegment(source));
+    if (!(await exists(f))) throw new AttuneError('data-missing', 'That file is no longer in the project. Add it again.');
+    return f;
+  }
+
+  /** Copies a file into data/original (kept untouched) and data/working (where fixes go), under a free name. */
+  async stage(project: string, name: string, write: (dest: string) => Promise<void>): Promise<{ source: string; bytes: number }> {
+    const ws = this.ws();
+    await ws.readProject(project);
+    const base = safeSegment(name);
+    const ext = path.extname(base);
+    const stem = base.slice(0, base.length - ext.length);
+    let candidate = base;
+    for (let i = 2; await exists(path.join(ws.originalDir(project), candidate)); i++) candidate = `${stem} (${i})${ext}`;
+    const original = path.join(ws.originalDir(project), candidate);
+    await write(original);
+    await copyFile(original, path.join(ws.workingDir(project), candidate));
+    return { source: candidate, bytes: (await stat(original)).size };
+  }
+
+  async check(project: string, source: string, choice: ReadChoice, onProgress?: Progress): Promise<DataReport> {
+    const file = await this.working(project, source);
+    const report = await this.engine.checkData(file, { ...readOptions(choice), onProgress });
+    return withRowText(file, { ...report, source });
+  }
+
+  async fixRow(project: string, source: string, line: number, text: string, onProgress?: Progress): Promise<DataReport> {
+    await replaceLine(await this.working(project, source), line, text);
+    return this.check(project, source, {}, onProgress);
+  }
+
+  /** Imports the working copy into the project's examples and records the split it was shown with. */
+  async import(project: string, source: string, choice: ReadChoice & { valFraction: number; seed: number }, onProgress?: Progress) {
+    const file = await this.working(project, source);
+    const r = await this.engine.importData(file, { ...readOptions(choice), out: this.ws().examplesFile(project), valFraction: choice.valFraction, seed: choice.seed, onProgress });
+    await this.ws().updateProject(project, {
+      data: { source, train: r.train, val: r.val, valFraction: choice.valFraction, seed: choice.seed, importedAt: new Date().toISOString() },
+    });
+    return { report: await withRowText(file, { ...r.report, source }), train: r.train, val: r.val };
+  }
+
+  /** The imported examples file and its split, or a plain error when nothing was imported yet. */
+  async imported(project: string) {
+    const rec = await this.ws().readProject(project);
+    const file = this.ws().examplesFile(project);
+    if (!rec.data || !(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step first.');
+    return { file, ...rec.data };
+  }
+
+  /** The examples of one side of the split, in the engine's order, and all of them. */
+  private async splitView(project: string, split: Split) {
+    const data = await this.imported(project);
+    const all = await this.engine.readExamples(data.file);
+    const parts = this.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+    return { all, list: split === 'train' ? parts.train : parts.validation, data };
+  }
+
+  async examples(project: string, split: Split, offset: number, limit: number): Promise<ExamplesPage> {
+    const { list } = await this.splitView(project, split);
+    return page(split, list.length, offset, list.slice(offset, offset + limit));
+  }
+
+  /** Replaces (or, with null, removes) example `index` of a split; answers with the example now at that place. */
+  async saveExample(project: string, split: Split, index: number, example: Example | null): Promise<ExamplesPage> {
+    const { all, list, data } = await this.splitView(project, split);
+    const target = list[index];
+    if (!target) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+    const at = all.indexOf(target);
+    // An edit keeps what the engine recorded about the example (its source row); only the messages change.
+    if (example) all[at] = { ...target, messages: example.messages };
+    else all.splice(at, 1);
+    await this.engine.writeExamples(this.ws().examplesFile(project), all);
+    const next = this.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+    await this.ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
+    const nextList = split === 'train' ? next.train : next.validation;
+    return page(split, nextList.length, index, nextList.slice(index, index + 1));
+  }
+}
+
+function readOptions(c: ReadChoice): DataOptions {
+  return { format: c.format === 'auto' ? undefined : c.format, map: c.map, maxLength: c.maxLength };
+}

@@ -1,0 +1,188 @@
+/**
+ * Tuning runs in the app: the plan of a new run (preset + changes -> settings, template,
+ * validation interval), and the run state machine over the job manager (start, the worker's
+ * events into the run record, its exit into a final state, pause/cancel, resume).
+ */
+import type { Advanced, ModelInfo, PresetName, RunState, RunSummary, TuneEvent } from '../../shared/contract.js';
+import { AttuneError } from '../../shared/errors.js';
+import { estimateSteps, PRESETS, resolveEvalEvery } from '../../shared/presets.js';
+import type { TuneJobSpec } from '../engine.js';
+import type { JobManager } from '../jobs/manager.js';
+import type { JobExit } from '../jobs/protocol.js';
+import { RunStore, summarize, type RunRecord } from '../runs.js';
+import type { Emit } from './events.js';
+
+/** The chat template used for models that have none of their own. */
+export { FALLBACK_TEMPLATE } from '../../shared/templates.js';
+import { FALLBACK_TEMPLATE } from '../../shared/templates.js';
+
+/**
+ * The named template tuning uses (undefined = the model's own): the person's choice, checked
+ * against the engine's names, or the standard one for a model without its own.
+ */
+export function resolveTemplate(choice: string | undefined, model: Pick<ModelInfo, 'hasChatTemplate'>, names: string[]): string | undefined {
+  if (!choice || choice === 'model') return model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined;
+  if (!names.includes(choice)) throw new AttuneError('template-unknown', `There is no chat template named “${choice}”. Choose one of: ${names.join(', ')}.`);
+  return choice;
+}
+
+export interface RunPlanInput {
+  preset: PresetName;
+  changes?: Partial<Advanced>;
+  /** The device chosen in the app's settings (used when the run's own choice is automatic). */
+  preferredDevice: Advanced['device'];
+  /** The imported data: its split seed and its number of training examples. */
+  data: { seed: number; train: number };
+  model: Pick<ModelInfo, 'hasChatTemplate'>;
+  templateNames: string[];
+}
+
+/** A new run's settings: the preset with the person's changes, the device, the split seed, the template and the validation interval. */
+export function planRun(p: RunPlanInput): { settings: Advanced; template: string | undefined; evalEvery: number } {
+  const settings: Advanced = { ...PRESETS[p.preset].values, ...p.changes };
+  if (settings.device === 'auto' && p.preferredDevice !== 'auto') settings.device = p.preferredDevice;
+  // The split seed stays the one the Data step showed, so "held out" means the same examples everywhere.
+  if (p.changes?.seed === undefined) settings.seed = p.data.seed;
+  const template = resolveTemplate(settings.template, p.model, p.templateNames);
+  // About ten held-out checks per run unless the person chose an interval.
+  const evalEvery = resolveEvalEvery(settings.evalEvery, estimateSteps(p.data.train, settings.batchSize, settings.epochs));
+  return { settings, template, evalEvery };
+}
+
+/** The state a run ends in, from how its worker ended. */
+export function endState(reason: JobExit['reason']): RunState {
+  return reason === 'done' ? 'done' : reason === 'paused' ? 'paused' : reason === 'cancelled' ? 'cancelled' : reason === 'failed' ? 'failed' : 'crashed';
+}
+
+/** The record's changes for one event of the worker (undefined: nothing to record). */
+export function recordPatch(event: TuneEvent): Partial<RunRecord> | undefined {
+  switch (event.type) {
+    case 'step':
+      return { step: event.step, totalSteps: event.totalSteps };
+    case 'checkpoint':
+      return { lastCheckpoint: event.path };
+    case 'device':
+      return { device: event.device, deviceWhy: event.why };
+    case 'tokens':
+      return { trainedTokens: event.tokens };
+    case 'done':
+      return { adapterDir: event.adapterDir, bestStep: event.bestStep, bestValLoss: event.bestValLoss, stoppedBecause: event.stoppedBecause };
+    default:
+      return undefined;
+  }
+}
+
+/** The record's changes when the worker ends. */
+export function exitPatch(exit: JobExit, now = new Date()): Partial<RunRecord> {
+  const r = exit.result;
+  return {
+    state: endState(exit.reason),
+    exitReason: exit.reason,
+    message: exit.message,
+    endedAt: now.toISOString(),
+    ...(r
+      ? { adapterDir: r.adapterDir, bestStep: r.bestStep, bestValLoss: r.bestValLoss, stoppedBecause: r.stoppedBecause }
+      : exit.reason === 'cancelled'
+        ? { stoppedBecause: 'cancelled' as const }
+        : {}),
+  };
+}
+
+export class TuneRuns {
+  /** Jobs whose process has ended but whose record is still being written: not "left running". */
+  private readonly finishing = new Set<string>();
+
+  constructor(
+    readonly store: RunStore,
+    private readonly jobs: JobManager,
+    private readonly emit: Emit,
+  ) {}
+
+  private key(project: string, runId: string): string {
+    return `${project}/${runId}`;
+  }
+
+  isLive(project: string, runId: string): boolean {
+    const key = this.key(project, runId);
+    return !!this.jobs.get(key) || this.finishing.has(key);
+  }
+
+  async summary(project: string, runId: string): Promise<RunSummary> {
+    const rec = await this.store.read(project, runId);
+    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    return summarize(rec, this.isLive(project, runId));
+  }
+
+  async list(project: string): Promise<RunSummary[]> {
+    return (await this.store.list(project)).map((r) => summarize(r, this.isLive(project, r.runId)));
+  }
+
+  async metrics(project: string, runId: string) {
+    await this.summary(project, runId);
+    return this.store.metrics(project, runId);
+  }
+
+  /** A finished run with its adapter, or a plain error. */
+  async requireDone(project: string, runId: string): Promise<RunRecord & { adapterDir: string }> {
+    const rec = await this.store.read(project, runId);
+    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run-not-done', 'This run has not finished yet. Finish tuning first.');
+    return rec as RunRecord & { adapterDir: string };
+  }
+
+  assertIdle(): void {
+    if (this.jobs.active.length > 0) throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
+  }
+
+  /** Records and launches a new run. */
+  async start(rec: Omit<RunRecord, 'state' | 'startedAt'> & { spec: TuneJobSpec }): Promise<RunSummary> {
+    this.assertIdle();
+    return this.launch(await this.store.write({ ...rec, state: 'running', startedAt: new Date().toISOString() }));
+  }
+
+  /** Continues a stopped run from its last checkpoint. */
+  async resume(project: string, runId: string): Promise<RunSummary> {
+    const s = await this.summary(project, runId);
+    this.assertIdle();
+    if (!s.resumable) throw new AttuneError('run-not-resumable', 'This run has no saved checkpoint to continue from. Start a new run instead.');
+    const rec = (await this.store.read(project, runId))!;
+    return this.launch(await this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined }));
+  }
+
+  async stop(project: string, runId: string, reason: 'pause' | 'cancel'): Promise<RunSummary> {
+    const key = this.key(project, runId);
+    if (!this.jobs.get(key)) throw new AttuneError('run-not-running', 'That run is not training right now.');
+    const s = summarize(await this.store.update(project, runId, { state: reason === 'pause' ? 'pausing' : 'cancelling' }), true);
+    this.emit('tune.state', s);
+    void this.jobs.stop(key, reason);
+    return s;
+  }
+
+  private launch(rec: RunRecord): RunSummary {
+    const { project, runId } = rec;
+    const key = this.key(project, runId);
+    // Record writes keep the order of the worker's events.
+    let writes = Promise.resolve<unknown>(undefined);
+    const chain = (f: () => Promise<unknown>) => (writes = writes.then(f).catch(() => undefined));
+    const onEvent = (event: TuneEvent) => {
+      this.emit('tune.progress', { project, runId, event });
+      chain(async () => {
+        await this.store.appendMetric(project, runId, event);
+        const patch = recordPatch(event);
+        if (patch) await this.store.update(project, runId, patch);
+      });
+    };
+    const onExit = (exit: JobExit) => {
+      this.finishing.add(key);
+      chain(async () => {
+        const updated = await this.store.update(project, runId, exitPatch(exit));
+        this.finishing.delete(key);
+        this.emit('tune.state', summarize(updated, false));
+      }).finally(() => this.finishing.delete(key));
+    };
+    this.jobs.start(key, rec.spec, onEvent, onExit);
+    const s = summarize(rec, true);
+    this.emit('tune.state', s);
+    return s;
+  }
+}
