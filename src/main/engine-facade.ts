@@ -233,7 +233,7 @@ export function createEngineFacade(): EngineFacade {
 
     async review({ modelPath, adapterDir, n, maxTokens, onProgress }) {
       const r = await engine.reviewAdapter({ modelPath, adapterDir, n, maxTokens, onProgress });
-      return { heldOutExamples: r.heldOutExamples, base: r.base, tuned: r.tuned, metric: r.metric, samples: r.samples.map(toReviewSample), average: r.average };
+      return { heldOutExamples: r.heldOutExamples, examplesFrom: r.examplesFrom, dataFile: r.dataFile, base: r.base, tuned: r.tuned, metric: r.metric, samples: r.samples.map(toReviewSample), average: r.average };
     },
 
     async serve({ modelPath, adapterDir, port, device, modelId }) {

@@ -113,7 +113,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.add': async ({ project, from }) => {
       if (from.kind === 'sample') {
         const sample = path.join(deps.resourcesDir, 'samples', SAMPLE_FILE);
-        if (!(await exists(sample))) throw new AttuneError('sample-missing', 'The bundled sample is missing from this installation.');
+        if (!(await exists(sample))) throw new AttuneError('app.sample-missing');
         return data.stage(project, SAMPLE_FILE, (dest) => copyFile(sample, dest));
       }
       if (from.kind === 'bytes') return data.stage(project, from.name, (dest) => writeFile(dest, Buffer.from(from.base64, 'base64')));
@@ -199,13 +199,13 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       const rec = await runs.requireDone(project, runId);
       const out = exportDir(ws(), project, runId, format);
       // The person confirms before an earlier export is replaced.
-      if (!overwrite && (await exists(out))) throw new AttuneError('export-exists', 'This run was already saved in this form. Replace the earlier copy?', { file: out });
+      if (!overwrite && (await exists(out))) throw new AttuneError('export.saved-before', {}, { file: out });
       const onProgress = (p: { fraction: number; stage: string }) => emit('export.progress', { project, runId, format, ...p });
       const r = await engine.exportModel({ modelPath, adapterDir: rec.adapterDir, format, out, overwrite: !!overwrite }, onProgress);
       return { format, out, files: r.files, warnings: r.warnings };
     },
     'export.reveal': async ({ project, out }) => {
-      if (!isInside(ws().exportsDir(project), out) || !(await exists(out))) throw new AttuneError('export-missing', 'That export is not in this project.');
+      if (!isInside(ws().exportsDir(project), out) || !(await exists(out))) throw new AttuneError('export.missing');
       await dialogs.reveal(out);
       return { shown: true };
     },

@@ -362,6 +362,8 @@ export const DIAGNOSTICS = entries({
   'tune.resume-invalid': { severity: 'fatal', errorCode: 'tune-resume-invalid', template: '{file} cannot be read ({detail}).' },
   'tune.resume-missing': { severity: 'fatal', errorCode: 'tune-resume-missing', template: '{dir} is not a tuning run folder (it has no config.json).' },
   'tune.run-exists': { severity: 'fatal', errorCode: 'tune-run-exists', template: '{dir} already holds a tuning run. Resume that run, or choose another folder.' },
+  'tune.setting-invalid': { severity: 'fatal', errorCode: 'tune-setting', template: 'The setting {setting}: {problem}' },
+  'tune.resume-settings-invalid': { severity: 'fatal', errorCode: 'tune-resume-invalid', template: '{file}: {detail}' },
   'tune.targets': { severity: 'fatal', errorCode: 'tune-targets', template: 'Unknown target module(s): {targets}. Choose from {choices}.' },
   'tune.template-missing': {
     severity: 'fatal',

@@ -29,7 +29,7 @@ function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): 
 export function hyperparametersOf(s: TuneSettings): TrainingHyperparameters {
   const targets = (s.targets ?? [...LORA_TARGETS]) as LoraTarget[];
   const bad = targets.filter((t) => !LORA_TARGETS.includes(t));
-  if (bad.length) throw new AttuneError('tune-targets', `Unknown target module(s): ${bad.join(', ')}. Choose from ${LORA_TARGETS.join(', ')}.`, { field: 'targets' });
+  if (bad.length) throw new AttuneError('tune.targets', { targets: bad.join(', '), choices: LORA_TARGETS.join(', ') }, { field: 'targets' });
   return { ...pick(s, HYPERPARAMETER_NAMES), alpha: s.alpha ?? 2 * s.rank, targets, baseStorage: s.baseStorage ?? 'f32' };
 }
 
@@ -44,7 +44,7 @@ export function resolveSettings(input: TuneSettingsInput | Record<string, unknow
   const r = parseTuneSettings(pick(current, SETTING_NAMES as (keyof typeof current)[]));
   if (!r.ok) {
     const flag = `--${kebab(r.name)}`;
-    throw new AttuneError('tune-setting', `The setting ${r.name in SETTINGS ? `${flag} (${SETTINGS[r.name as keyof typeof SETTINGS].help})` : flag}: ${r.message}`, { field: kebab(r.name) });
+    throw new AttuneError('tune.setting-invalid', { setting: r.name in SETTINGS ? `${flag} (${SETTINGS[r.name as keyof typeof SETTINGS].help})` : flag, problem: r.message }, { field: kebab(r.name) });
   }
   return r.value;
 }
@@ -54,7 +54,7 @@ export function readSavedHyperparameters(hp: unknown, file: string): TrainingHyp
   try {
     return hyperparametersOf(resolveSettings((hp ?? {}) as Record<string, unknown>));
   } catch (e) {
-    if (e instanceof AttuneError) throw new AttuneError('tune-resume-invalid', `${file}: ${e.message}`, { file, field: e.details.field });
+    if (e instanceof AttuneError) throw new AttuneError('tune.resume-settings-invalid', { file, detail: e.message }, { file, field: e.details.field });
     throw e;
   }
 }

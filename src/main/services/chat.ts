@@ -37,9 +37,9 @@ export class ChatSessions {
   /** Writes one answer, streaming its pieces to `onToken`; waits for the session's previous answer. */
   async generate(req: GenerateRequest, onToken: (delta: string) => void): Promise<GenerateResult> {
     const s = this.sessions.get(req.sessionId);
-    if (!s) throw new AttuneError('chat-closed', 'This chat was closed. Open it again.');
-    if (req.which === 'tuned' && !s.hasAdapter) throw new AttuneError('chat-no-adapter', 'There is no tuned model in this chat yet. Finish a training run first.');
-    if (this.streams.has(req.streamId)) throw new AttuneError('chat-stream-busy', 'That answer is already being written.');
+    if (!s) throw new AttuneError('chat.closed');
+    if (req.which === 'tuned' && !s.hasAdapter) throw new AttuneError('chat.no-adapter');
+    if (this.streams.has(req.streamId)) throw new AttuneError('chat.stream-busy');
     const ctl = new AbortController();
     this.streams.set(req.streamId, ctl);
     const run = s.queue.then(async (): Promise<GenerateResult> => {

@@ -65,14 +65,14 @@ export class ModelCatalog {
   /** A model the app knows, or a plain error: the page may only name models it was shown. */
   async require(p: string): Promise<KnownModel> {
     const m = (await this.known()).find((k) => k.path === p);
-    if (!m) throw new AttuneError('model-unknown', 'That model is not in the workspace. Add it from the Model step first.');
+    if (!m) throw new AttuneError('model.not-in-workspace');
     return m;
   }
 
   /** A known model that can be read. */
   async usable(p: string): Promise<ModelInfo> {
     const model = await this.describe(await this.require(p));
-    if (model.problem) throw new AttuneError('model-unreadable', model.problem);
+    if (model.problem) throw AttuneError.rendered('model.unreadable', model.problem);
     return model;
   }
 
@@ -104,7 +104,7 @@ export class ModelCatalog {
 /** A chosen folder must hold a model's config.json. */
 export async function checkModelFolder(p: string): Promise<void> {
   if (!(await exists(path.join(p, 'config.json')))) {
-    throw new AttuneError('model-folder-invalid', 'That folder has no config.json. Choose the folder that holds the model’s config.json and .safetensors files.');
+    throw new AttuneError('model.folder-invalid');
   }
 }
 

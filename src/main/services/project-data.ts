@@ -38,12 +38,12 @@ export async function withRowText(file: string, report: DataReport): Promise<Dat
 
 /** Replaces line `line` (1-based) of a line-based file with `text`, keeping its line endings. */
 export async function replaceLine(file: string, line: number, text: string): Promise<void> {
-  if (!isLineBased(file)) throw new AttuneError('fix-not-line-based', 'Rows of this kind of file cannot be edited here; fix it in its own program and add it again.');
-  if (/[\r\n]/.test(text)) throw new AttuneError('fix-one-line', 'A row must stay on one line.');
+  if (!isLineBased(file)) throw new AttuneError('data.fix-not-line-based');
+  if (/[\r\n]/.test(text)) throw new AttuneError('data.fix-one-line');
   const content = await readFile(file, 'utf8');
   const eol = content.includes('\r\n') ? '\r\n' : '\n';
   const lines = content.split(/\r?\n/);
-  if (line > lines.length) throw new AttuneError('fix-line-missing', `The file has no line ${line}.`);
+  if (line > lines.length) throw new AttuneError('data.fix-line-missing', { line });
   lines[line - 1] = text;
   await writeFileAtomic(file, lines.join(eol));
 }
@@ -63,7 +63,7 @@ export class ProjectData {
 
   private async working(project: string, source: string): Promise<string> {
     const f = path.join(this.ws().workingDir(project), safeSegment(source));
-    if (!(await exists(f))) throw new AttuneError('data-missing', 'That file is no longer in the project. Add it again.');
+    if (!(await exists(f))) throw new AttuneError('project.data-missing');
     return f;
   }
 
@@ -107,7 +107,7 @@ export class ProjectData {
   async imported(project: string) {
     const rec = await this.ws().readProject(project);
     const file = this.ws().examplesFile(project);
-    if (!rec.data || !(await exists(file))) throw new AttuneError('data-not-imported', 'Import your examples in the Data step first.');
+    if (!rec.data || !(await exists(file))) throw new AttuneError('tune.data-not-imported');
     return { file, ...rec.data };
   }
 
@@ -128,7 +128,7 @@ export class ProjectData {
   async saveExample(project: string, split: Split, index: number, example: Example | null): Promise<ExamplesPage> {
     const { all, list, data } = await this.splitView(project, split);
     const target = list[index];
-    if (!target) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
+    if (!target) throw new AttuneError('data.example-missing', { number: index + 1 });
     const at = all.indexOf(target);
     // An edit keeps what the engine recorded about the example (its source row); only the messages change.
     if (example) all[at] = { ...target, messages: example.messages };

@@ -22,7 +22,7 @@ import { FALLBACK_TEMPLATE } from '../../shared/templates.js';
  */
 export function resolveTemplate(choice: string | undefined, model: Pick<ModelInfo, 'hasChatTemplate'>, names: string[]): string | undefined {
   if (!choice || choice === 'model') return model.hasChatTemplate === false ? FALLBACK_TEMPLATE : undefined;
-  if (!names.includes(choice)) throw new AttuneError('template-unknown', `There is no chat template named “${choice}”. Choose one of: ${names.join(', ')}.`);
+  if (!names.includes(choice)) throw new AttuneError('app.template-unknown', { name: choice, names: names.join(', ') });
   return choice;
 }
 
@@ -109,7 +109,7 @@ export class TuneRuns {
 
   async summary(project: string, runId: string): Promise<RunSummary> {
     const rec = await this.store.read(project, runId);
-    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
+    if (!rec) throw new AttuneError('run.missing');
     return summarize(rec, this.isLive(project, runId));
   }
 
@@ -125,13 +125,13 @@ export class TuneRuns {
   /** A finished run with its adapter, or a plain error. */
   async requireDone(project: string, runId: string): Promise<RunRecord & { adapterDir: string }> {
     const rec = await this.store.read(project, runId);
-    if (!rec) throw new AttuneError('run-missing', 'That training run is not in this project.');
-    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run-not-done', 'This run has not finished yet. Finish tuning first.');
+    if (!rec) throw new AttuneError('run.missing');
+    if (rec.state !== 'done' || !rec.adapterDir) throw new AttuneError('run.not-done');
     return rec as RunRecord & { adapterDir: string };
   }
 
   assertIdle(): void {
-    if (this.jobs.active.length > 0) throw new AttuneError('tune-busy', 'Another training run is in progress. Pause or cancel it first, then start this one.');
+    if (this.jobs.active.length > 0) throw new AttuneError('tune.busy');
   }
 
   /** Records and launches a new run. */
@@ -144,14 +144,14 @@ export class TuneRuns {
   async resume(project: string, runId: string): Promise<RunSummary> {
     const s = await this.summary(project, runId);
     this.assertIdle();
-    if (!s.resumable) throw new AttuneError('run-not-resumable', 'This run has no saved checkpoint to continue from. Start a new run instead.');
+    if (!s.resumable) throw new AttuneError('run.not-resumable');
     const rec = (await this.store.read(project, runId))!;
     return this.launch(await this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined }));
   }
 
   async stop(project: string, runId: string, reason: 'pause' | 'cancel'): Promise<RunSummary> {
     const key = this.key(project, runId);
-    if (!this.jobs.get(key)) throw new AttuneError('run-not-running', 'That run is not training right now.');
+    if (!this.jobs.get(key)) throw new AttuneError('run.not-running');
     const s = summarize(await this.store.update(project, runId, { state: reason === 'pause' ? 'pausing' : 'cancelling' }), true);
     this.emit('tune.state', s);
     void this.jobs.stop(key, reason);
