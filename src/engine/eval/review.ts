@@ -16,7 +16,6 @@ import { adapterFeeds, emptyPastFeeds } from '../generate/generator.js';
 import type { ModelConfig } from '../models/config.js';
 import { inferenceSessionFor } from '../generate/inference-session.js';
 import { createSession, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
-import type { ChatMessage } from '../tokenizer/tokenizer.js';
 import { exists, runPaths } from '../train/run-dir.js';
 import type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 

@@ -140,7 +140,6 @@ export function lossChunks(cfg: ModelConfig, maxTokens: number): number {
 export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opts: StepGraphOptions): GraphBuilder {
   const g = new GraphBuilder('attune-train-step');
   g.device = opts.device ?? 'cpu';
-  const D = cfg.hidden;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
   const lossWeight = g.input('loss_weight', 'float32', ['batch', 'seq']);

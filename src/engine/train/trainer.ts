@@ -11,7 +11,7 @@ import type { Adapter } from '../adapter/adapter.js';
 import { saveAdapter } from '../adapter/adapter.js';
 import type { LoadedModel } from '../models/load.js';
 import { baseRows } from '../models/weights.js';
-import { LORA_TARGETS, type LoraTarget } from '../models/lora-targets.js';
+import { LORA_TARGETS } from '../models/lora-targets.js';
 import { cacheKey, cachedGraph } from '../runtime/cache.js';
 import { createSession, floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
 import type { ModelConfig } from '../models/config.js';

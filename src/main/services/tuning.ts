@@ -9,7 +9,7 @@ import { estimateSteps, PRESETS, resolveEvalEvery } from '../../shared/presets.j
 import type { TuneJobSpec } from '../engine.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { JobExit } from '../jobs/protocol.js';
-import { RunStore, summarize, type RunRecord } from '../runs.js';
+import { type RunStore, summarize, type RunRecord } from '../runs.js';
 import type { Emit } from './events.js';
 
 /** The chat template used for models that have none of their own. */
