@@ -542,8 +542,8 @@ export const DIAGNOSTICS = entries({
   },
 
   // ── first run (src/main/services/first-run.ts) ───────────────────────────────────────────────
-  'first-run.no-folder-chosen': { severity: 'fatal', template: 'Choose a folder first, or use the suggested one.' },
-  'first-run.folder-unusable': { severity: 'fatal', template: 'Attune cannot keep projects in {file}: {detail}. Choose another folder.' },
+  'welcome.no-folder-chosen': { severity: 'fatal', errorCode: 'first-run.no-folder-chosen', template: 'Choose a folder first, or use the suggested one.' },
+  'welcome.folder-unusable': { severity: 'fatal', errorCode: 'first-run.folder-unusable', template: 'Attune cannot keep projects in {file}: {detail}. Choose another folder.' },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

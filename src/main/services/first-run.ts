@@ -91,13 +91,13 @@ export function createFirstRun(deps: FirstRunDeps) {
     /** Creates the projects folder, makes it the workspace, and marks the first run done. */
     async finish(req: { folder: 'suggested' | 'chosen' }): Promise<Settings> {
       const dir = req.folder === 'chosen' ? chosen : suggested();
-      if (!dir) throw new AttuneError('first-run.no-folder-chosen');
+      if (!dir) throw new AttuneError('welcome.no-folder-chosen');
       try {
         await new Workspace(dir).ensure();
         await access(dir, constants.W_OK);
       } catch (err) {
         throw new AttuneError(
-          'first-run.folder-unusable',
+          'welcome.folder-unusable',
           { file: dir, detail: (err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EPERM' ? 'it may not be changed by you' : (err as Error).message },
           { file: dir },
         );
