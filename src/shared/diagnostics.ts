@@ -171,6 +171,23 @@ export const DIAGNOSTICS = entries({
     template:
       '{where}: the model\'s chat template writes earlier messages differently once later ones are added, so Attune cannot tell which words are the answer ({detail}). Choose another chat template (--template).',
   },
+  // ── hub: getting a model (src/engine/sources) ────────────────────────────────────────────
+  'hub.bad-repo-id': { severity: 'fatal', template: '"{repo}" is not a Hugging Face model name: write it as organisation/model.' },
+  'hub.bad-token': { severity: 'fatal', template: '{host} refused the Hugging Face token: check that it was copied whole and has not been deleted.' },
+  'hub.gated': { severity: 'fatal', template: '{repo} is gated: accept its licence on {page} while signed in, then give a Hugging Face token and pull again.' },
+  'hub.repo-not-found': { severity: 'fatal', template: 'There is no model {repo} on {host}. Check the name.' },
+  'hub.revision-not-found': { severity: 'fatal', template: '{repo} has no revision "{revision}" on {host}. Check the branch, tag or commit.' },
+  'hub.file-not-found': { severity: 'fatal', template: 'A file of {repo} is listed but missing on {host}; try again later.' },
+  'hub.forbidden': { severity: 'fatal', template: '{host} does not allow downloading {repo} with this token.' },
+  'hub.server-error': { severity: 'fatal', template: '{host} answered with an error (HTTP {status}) for {repo}; try again later.' },
+  'hub.bad-answer': { severity: 'fatal', template: '{host} sent an answer about {repo} that Attune cannot use; try again later.' },
+  'hub.unreachable': { severity: 'fatal', template: 'Could not reach {host}: check the internet connection. What was downloaded so far is kept.' },
+  'hub.cancelled': { severity: 'info', template: 'The download of {repo} was cancelled; pull again to continue where it stopped.' },
+  'hub.checksum': { severity: 'fatal', template: 'The downloaded {file} of {repo} does not match the checksum the Hub gives for it: it was deleted. Pull again.' },
+  'hub.disk-full': { severity: 'fatal', template: 'Not enough free disk space to download {repo}: it needs {needed} more and {folder} has {free} free.' },
+  'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}. Choose another folder with HF_HUB_CACHE or HF_HOME.' },
+  'hub.not-downloaded': { severity: 'fatal', template: '{repo} is not on this computer yet. Download it with `attune models pull {repo}` or from the Model step.' },
+  'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it.' },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;
