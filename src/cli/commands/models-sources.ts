@@ -48,6 +48,38 @@ export function registerModelSourceCommands(models: Command): void {
           .join('\n') + '\n',
       );
     });
+  models
+    .command('list')
+    .description('Recommended models and the models already on this computer (Hugging Face cache, LM Studio, Ollama, added), and whether each can be tuned.')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const { listModels } = await import('../../engine/index.js');
+      const all = listModels();
+      if (opts.json) return printJson(all);
+      const onDisk = all.filter((m) => m.source !== 'catalog' || m.downloaded);
+      const toGet = all.filter((m) => m.source === 'catalog' && !m.downloaded);
+      const fit = { fits: 'fits', tight: 'tight', 'too-big': 'too big' } as const;
+      const row = (m: (typeof all)[number]) => {
+        const where = m.source === 'catalog' || m.source === 'hub-cache' ? 'Hugging Face' : m.source === 'lmstudio' ? 'LM Studio' : m.source === 'ollama' ? 'Ollama' : 'added';
+        const size = m.bytes ? formatBytes(m.bytes) : '';
+        const mem = m.memory ? `, memory to tune: ${fit[m.memory.fit]}${m.memory.fit !== 'fits' && m.memory.bestStorage !== 'f32' ? ` (${fit[m.memory.fitWithBest]} with --base-weights ${m.memory.bestStorage})` : ''}` : '';
+        return `  ${m.name}  [${where}${size ? `, ${size}` : ''}${mem}]${m.canTune ? '' : `\n      cannot be tuned: ${m.reason}`}${m.path !== m.name ? `\n      --model ${m.path}` : ''}`;
+      };
+      process.stdout.write(
+        [`On this computer (${onDisk.length}):`, ...(onDisk.length ? onDisk.map(row) : ['  none found']), '', `Recommended to download (attune models pull <name>):`, ...toGet.map((m) => `${row(m)}\n      ${m.description}${m.gated ? ' (gated)' : ''}`)].join('\n') + '\n',
+      );
+    });
+
+  models
+    .command('add <path>')
+    .description('Remember a model folder or GGUF file so that it is listed (and shown in the app).')
+    .option('--json', 'machine-readable output')
+    .action(async (p: string, opts: { json?: boolean }) => {
+      const { addModel } = await import('../../engine/index.js');
+      const e = await addModel(p);
+      if (opts.json) return printJson(e);
+      process.stdout.write(`Added ${e.path}${e.canTune ? '' : ` (it cannot be tuned: ${e.reason})`}.\n`);
+    });
 }
 
 export function formatDuration(s: number): string {
