@@ -228,4 +228,23 @@ describe('pullModel', () => {
     expect(r.files.find((f) => f.path === 'model.safetensors')?.resumedFrom).toBe(kept);
     expectLayout(cache, big, ['model.safetensors']);
   });
+
+  it('chats with a pulled model by its repo id once the server is gone (no network)', async () => {
+    const cache = freshCache();
+    await pullModel({ repo: tiny.id, cacheDir: cache, endpoint: hub.url });
+    await hub.stop();
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['bin/attune.mjs', 'chat', '--model', tiny.id, '--prompt', 'Hello', '--max-tokens', '4', '--temperature', '0', '--json'],
+        { cwd: repoRoot, env: { ...process.env, HF_HUB_CACHE: cache, HF_ENDPOINT: hub.url, ATTUNE_CACHE_DIR: path.join(work, 'graphs') } },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(out.code, out.stderr).toBe(0);
+    const j = JSON.parse(out.stdout.trim().split('\n').at(-1)!);
+    expect(typeof j.text).toBe('string');
+    expect(j.tokens.length).toBeGreaterThan(0);
+  }, 120_000);
 });
