@@ -187,6 +187,9 @@ export const DIAGNOSTICS = entries({
   'hub.disk-full': { severity: 'fatal', template: 'Not enough free disk space to download {repo}: it needs {needed} more and {folder} has {free} free.' },
   'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}. Choose another folder with HF_HUB_CACHE or HF_HOME.' },
   'hub.not-downloaded': { severity: 'fatal', template: '{repo} is not on this computer yet. Download it with `attune models pull {repo}` or from the Model step.' },
+  'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN instead.' },
+  'catalog.invalid': { severity: 'fatal', template: 'resources/models-catalog.json: {detail}' },
+  'models.added-invalid': { severity: 'fatal', template: '{file} is not valid JSON; delete it to start the list of added models again.' },
   'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it.' },
 } as const);
 
