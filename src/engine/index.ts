@@ -17,3 +17,4 @@ export { reviewAdapter, similarity, type ReviewReport, type ReviewSample } from 
 export { exportModel, mergeAdapterWeights, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportProgress, type ExportResult } from './export/index.js';
 export { startServer, type RunningServer, type ServeOptions } from './serve/index.js';
 export * from './sources/index.js';
+export { estimateTuneTime, type TuneEstimate } from './train/estimate.js';

@@ -190,6 +190,8 @@ export const DIAGNOSTICS = entries({
   'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN instead.' },
   'catalog.invalid': { severity: 'fatal', template: 'resources/models-catalog.json: {detail}' },
   'models.added-invalid': { severity: 'fatal', template: '{file} is not valid JSON; delete it to start the list of added models again.' },
+  'tune.estimate-cancelled': { severity: 'info', template: 'The time estimate was cancelled.' },
+  'tune.estimate-too-short': { severity: 'fatal', template: 'There are too few training steps in this data to time (at least two are needed): add examples or lower the batch size.' },
   'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it.' },
 } as const);
 

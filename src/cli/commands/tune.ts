@@ -53,7 +53,9 @@ export function registerTuneCommand(program: Command): void {
     .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
     .option('--recompute-activations', 'recompute each layer in the backward pass: far less memory for about a third more time')
     .option('--json', 'print progress events as JSON lines')
+    .option('--estimate', 'time a few real training steps on this computer with these settings and print the time for one pass over the data; does not tune')
     .action(async (o) => {
+      if (o.estimate) return (await import('./tune-estimate.js')).printTuneEstimate(o);
       const { runTuning, resumeTuning } = await import('../../engine/index.js');
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
