@@ -3,6 +3,7 @@
  * (ipc.ts), the tests call them directly, and the end-to-end transport serves them over HTTP.
  * Requests arrive already validated by the contract's zod schemas (dispatch.ts).
  */
+import { createHubService } from './services/hub.js';
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, ReviewReport, RunSummary, ServerInfo, Settings, TuneEvent } from '../shared/contract.js';
@@ -63,6 +64,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const modelCache = new Map<string, { mtimeMs: number; info: Omit<ModelInfo, 'origin'> }>();
   const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
   const streams = new Map<string, AbortController>();
+  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e) });
   const runKey = (project: string, runId: string) => `${project}/${runId}`;
   /** Jobs whose process has ended but whose record is still being written: not "left running". */
   const finishing = new Set<string>();
@@ -134,6 +136,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       /* no models folder yet */
     }
     for (const m of deps.settings.get().addedModels) if (!out.some((o) => o.path === m.path)) out.push({ path: m.path, kind: m.kind, origin: 'added' });
+    // Downloaded models and those other tools (LM Studio, Ollama) put on this computer.
+    for (const m of hub.usableOnDisk()) if (!out.some((o) => o.path === m.path)) out.push({ ...m, origin: 'added' });
     return out;
   }
 
@@ -390,6 +394,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'models.inspect': async ({ path: p }) => describe(await requireModel(p)),
     'models.devices': async () => deps.engine.devices(deps.settings.get().device),
+    'hub.list': async () => hub.list(),
+    'hub.pull': async ({ repo, revision }) => hub.pull(repo, revision),
+    'hub.cancel': async ({ pullId }) => hub.cancel(pullId),
 
     'tune.start': async (req) => {
       await ws().readProject(req.project);
@@ -557,6 +564,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     ...handlers,
     async dispose() {
       for (const c of streams.values()) c.abort();
+      await hub.dispose();
       await stopServer().catch(() => undefined);
       await Promise.all([...sessions.values()].map((s) => s.queue.then(() => s.handle.close()).catch(() => undefined)));
       sessions.clear();

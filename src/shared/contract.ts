@@ -7,6 +7,7 @@
  * Runs in every process: no Node, DOM or Electron imports here.
  */
 import { z } from 'zod';
+import type { HubPullEvent, SourceModel } from './hub.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -438,6 +439,10 @@ export const calls = {
   'models.add': call(z.object({ kind: z.enum(['folder', 'gguf']) }).strict(), shape<ModelInfo | null>()),
   'models.inspect': call(z.object({ path: z.string().min(1).max(4096) }).strict(), shape<ModelInfo>()),
   'models.devices': call(empty, shape<DeviceInfo>()),
+  // Model sources (src/main/services/hub.ts): the catalog, models other tools downloaded, Hub downloads.
+  'hub.list': call(empty, shape<SourceModel[]>()),
+  'hub.pull': call(z.object({ repo: z.string().min(3).max(200), revision: z.string().min(1).max(200).optional() }).strict(), shape<{ pullId: string }>()),
+  'hub.cancel': call(z.object({ pullId: id }).strict(), shape<{ cancelled: boolean }>()),
 
   'tune.start': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),
@@ -515,6 +520,7 @@ export const events = {
   'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
   'review.progress': shape<{ project: string; runId: string; done: number; total: number }>(),
   'serve.state': shape<ServerInfo | null>(),
+  'hub.progress': shape<HubPullEvent>(),
 } as const;
 
 // ---------------------------------------------------------------------------------------------
