@@ -87,7 +87,10 @@ export function ModelCatalog({ onDownloaded }: { onDownloaded: (dir: string) => 
                   <dt>Licence</dt>
                   <dd>{m.licence}</dd>
                   <dt>Memory to tune</dt>
-                  <dd>{m.memory && <span className={`badge ${m.memory.fit}`}>{FIT[m.memory.fit]}</span>}</dd>
+                  <dd>
+                    {m.memory && <span className={`badge ${m.memory.fitWithBest}`}>{FIT[m.memory.fitWithBest]}</span>}
+                    {m.memory && m.memory.fit !== m.memory.fitWithBest && ` when its frozen weights are stored compactly (${m.memory.bestStorage}, set in the Tune step's advanced settings)`}
+                  </dd>
                 </dl>
                 {running || p ? (
                   <div className="download" aria-live="polite">
