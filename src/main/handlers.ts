@@ -4,6 +4,7 @@
  * Requests arrive already validated by the contract's zod schemas (dispatch.ts).
  */
 import { createHubService } from './services/hub.js';
+import { hubTokenFor, type HubTokenStore } from './services/hub-token.js';
 import { copyFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CallName, EventName, ModelInfo, Payload, ProjectSummary, Req, Res, ReviewReport, RunSummary, ServerInfo, Settings, TuneEvent } from '../shared/contract.js';
@@ -36,6 +37,8 @@ export interface HandlerDeps {
   version: string;
   platform: string;
   machine: () => { totalMemoryBytes: number; freeMemoryBytes: number; cpus: number };
+  /** The Hugging Face token kept with safeStorage (the app); without it, HF_TOKEN. */
+  hubToken?: HubTokenStore;
 }
 
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
@@ -64,7 +67,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const modelCache = new Map<string, { mtimeMs: number; info: Omit<ModelInfo, 'origin'> }>();
   const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
   const streams = new Map<string, AbortController>();
-  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e) });
+  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined) });
+  const tokenStatus = () => ({ hasToken: !!deps.hubToken?.has(), fromEnvironment: !!process.env.HF_TOKEN });
   const runKey = (project: string, runId: string) => `${project}/${runId}`;
   /** Jobs whose process has ended but whose record is still being written: not "left running". */
   const finishing = new Set<string>();
@@ -397,6 +401,16 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'hub.list': async () => hub.list(),
     'hub.pull': async ({ repo, revision }) => hub.pull(repo, revision),
     'hub.cancel': async ({ pullId }) => hub.cancel(pullId),
+    'hub.tokenStatus': async () => tokenStatus(),
+    'hub.setToken': async ({ token }) => {
+      if (!deps.hubToken) throw new AttuneError('hub.token-unprotected', 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN instead.');
+      await deps.hubToken.set(token);
+      return tokenStatus();
+    },
+    'hub.clearToken': async () => {
+      await deps.hubToken?.clear();
+      return tokenStatus();
+    },
 
     'tune.start': async (req) => {
       await ws().readProject(req.project);

@@ -443,6 +443,10 @@ export const calls = {
   'hub.list': call(empty, shape<SourceModel[]>()),
   'hub.pull': call(z.object({ repo: z.string().min(3).max(200), revision: z.string().min(1).max(200).optional() }).strict(), shape<{ pullId: string }>()),
   'hub.cancel': call(z.object({ pullId: id }).strict(), shape<{ cancelled: boolean }>()),
+  // The token itself only ever travels to main, never back.
+  'hub.tokenStatus': call(empty, shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
+  'hub.setToken': call(z.object({ token: z.string().min(1).max(400) }).strict(), shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
+  'hub.clearToken': call(empty, shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
 
   'tune.start': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advanced.partial().strict().optional() }).strict(),

@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import type { HubPullEvent, SourceModel } from '../../../shared/hub.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
+import { HubToken } from './HubToken.js';
 
 const FIT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
 
@@ -54,6 +55,7 @@ export function ModelCatalog({ onDownloaded }: { onDownloaded: (dir: string) => 
   return (
     <section aria-labelledby="catalog-heading" data-testid="model-catalog">
       <h3 id="catalog-heading">Recommended to download</h3>
+      <HubToken />
       {active.length > 0 && (
         <p role="status" className="note" data-testid="downloading-banner">
           Downloading from the internet: {active.map(([repo]) => repo).join(', ')}. Nothing else in Attune uses the network.
