@@ -41,10 +41,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the Model step: catalog, download with p
     Object.assign(process.env, { HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(home, 'hf'), HOME: home });
     delete process.env.HF_TOKEN;
     // Built asynchronously: a blocking build stalls this worker's messages to vitest on a busy machine.
-    await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build'], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
+    // Into its own folder: the wizard's end-to-end test may be building out/ at the same time.
+    await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build', '--outDir', path.join(home, 'build')], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
     await mkdir(ARTIFACTS, { recursive: true });
     app = await createTestApp();
-    server = await startServer({ handlers: app.handlers, rendererDir: path.join(ROOT, 'out', 'renderer'), onEvent: (l) => app.listeners.add(l) });
+    server = await startServer({ handlers: app.handlers, rendererDir: path.join(home, 'build', 'renderer'), onEvent: (l) => app.listeners.add(l) });
     context = await chromium.launchPersistentContext(path.join(home, 'profile'), {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

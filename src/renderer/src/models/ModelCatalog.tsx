@@ -9,7 +9,7 @@ import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
 import { HubToken } from './HubToken.js';
 
-const FIT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
+const FIT = { fits: 'Enough memory here', tight: 'Memory is tight here', 'too-big': 'Not enough memory here' } as const;
 
 type Download = { pullId?: string; event?: HubPullEvent };
 
