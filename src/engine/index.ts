@@ -18,3 +18,5 @@ export { checkLengths, type LengthCheckOptions, type LengthCheckResult } from '.
 export { reviewAdapter, similarity, type ReviewReport, type ReviewSample } from './eval/review.js';
 export { exportModel, mergeAdapterWeights, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportProgress, type ExportResult } from './export/index.js';
 export { startServer, type RunningServer, type ServeOptions } from './serve/index.js';
+export * from './sources/index.js';
+export { estimateTuneTime, type TuneEstimate } from './train/estimate.js';

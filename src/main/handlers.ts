@@ -4,6 +4,8 @@
  * Requests arrive already validated by the contract's zod schemas (dispatch.ts). Each handler
  * calls one service (src/main/services) or engine function and returns its answer.
  */
+import { createHubService } from './services/hub.js';
+import { hubTokenFor, type HubTokenStore } from './services/hub-token.js';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CallName, ProjectSummary, Req, Res, ReviewReport, Settings } from '../shared/contract.js';
@@ -49,6 +51,8 @@ export interface HandlerDeps {
   machine: () => { totalMemoryBytes: number; freeMemoryBytes: number; cpus: number };
   /** The person's Documents folder (the first run suggests Documents/Attune). */
   documentsDir?: string;
+  /** The Hugging Face token kept with safeStorage (the app); without it, HF_TOKEN. */
+  hubToken?: HubTokenStore;
 }
 
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
@@ -58,10 +62,14 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const ws = () => new Workspace(deps.settings.get().workspace);
   const firstRun = createFirstRun({ settings: deps.settings, resourcesDir: deps.resourcesDir, documentsDir: deps.documentsDir, openFolder: (o) => dialogs.openFolder(o) });
   const device = () => deps.settings.get().device;
+  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined) });
+  const tokenStatus = () => ({ hasToken: !!deps.hubToken?.has(), fromEnvironment: !!process.env.HF_TOKEN });
   const models = new ModelCatalog({
     engine,
     modelsDir: () => ws().modelsDir,
     added: () => deps.settings.get().addedModels,
+    // Downloaded models and those other tools (LM Studio, Ollama) put on this computer.
+    onDisk: () => hub.usableOnDisk(),
     totalMemoryBytes: () => deps.machine().totalMemoryBytes,
   });
   const data = new ProjectData(ws, engine);
@@ -139,6 +147,19 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'models.inspect': async ({ path: p }) => models.describe(await models.require(p)),
     'models.devices': async () => engine.devices(device()),
+    'hub.list': async () => hub.list(),
+    'hub.pull': async ({ repo, revision }) => hub.pull(repo, revision),
+    'hub.cancel': async ({ pullId }) => hub.cancel(pullId),
+    'hub.tokenStatus': async () => tokenStatus(),
+    'hub.setToken': async ({ token }) => {
+      if (!deps.hubToken) throw new AttuneError('hub.token-unprotected');
+      await deps.hubToken.set(token);
+      return tokenStatus();
+    },
+    'hub.clearToken': async () => {
+      await deps.hubToken?.clear();
+      return tokenStatus();
+    },
 
     'tune.start': async (req) => {
       await ws().readProject(req.project);
@@ -223,6 +244,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   return {
     ...handlers,
     async dispose() {
+      await hub.dispose();
       await chats.dispose();
       await server.stop().catch(() => undefined);
       await deps.jobs.stopAll();

@@ -1,5 +1,5 @@
 /** Electron entry: wires settings, workspace, engine, jobs and IPC, then opens the window. */
-import { app, BrowserWindow, dialog, shell } from 'electron';
+import { app, BrowserWindow, dialog, safeStorage, shell } from 'electron';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,6 +10,7 @@ import { electronRunner } from './jobs/electron-runner.js';
 import { JobManager } from './jobs/manager.js';
 import { childDeviceProbe, withChildProbe } from './services/device-probe.js';
 import { electronSettings } from './settings-store.js';
+import { HubTokenStore } from './services/hub-token.js';
 import { Workspace } from './workspace.js';
 import { createMainWindow, hardenSession } from './windows.js';
 
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     documentsDir: app.getPath('documents'),
     platform: process.platform,
     machine: () => ({ totalMemoryBytes: os.totalmem(), freeMemoryBytes: os.freemem(), cpus: os.cpus().length }),
+    hubToken: new HubTokenStore(path.join(app.getPath('userData'), 'hub-token.json'), safeStorage),
   });
   registerIpc(handlers, getWindow, rendererUrl);
 

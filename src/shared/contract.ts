@@ -11,6 +11,7 @@ import { CLI_ONLY_EXPORT_FORMATS, DATA_FORMAT_CHOICES, EXPORT_FORMATS, type AppE
 import type { LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
 export type { LengthCheck };
 import { SETTINGS, withCurrentNames } from './tune-settings.js';
+import type { HubPullEvent, SourceModel } from './hub.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -439,6 +440,14 @@ export const calls = {
   'models.add': call(z.object({ kind: z.enum(['folder', 'gguf']) }).strict(), shape<ModelInfo | null>()),
   'models.inspect': call(z.object({ path: z.string().min(1).max(4096) }).strict(), shape<ModelInfo>()),
   'models.devices': call(empty, shape<DeviceInfo>()),
+  // Model sources (src/main/services/hub.ts): the catalog, models other tools downloaded, Hub downloads.
+  'hub.list': call(empty, shape<SourceModel[]>()),
+  'hub.pull': call(z.object({ repo: z.string().min(3).max(200), revision: z.string().min(1).max(200).optional() }).strict(), shape<{ pullId: string }>()),
+  'hub.cancel': call(z.object({ pullId: id }).strict(), shape<{ cancelled: boolean }>()),
+  // The token itself only ever travels to main, never back.
+  'hub.tokenStatus': call(empty, shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
+  'hub.setToken': call(z.object({ token: z.string().min(1).max(400) }).strict(), shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
+  'hub.clearToken': call(empty, shape<{ hasToken: boolean; fromEnvironment: boolean }>()),
 
   'tune.start': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advancedChanges.optional() }).strict(),
@@ -516,6 +525,7 @@ export const events = {
   'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
   'review.progress': shape<{ project: string; runId: string; done: number; total: number }>(),
   'serve.state': shape<ServerInfo | null>(),
+  'hub.progress': shape<HubPullEvent>(),
 } as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ export const DIAGNOSTICS = entries({
     template:
       'Port {port} is already in use on 127.0.0.1; choose another with --port.',
   },
+  'cli.estimate-needs': { severity: 'fatal', errorCode: 'usage', template: 'attune tune --estimate needs --{option}.' },
   'cli.tune-needs': { severity: 'fatal', errorCode: 'usage', template: 'attune tune needs --{option} (or --resume <runDir>).' },
 
   // ── data: imported examples and the Data step ──────────────────────────────────────────────
@@ -233,7 +234,7 @@ export const DIAGNOSTICS = entries({
     template:
       '{path} is not a model Attune can read. Give a Hugging Face model folder or a .gguf file.',
   },
-  'model.not-found': { severity: 'fatal', errorCode: 'model-not-found', template: '{path} does not exist. Give a model folder (with config.json) or a .gguf file.' },
+  'model.not-found': { severity: 'fatal', errorCode: 'model-not-found', template: "{path} does not exist. Give a model folder (with config.json), a .gguf file, or a downloaded Hugging Face model's name (organisation/model)." },
   'model.not-in-workspace': { severity: 'fatal', errorCode: 'model-unknown', template: 'That model is not in the workspace. Add it from the Model step first.' },
   'model.pickle': {
     severity: 'fatal',
@@ -544,6 +545,28 @@ export const DIAGNOSTICS = entries({
   // ── first run (src/main/services/first-run.ts) ───────────────────────────────────────────────
   'welcome.no-folder-chosen': { severity: 'fatal', errorCode: 'first-run.no-folder-chosen', template: 'Choose a folder first, or use the suggested one.' },
   'welcome.folder-unusable': { severity: 'fatal', errorCode: 'first-run.folder-unusable', template: 'Attune cannot keep projects in {file}: {detail}. Choose another folder.' },
+  // ── hub: getting a model (src/engine/sources) ────────────────────────────────────────────
+  'hub.bad-repo-id': { severity: 'fatal', template: '"{repo}" is not a Hugging Face model name: write it as organisation/model.' },
+  'hub.bad-token': { severity: 'fatal', template: '{host} refused the Hugging Face token: check that it was copied whole and has not been deleted.' },
+  'hub.gated': { severity: 'fatal', template: '{repo} is gated: accept its licence on {page} while signed in, then give a Hugging Face token and pull again.' },
+  'hub.repo-not-found': { severity: 'fatal', template: 'There is no model {repo} on {host}. Check the name.' },
+  'hub.revision-not-found': { severity: 'fatal', template: '{repo} has no revision "{revision}" on {host}. Check the branch, tag or commit.' },
+  'hub.file-not-found': { severity: 'fatal', template: 'A file of {repo} is listed but missing on {host}; try again later.' },
+  'hub.forbidden': { severity: 'fatal', template: '{host} does not allow downloading {repo} with this token.' },
+  'hub.server-error': { severity: 'fatal', template: '{host} answered with an error (HTTP {status}) for {repo}; try again later.' },
+  'hub.bad-answer': { severity: 'fatal', template: '{host} sent an answer about {repo} that Attune cannot use; try again later.' },
+  'hub.unreachable': { severity: 'fatal', template: 'Could not reach {host}: check the internet connection. What was downloaded so far is kept.' },
+  'hub.cancelled': { severity: 'info', template: 'The download of {repo} was cancelled; pull again to continue where it stopped.' },
+  'hub.checksum': { severity: 'fatal', template: 'The downloaded {file} of {repo} does not match the checksum the Hub gives for it: it was deleted. Pull again.' },
+  'hub.disk-full': { severity: 'fatal', template: 'Not enough free disk space to download {repo}: it needs {needed} more and {folder} has {free} free.' },
+  'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}. Choose another folder with HF_HUB_CACHE or HF_HOME.' },
+  'hub.not-downloaded': { severity: 'fatal', template: '{repo} is not on this computer yet. Download it with `attune models pull {repo}` or from the Model step.' },
+  'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN instead.' },
+  'catalog.invalid': { severity: 'fatal', template: 'resources/models-catalog.json: {detail}' },
+  'models.added-invalid': { severity: 'fatal', template: '{file} is not valid JSON; delete it to start the list of added models again.' },
+  'tune.estimate-cancelled': { severity: 'info', template: 'The time estimate was cancelled.' },
+  'tune.estimate-too-short': { severity: 'fatal', template: 'There are too few training steps in this data to time (at least two are needed): add examples or lower the batch size.' },
+  'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it.' },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { formatBytes, formatCount, printJson } from '../output.js';
+import { registerModelSourceCommands } from './models-sources.js';
 
 export function registerModelCommands(program: Command): void {
   const models = program.command('models').description('Look at base models.');
+  registerModelSourceCommands(models);
   models
     .command('inspect <path>')
     .description('Architecture, size, context length, chat template and memory needs of a model folder or GGUF file.')

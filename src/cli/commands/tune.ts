@@ -12,9 +12,11 @@ export function registerTuneCommand(program: Command): void {
     .option('--out <runDir>', 'folder for this run (config, metrics, checkpoints, adapter)')
     .option('--resume <runDir>', 'continue a stopped run from its last checkpoint')
     .option('--drop-near-duplicates', 'also leave out examples almost the same as an earlier one (by default they are kept, with a warning)')
-    .option('--json', 'print progress events as JSON lines');
+    .option('--json', 'print progress events as JSON lines')
+    .option('--estimate', 'time a few real training steps on this computer with these settings and print the time for one pass over the data; does not tune');
   // One option per tuning setting, from the settings table.
   addSettingOptions(tune).action(async (o) => {
+    if (o.estimate) return (await import('./tune-estimate.js')).printTuneEstimate(o);
     const { runTuning, resumeTuning } = await import('../../engine/index.js');
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());

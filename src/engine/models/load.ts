@@ -10,6 +10,8 @@ import { readSafetensorsDirHeaders, readSafetensorsDirMapped, readTensorAt, tens
 import { GGUF_NAMING, HF_NAMING, hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
+import { resolveModelName } from '../sources/resolve.js';
+import { isGgufFile } from '../sources/local-stores.js';
 
 export interface LoadedModel {
   /** The path the person gave: a folder or a .gguf file. */
@@ -36,11 +38,14 @@ export interface LoadOptions {
   lazyWeights?: boolean;
 }
 
-export async function loadModel(modelPath: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+export async function loadModel(name: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  // A repo id (org/name) is the Hugging Face cache's snapshot, an Ollama name:tag its GGUF layer: no network.
+  const modelPath = resolveModelName(name);
   const info = await stat(modelPath).catch(() => undefined);
   if (!info) throw new AttuneError('model.not-found', { path: modelPath }, { file: modelPath });
   if (info.isFile()) {
-    if (modelPath.toLowerCase().endsWith('.gguf')) return loadGguf(modelPath, opts);
+    // GGUF by its magic bytes: Ollama's blobs have no extension.
+    if (modelPath.toLowerCase().endsWith('.gguf') || isGgufFile(modelPath)) return loadGguf(modelPath, opts);
     if (PICKLE_EXTENSIONS.some((e) => modelPath.toLowerCase().endsWith(e))) throw pickleError(modelPath);
     throw new AttuneError('model.format', { path: modelPath }, { file: modelPath });
   }

@@ -33,6 +33,8 @@ export interface ModelCatalogDeps {
   modelsDir: () => string;
   /** Models added from outside the workspace. */
   added: () => { path: string; kind: 'folder' | 'gguf' }[];
+  /** Models other tools (and Attune's own downloads) keep on this computer. */
+  onDisk?: () => { path: string; kind: 'folder' | 'gguf' }[];
   totalMemoryBytes: () => number;
 }
 
@@ -55,6 +57,7 @@ export class ModelCatalog {
       /* no models folder yet */
     }
     for (const m of this.deps.added()) if (!out.some((o) => o.path === m.path)) out.push({ path: m.path, kind: m.kind, origin: 'added' });
+    for (const m of this.deps.onDisk?.() ?? []) if (!out.some((o) => o.path === m.path)) out.push({ path: m.path, kind: m.kind, origin: 'added' });
     return out;
   }
 

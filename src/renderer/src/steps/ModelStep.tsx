@@ -5,6 +5,7 @@ import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount } from '../format.js';
 import { untrainedTokensText } from '../explain.js';
 import type { StepProps } from './types.js';
+import { ModelCatalog } from '../models/ModelCatalog.js';
 
 const VERDICT = { fits: 'Fits this computer', tight: 'Tight on this computer', 'too-big': 'Too big for this computer' } as const;
 
@@ -60,10 +61,10 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
       {!models ? (
         <p aria-live="polite">Looking for models…</p>
       ) : models.length === 0 ? (
-        <p>No models yet. Add a model folder (from Hugging Face, with config.json and .safetensors files) or a GGUF file.</p>
+        <p>No models on this computer yet: download a recommended one below, or add a model folder or GGUF file from disk.</p>
       ) : (
         <fieldset className="models">
-          <legend>Models</legend>
+          <legend>On this computer</legend>
           {models.map((m) => (
             <label key={m.path} className={`model card ${state.modelPath === m.path ? 'selected' : ''}`}>
               <input
@@ -116,6 +117,12 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
           ))}
         </fieldset>
       )}
+      <ModelCatalog
+        onDownloaded={(dir) => {
+          void load().then(() => update({ modelPath: dir }));
+        }}
+      />
+      <h3>Add from disk</h3>
       <div className="row">
         <button type="button" onClick={() => void add('folder')}>
           Add a model folder…
