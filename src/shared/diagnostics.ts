@@ -545,28 +545,91 @@ export const DIAGNOSTICS = entries({
   // ── first run (src/main/services/first-run.ts) ───────────────────────────────────────────────
   'welcome.no-folder-chosen': { severity: 'fatal', errorCode: 'first-run.no-folder-chosen', template: 'Choose a folder first, or use the suggested one.' },
   'welcome.folder-unusable': { severity: 'fatal', errorCode: 'first-run.folder-unusable', template: 'Attune cannot keep projects in {file}: {detail}. Choose another folder.' },
-  // ── hub: getting a model (src/engine/sources) ────────────────────────────────────────────
-  'hub.bad-repo-id': { severity: 'fatal', template: '"{repo}" is not a Hugging Face model name: write it as organisation/model.' },
+  // ── hub: getting a model from the Hugging Face Hub (src/engine/sources/hub-pull.ts, resolve.ts) ──
+  'hub.bad-repo-id': { severity: 'fatal', template: '"{repo}" is not a Hugging Face model name: write it as organisation/model, for example HuggingFaceTB/SmolLM2-135M-Instruct.' },
+  'hub.token-format': {
+    severity: 'fatal',
+    errorCode: 'hub.bad-token',
+    template: 'The Hugging Face token does not look right: a token starts with "hf_" and has only letters and digits. Copy it again from your Hugging Face settings (Access Tokens).',
+  },
   'hub.bad-token': { severity: 'fatal', template: '{host} refused the Hugging Face token: check that it was copied whole and has not been deleted.' },
-  'hub.gated': { severity: 'fatal', template: '{repo} is gated: accept its licence on {page} while signed in, then give a Hugging Face token and pull again.' },
+  'hub.gated': { severity: 'fatal', template: '{repo} is gated: accept its licence on {page} while signed in, then give a Hugging Face token (HF_TOKEN, or Settings in the app) and pull again.' },
+  'hub.gated-no-access': {
+    severity: 'fatal',
+    errorCode: 'hub.gated',
+    template: 'Your Hugging Face token does not have access to {repo} yet: accept its licence on {page} with the same account, then pull again.',
+  },
   'hub.repo-not-found': { severity: 'fatal', template: 'There is no model {repo} on {host}. Check the name.' },
+  'hub.repo-not-found-no-token': {
+    severity: 'fatal',
+    errorCode: 'hub.repo-not-found',
+    template: 'There is no model {repo} on {host} (if it is private, give a Hugging Face token). Check the name.',
+  },
   'hub.revision-not-found': { severity: 'fatal', template: '{repo} has no revision "{revision}" on {host}. Check the branch, tag or commit.' },
   'hub.file-not-found': { severity: 'fatal', template: 'A file of {repo} is listed but missing on {host}; try again later.' },
   'hub.forbidden': { severity: 'fatal', template: '{host} does not allow downloading {repo} with this token.' },
   'hub.server-error': { severity: 'fatal', template: '{host} answered with an error (HTTP {status}) for {repo}; try again later.' },
-  'hub.bad-answer': { severity: 'fatal', template: '{host} sent an answer about {repo} that Attune cannot use; try again later.' },
+  'hub.server-error-repeated': {
+    severity: 'fatal',
+    errorCode: 'hub.server-error',
+    template: '{host} answered with an error (HTTP {status}) for {repo} several times; try again later. What was downloaded so far is kept.',
+  },
+  'hub.no-commit': { severity: 'fatal', errorCode: 'hub.bad-answer', template: '{host} did not say which version of {repo} "{revision}" is; try again later.' },
+  'hub.bad-index': {
+    severity: 'fatal',
+    errorCode: 'hub.bad-answer',
+    template: 'The weights index of {repo} (model.safetensors.index.json) is not valid, so Attune cannot tell which files make up the model.',
+  },
+  'hub.bad-file-entry': { severity: 'fatal', errorCode: 'hub.bad-answer', template: '{host} listed a file of {repo} with an unusable name or hash ({path}).' },
+  'hub.not-a-model': {
+    severity: 'fatal',
+    errorCode: 'model-format',
+    template: '{repo} is not a model Attune can use: {reason}. Attune needs config.json, tokenizer.json and .safetensors weights.',
+  },
   'hub.unreachable': { severity: 'fatal', template: 'Could not reach {host}: check the internet connection. What was downloaded so far is kept.' },
+  'hub.unreachable-endpoint': {
+    severity: 'fatal',
+    errorCode: 'hub.unreachable',
+    template: 'Could not reach {host}: check the internet connection and the address {endpoint} (HF_ENDPOINT). What was downloaded so far is kept.',
+  },
   'hub.cancelled': { severity: 'info', template: 'The download of {repo} was cancelled; pull again to continue where it stopped.' },
-  'hub.checksum': { severity: 'fatal', template: 'The downloaded {file} of {repo} does not match the checksum the Hub gives for it: it was deleted. Pull again.' },
-  'hub.disk-full': { severity: 'fatal', template: 'Not enough free disk space to download {repo}: it needs {needed} more and {folder} has {free} free.' },
+  'hub.checksum': {
+    severity: 'fatal',
+    template:
+      'The downloaded {file} of {repo} does not match the {hash} the Hub gives for it ({expected}…, got {actual}…): the copy was damaged on the way, so it was deleted. Pull again.',
+  },
+  'hub.disk-full': {
+    severity: 'fatal',
+    template:
+      'Not enough free disk space to download {repo}: it needs {needed} more and the disk holding {folder} has {free} free. Free some space and pull again; what was downloaded so far is kept.',
+  },
+  'hub.disk-full-writing': {
+    severity: 'fatal',
+    errorCode: 'hub.disk-full',
+    template: 'The disk is full: Attune could not write {file}. Free some space and pull again; what was downloaded so far is kept.',
+  },
   'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}. Choose another folder with HF_HUB_CACHE or HF_HOME.' },
-  'hub.not-downloaded': { severity: 'fatal', template: '{repo} is not on this computer yet. Download it with `attune models pull {repo}` or from the Model step.' },
-  'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN instead.' },
-  'catalog.invalid': { severity: 'fatal', template: 'resources/models-catalog.json: {detail}' },
+  'hub.not-downloaded': {
+    severity: 'fatal',
+    template: "{name} is not on this computer yet (looked in {folder}). Download it with `attune models pull {pullArgs}` or from the app's Model step.",
+  },
+  'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it: `attune models pull {repo}`.' },
+  // The app's Settings keep the token (src/main/services/hub-token.ts).
+  'hub.token-not-a-token': {
+    severity: 'fatal',
+    errorCode: 'hub.bad-token',
+    template: 'That does not look like a Hugging Face token: a token starts with "hf_" followed by letters and digits. Copy it again from your Hugging Face settings (Access Tokens).',
+  },
+  'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN in the environment instead.' },
+  // ── catalog: resources/models-catalog.json (src/engine/sources/catalog.ts) ───────────────────
+  'catalog.no-models': { severity: 'fatal', errorCode: 'catalog.invalid', template: 'resources/models-catalog.json has no "models" list.' },
+  'catalog.model-field': { severity: 'fatal', errorCode: 'catalog.invalid', template: 'resources/models-catalog.json: model {index} has no valid "{key}" ({type}).' },
+  // ── models: the list of models on this computer (src/engine/sources/list.ts) ────────────────
   'models.added-invalid': { severity: 'fatal', template: '{file} is not valid JSON; delete it to start the list of added models again.' },
+  'models.path-not-found': { severity: 'fatal', errorCode: 'model-not-found', template: '{path} does not exist. Give a model folder (with config.json) or a .gguf file.' },
+  // ── tune --estimate (src/engine/train/estimate.ts) ──────────────────────────────────────────
   'tune.estimate-cancelled': { severity: 'info', template: 'The time estimate was cancelled.' },
   'tune.estimate-too-short': { severity: 'fatal', template: 'There are too few training steps in this data to time (at least two are needed): add examples or lower the batch size.' },
-  'hub.incomplete': { severity: 'fatal', template: 'The download of {repo} is not complete ({reason}). Pull it again to finish it.' },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

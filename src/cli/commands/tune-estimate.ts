@@ -4,7 +4,6 @@ import { printJson } from '../output.js';
 import { formatDuration } from './models-sources.js';
 import { settingsFromOptions } from '../settings-options.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function printTuneEstimate(o: any): Promise<void> {
   const { estimateTuneTime } = await import('../../engine/index.js');
   for (const need of ['model', 'data'] as const) {

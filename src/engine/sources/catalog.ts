@@ -37,7 +37,7 @@ export interface CatalogMemory {
 
 export function catalogEntries(): CatalogEntry[] {
   const models = (catalogData as { models?: unknown }).models;
-  if (!Array.isArray(models)) throw new AttuneError('catalog.invalid', 'resources/models-catalog.json has no "models" list.', { file: 'resources/models-catalog.json', field: 'models' });
+  if (!Array.isArray(models)) throw new AttuneError('catalog.no-models', {}, { file: 'resources/models-catalog.json', field: 'models' });
   return models.map((m, i) => checkEntry(m, i));
 }
 
@@ -45,7 +45,7 @@ function checkEntry(m: unknown, i: number): CatalogEntry {
   const e = m as Record<string, unknown>;
   const where = { file: 'resources/models-catalog.json' };
   for (const [k, t] of [['repo', 'string'], ['name', 'string'], ['licence', 'string'], ['gated', 'boolean'], ['architecture', 'string'], ['parameters', 'number'], ['downloadBytes', 'number'], ['description', 'string'], ['config', 'object']] as const) {
-    if (typeof e?.[k] !== t) throw new AttuneError('catalog.invalid', `resources/models-catalog.json: model ${i + 1} has no valid "${k}" (${t}).`, { ...where, field: k });
+    if (typeof e?.[k] !== t) throw new AttuneError('catalog.model-field', { index: i + 1, key: k, type: t }, { ...where, field: k });
   }
   return e as unknown as CatalogEntry;
 }

@@ -120,14 +120,14 @@ export function chooseFiles(entries: TreeEntry[], indexShards?: string[]): { kee
 export async function pullModel(opts: PullOptions): Promise<PullResult> {
   const ref = parseRepoRef(opts.repo);
   if (!ref) {
-    throw new AttuneError('hub.bad-repo-id', `"${opts.repo}" is not a Hugging Face model name: write it as organisation/model, for example HuggingFaceTB/SmolLM2-135M-Instruct.`);
+    throw new AttuneError('hub.bad-repo-id', { repo: opts.repo });
   }
   const repo = ref.repo;
   const revision = opts.revision ?? ref.revision ?? 'main';
   const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const token = opts.token ?? (process.env.HF_TOKEN || undefined);
   if (token !== undefined && !/^hf_[A-Za-z0-9]+$/.test(token)) {
-    throw new AttuneError('hub.bad-token', 'The Hugging Face token does not look right: a token starts with "hf_" and has only letters and digits. Copy it again from your Hugging Face settings (Access Tokens).');
+    throw new AttuneError('hub.token-format');
   }
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const ctx = new Transfer(endpoint, repo, revision, token, opts);
@@ -137,7 +137,7 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   report({ phase: 'listing', repo, filesDone: 0, filesTotal: 0, doneBytes: 0, totalBytes: 0, bytesPerSecond: 0 });
   const info = await ctx.api(() => modelInfo({ name: repo, revision, hubUrl: endpoint, accessToken: token, fetch: ctx.fetch, additionalFields: ['sha'] }));
   const commit = (info as { sha?: string }).sha;
-  if (!commit || !/^[0-9a-f]{40}$/.test(commit)) throw new AttuneError('hub.bad-answer', `${ctx.host} did not say which version of ${repo} "${revision}" is; try again later.`);
+  if (!commit || !/^[0-9a-f]{40}$/.test(commit)) throw new AttuneError('hub.no-commit', { host: ctx.host, repo, revision });
   const tree: TreeEntry[] = [];
   await ctx.api(async () => {
     for await (const e of listFiles({ repo, revision: commit, recursive: true, hubUrl: endpoint, accessToken: token, fetch: ctx.fetch })) tree.push(e as TreeEntry);
@@ -163,7 +163,7 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     try {
       shards = [...new Set(Object.values((JSON.parse(await readFile(path.join(snapshotDir, indexEntry.path), 'utf8')) as { weight_map: Record<string, string> }).weight_map))];
     } catch {
-      throw new AttuneError('hub.bad-answer', `The weights index of ${repo} (model.safetensors.index.json) is not valid, so Attune cannot tell which files make up the model.`);
+      throw new AttuneError('hub.bad-index', { repo });
     }
     choice = chooseFiles(tree, shards);
   }
@@ -181,7 +181,7 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   }
   const free = await (opts.freeBytes ?? freeBytes)(repoDir);
   if (needed > 0 && free < needed + 64 * 2 ** 20) {
-    throw new AttuneError('hub.disk-full', `Not enough free disk space to download ${repo}: it needs ${formatSize(needed)} more and the disk holding ${cacheDir} has ${formatSize(free)} free. Free some space and pull again; what was downloaded so far is kept.`, { file: cacheDir });
+    throw new AttuneError('hub.disk-full', { repo, needed: formatSize(needed), folder: cacheDir, free: formatSize(free) }, { file: cacheDir });
   }
 
   for (const e of todo) pulled.push(await pullFile(ctx, repoDir, snapshotDir, commit, e, progress));
@@ -192,7 +192,7 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     await writeFile(path.join(repoDir, 'refs', revision), commit);
   }
   const check = checkSnapshot(snapshotDir);
-  if (!check.complete) throw new AttuneError('model-format', `${repo} is not a model Attune can use: ${check.reason}. Attune needs config.json, tokenizer.json and .safetensors weights.`);
+  if (!check.complete) throw new AttuneError('hub.not-a-model', { repo, reason: check.reason });
   progress.done();
   return {
     repo,
@@ -212,7 +212,7 @@ const etagOf = (e: TreeEntry) => e.lfs?.oid ?? e.oid;
 async function pullFile(ctx: Transfer, repoDir: string, snapshotDir: string, commit: string, e: TreeEntry, progress: Progress): Promise<PulledFile> {
   const etag = etagOf(e);
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(etag) || e.path.split('/').includes('..') || path.isAbsolute(e.path)) {
-    throw new AttuneError('hub.bad-answer', `${ctx.host} listed a file of ${ctx.repo} with an unusable name or hash (${e.path}).`);
+    throw new AttuneError('hub.bad-file-entry', { host: ctx.host, repo: ctx.repo, path: e.path });
   }
   const size = sizeOf(e);
   const blob = path.join(repoDir, 'blobs', etag);
@@ -263,7 +263,7 @@ async function downloadBlob(ctx: Transfer, url: string, blob: string, e: TreeEnt
     await rm(partial, { force: true });
     throw new AttuneError(
       'hub.checksum',
-      `The downloaded ${e.path} of ${ctx.repo} does not match the ${lfs ? 'sha256' : 'checksum'} the Hub gives for it (${expected.slice(0, 12)}…, got ${actual.slice(0, 12)}…): the copy was damaged on the way, so it was deleted. Pull again.`,
+      { file: e.path, repo: ctx.repo, hash: lfs ? 'sha256' : 'checksum', expected: expected.slice(0, 12), actual: actual.slice(0, 12) },
       { file: e.path },
     );
   }
@@ -334,8 +334,8 @@ async function freeBytes(dir: string): Promise<number> {
 
 function diskError(err: unknown, where: string): Error {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC') return new AttuneError('hub.disk-full', `The disk is full: Attune could not write ${where}. Free some space and pull again; what was downloaded so far is kept.`, { file: where });
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new AttuneError('hub.cache-unwritable', `Attune may not write to ${where}. Choose another folder with HF_HUB_CACHE or HF_HOME.`, { file: where });
+  if (code === 'ENOSPC') return new AttuneError('hub.disk-full-writing', { file: where }, { file: where });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new AttuneError('hub.cache-unwritable', { folder: where }, { file: where });
   return err as Error;
 }
 
@@ -419,33 +419,38 @@ class Transfer {
     }
   }
 
+  /** Without a token the model may be private: the message says to give one. */
+  private repoNotFound(): AttuneError {
+    return new AttuneError(this.token ? 'hub.repo-not-found' : 'hub.repo-not-found-no-token', { repo: this.repo, host: this.host });
+  }
+
   private httpError(res: Response): AttuneError {
     const code = res.headers.get('x-error-code');
     const page = `${this.endpoint}/${this.repo}`;
     if (code === 'GatedRepo') {
       return this.token
-        ? new AttuneError('hub.gated', `Your Hugging Face token does not have access to ${this.repo} yet: accept its licence on ${page} with the same account, then pull again.`)
-        : new AttuneError('hub.gated', `${this.repo} is gated: accept its licence on ${page} while signed in, then give a Hugging Face token (HF_TOKEN, or Settings in the app) and pull again.`);
+        ? new AttuneError('hub.gated-no-access', { repo: this.repo, page })
+        : new AttuneError('hub.gated', { repo: this.repo, page });
     }
-    if (code === 'RepoNotFound') {
-      return new AttuneError('hub.repo-not-found', `There is no model ${this.repo} on ${this.host}${this.token ? '' : ' (if it is private, give a Hugging Face token)'}. Check the name.`);
-    }
-    if (code === 'RevisionNotFound') return new AttuneError('hub.revision-not-found', `${this.repo} has no revision "${this.revision}" on ${this.host}. Check the branch, tag or commit.`);
-    if (code === 'EntryNotFound') return new AttuneError('hub.file-not-found', `A file of ${this.repo} is listed but missing on ${this.host}; try again later.`);
-    if (res.status === 401 && this.token) return new AttuneError('hub.bad-token', `${this.host} refused the Hugging Face token: check that it was copied whole and has not been deleted.`);
-    if (res.status === 401 || res.status === 404) return new AttuneError('hub.repo-not-found', `There is no model ${this.repo} on ${this.host}${this.token ? '' : ' (if it is private, give a Hugging Face token)'}. Check the name.`);
-    if (res.status === 403) return new AttuneError('hub.forbidden', `${this.host} does not allow downloading ${this.repo} with this token.`);
-    return new AttuneError('hub.server-error', `${this.host} answered with an error (HTTP ${res.status}) for ${this.repo}; try again later.`);
+    if (code === 'RepoNotFound') return this.repoNotFound();
+    if (code === 'RevisionNotFound') return new AttuneError('hub.revision-not-found', { repo: this.repo, revision: this.revision, host: this.host });
+    if (code === 'EntryNotFound') return new AttuneError('hub.file-not-found', { repo: this.repo, host: this.host });
+    if (res.status === 401 && this.token) return new AttuneError('hub.bad-token', { host: this.host });
+    if (res.status === 401 || res.status === 404) return this.repoNotFound();
+    if (res.status === 403) return new AttuneError('hub.forbidden', { host: this.host, repo: this.repo });
+    return new AttuneError('hub.server-error', { host: this.host, status: res.status, repo: this.repo });
   }
 
   mapError(err: unknown): Error {
     if (isAttuneError(err)) return err;
     if ((err as Error)?.name === 'AbortError' || this.signal?.aborted) {
-      return new AttuneError('hub.cancelled', `The download of ${this.repo} was cancelled; pull again to continue where it stopped.`);
+      return new AttuneError('hub.cancelled', { repo: this.repo });
     }
-    if (err instanceof TransientHttpError) return new AttuneError('hub.server-error', `${this.host} answered with an error (HTTP ${err.status}) for ${this.repo} several times; try again later. What was downloaded so far is kept.`);
+    if (err instanceof TransientHttpError) return new AttuneError('hub.server-error-repeated', { host: this.host, status: err.status, repo: this.repo });
     if (err instanceof TypeError || errCode(err)) {
-      return new AttuneError('hub.unreachable', `Could not reach ${this.host}: check the internet connection${this.endpoint === DEFAULT_ENDPOINT ? '' : ` and the address ${this.endpoint} (HF_ENDPOINT)`}. What was downloaded so far is kept.`);
+      return this.endpoint === DEFAULT_ENDPOINT
+        ? new AttuneError('hub.unreachable', { host: this.host })
+        : new AttuneError('hub.unreachable-endpoint', { host: this.host, endpoint: this.endpoint });
     }
     return err as Error;
   }

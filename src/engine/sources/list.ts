@@ -54,14 +54,14 @@ export function readAddedModels(env: NodeJS.ProcessEnv = process.env): string[] 
     const v = JSON.parse(readFileSync(file, 'utf8')) as { paths?: unknown };
     return Array.isArray(v.paths) ? v.paths.filter((p): p is string => typeof p === 'string') : [];
   } catch {
-    throw new AttuneError('models.added-invalid', `${file} is not valid JSON; delete it to start the list of added models again.`, { file });
+    throw new AttuneError('models.added-invalid', { file }, { file });
   }
 }
 
 /** Remembers a model folder or file; returns its list entry (which says whether it can be tuned). */
 export async function addModel(modelPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ModelListEntry> {
   const abs = path.resolve(modelPath);
-  if (!existsSync(abs)) throw new AttuneError('model-not-found', `${modelPath} does not exist. Give a model folder (with config.json) or a .gguf file.`, { file: modelPath });
+  if (!existsSync(abs)) throw new AttuneError('models.path-not-found', { path: modelPath }, { file: modelPath });
   const entry = describePath(abs, 'added');
   const paths = readAddedModels(env).filter((p) => p !== abs);
   paths.push(abs);

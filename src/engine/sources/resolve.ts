@@ -16,13 +16,13 @@ export function resolveModelName(name: string, env: NodeJS.ProcessEnv = process.
     if (!snap) {
       throw new AttuneError(
         'hub.not-downloaded',
-        `${name} is not on this computer yet (looked in ${hubCacheDir(env)}). Download it with \`attune models pull ${ref.repo}${ref.revision ? ` --revision ${ref.revision}` : ''}\` or from the app's Model step.`,
+        { name, folder: hubCacheDir(env), pullArgs: ref.revision ? `${ref.repo} --revision ${ref.revision}` : ref.repo },
         { file: name },
       );
     }
     const check = checkSnapshot(snap.dir);
     if (!check.complete) {
-      throw new AttuneError('hub.incomplete', `The download of ${ref.repo} is not complete (${check.reason}). Pull it again to finish it: \`attune models pull ${ref.repo}\`.`, { file: snap.dir });
+      throw new AttuneError('hub.incomplete', { repo: ref.repo, reason: check.reason }, { file: snap.dir });
     }
     return snap.dir;
   }

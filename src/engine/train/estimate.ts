@@ -45,8 +45,9 @@ export async function estimateTuneTime(config: Omit<TuneConfig, 'out'> & { out?:
   let start: { stepsPerEpoch: number; trainExamples: number; device: string } | undefined;
   let cancelledByUser = false;
   try {
+    // No checkpoint, evaluation or early stop while timing (100 000 minutes is the most the settings allow).
     await runTuning(
-      { ...config, out: path.join(dir, 'run'), checkpointMinutes: 1e6, evalEvery: 0, earlyStoppingPatience: 0 },
+      { ...config, out: path.join(dir, 'run'), checkpointMinutes: 100_000, evalEvery: 0, earlyStopping: false },
       {
         signal: controller.signal,
         onEvent: (e) => {
@@ -66,9 +67,9 @@ export async function estimateTuneTime(config: Omit<TuneConfig, 'out'> & { out?:
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  if (cancelledByUser || opts.signal?.aborted) throw new AttuneError('tune.estimate-cancelled', 'The time estimate was cancelled.');
+  if (cancelledByUser || opts.signal?.aborted) throw new AttuneError('tune.estimate-cancelled');
   if (!start || stepTimes.length < 2) {
-    throw new AttuneError('tune.estimate-too-short', 'There are too few training steps in this data to time (at least two are needed): add examples or lower the batch size.');
+    throw new AttuneError('tune.estimate-too-short');
   }
   const n = stepTimes.length - 1;
   const secondsPerStep = (stepTimes[n] - stepTimes[0]) / 1000 / n;

@@ -30,10 +30,10 @@ export class HubTokenStore {
   async set(token: string): Promise<void> {
     const t = token.trim();
     if (!TOKEN_PATTERN.test(t)) {
-      throw new AttuneError('hub.bad-token', 'That does not look like a Hugging Face token: a token starts with "hf_" followed by letters and digits. Copy it again from your Hugging Face settings (Access Tokens).');
+      throw new AttuneError('hub.token-not-a-token');
     }
     if (!this.safe.isEncryptionAvailable()) {
-      throw new AttuneError('hub.token-unprotected', 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN in the environment instead.');
+      throw new AttuneError('hub.token-unprotected');
     }
     const data = this.safe.encryptString(t).toString('base64');
     await mkdir(path.dirname(this.file), { recursive: true });

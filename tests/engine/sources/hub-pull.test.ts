@@ -51,7 +51,6 @@ afterAll(async () => {
 let n = 0;
 const freshCache = () => path.join(work, `cache-${n++}`);
 const fileOf = (repo: FakeRepo, p: string) => repo.files.find((f) => f.path === p)!.bytes;
-const requestedPaths = () => hub.requests.map((r) => r.url);
 
 function expectLayout(cache: string, repo: FakeRepo, files: string[]) {
   const repoDir = path.join(cache, `models--${repo.id.replace('/', '--')}`);
