@@ -14,6 +14,7 @@ import type { JobExit } from './jobs/protocol.js';
 import { RunStore, summarize, type RunRecord } from './runs.js';
 import { addModel, touchRecent, type SettingsStore } from './settings.js';
 import { exists, newId, safeSegment, Workspace, writeFileAtomic } from './workspace.js';
+import { removeAddedModel } from './services/added-models.js';
 
 /** File and folder dialogs live in main; the page never names a path on its own. */
 export interface Dialogs {
@@ -388,6 +389,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       addModel(deps.settings, { path: p, kind });
       return describe({ path: p, kind, origin: 'added' });
     },
+    'models.remove': async ({ path: p }) => ({ removed: removeAddedModel(deps.settings, p) }),
     'models.inspect': async ({ path: p }) => describe(await requireModel(p)),
     'models.devices': async () => deps.engine.devices(deps.settings.get().device),
 

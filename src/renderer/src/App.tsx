@@ -54,11 +54,18 @@ export function App() {
   }, []);
 
   const update = useCallback((patch: Partial<WizardState>) => setState((s) => (s ? { ...s, ...patch } : s)), []);
+  const focusHeading = useRef(false);
   const go = useCallback((id: StepId) => {
     setStep(id);
-    // Move focus to the new step's heading, so screen readers announce it.
-    requestAnimationFrame(() => headingRef.current?.focus());
+    // Move focus to the new step's heading once it is drawn, so screen readers announce it.
+    focusHeading.current = true;
   }, []);
+  useEffect(() => {
+    if (focusHeading.current && headingRef.current) {
+      focusHeading.current = false;
+      headingRef.current.focus();
+    }
+  });
   const index = STEPS.findIndex((s) => s.id === step);
   const next = useCallback(() => go(STEPS[Math.min(index + 1, STEPS.length - 1)]!.id), [go, index]);
 
@@ -116,7 +123,7 @@ export function App() {
             info={info}
             onOpen={(project) => {
               setState({ project });
-              setStep(project.data ? 'model' : 'data');
+              go(project.data ? 'model' : 'data');
             }}
           />
         </main>

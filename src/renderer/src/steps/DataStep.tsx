@@ -7,6 +7,9 @@ import type { StepProps } from '../App.js';
 
 const MAX_DROP_BYTES = 20 * 1024 * 1024;
 
+/** Focus an element once React has drawn it. */
+const focusSoon = (id: string) => requestAnimationFrame(() => requestAnimationFrame(() => document.getElementById(id)?.focus()));
+
 async function toBase64(file: File): Promise<string> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let s = '';
@@ -48,6 +51,8 @@ export function DataStep({ state, update, next }: StepProps) {
     setImported(undefined);
     const r = await run('Reading your examples…', () => attune.data.check({ project, source: s.source }));
     if (r) setReport(r);
+    // Focus goes to what the action produced: the report.
+    focusSoon('report-h');
   };
 
   const onDrop = async (e: React.DragEvent) => {
@@ -71,6 +76,7 @@ export function DataStep({ state, update, next }: StepProps) {
       setImported(r);
       setReport(r.report);
       update({ project: { ...state.project, data: { train: r.train, val: r.val, source: staged.source } } });
+      focusSoon('imported-status');
     }
   };
 
@@ -148,7 +154,7 @@ export function DataStep({ state, update, next }: StepProps) {
             </button>
           </div>
           {imported && (
-            <p role="status" className="ok">
+            <p role="status" className="ok" id="imported-status" tabIndex={-1}>
               Imported: {plural(imported.train, 'example')} to learn from and {plural(imported.val, 'example')} held out.
             </p>
           )}
@@ -171,7 +177,8 @@ function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem,
   const warnings = report.problems.filter((p) => !p.rejected);
   return (
     <section className="card" aria-labelledby="report-h">
-      <h2 id="report-h">What Attune found in “{report.source}”</h2>
+      <h2 id="report-h" tabIndex={-1}>
+        What Attune found in “{report.source}”</h2>
       <p className="summary" data-testid="report-summary">
         Read {plural(report.rowsRead, 'row')}: {report.accepted} ready to use
         {report.rejected > 0 ? `, ${report.rejected} left out` : ''}
