@@ -15,6 +15,7 @@ import { RunStore, summarize, type RunRecord } from './runs.js';
 import { addModel, touchRecent, type SettingsStore } from './settings.js';
 import { exists, newId, safeSegment, Workspace, writeFileAtomic } from './workspace.js';
 import { removeAddedModel } from './services/added-models.js';
+import { checkEditedExample, RemovedExamples } from './services/example-edits.js';
 
 /** File and folder dialogs live in main; the page never names a path on its own. */
 export interface Dialogs {
@@ -61,6 +62,7 @@ export function fitFor(tuningBytes: number | undefined, totalMemoryBytes: number
 export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promise<void> } {
   const ws = () => new Workspace(deps.settings.get().workspace);
   const runs = new RunStore(ws);
+  const removedExamples = new RemovedExamples<Awaited<ReturnType<EngineFacade['readExamples']>>[number]>();
   const modelCache = new Map<string, { mtimeMs: number; info: Omit<ModelInfo, 'origin'> }>();
   const sessions = new Map<string, { handle: ChatHandle; hasAdapter: boolean; queue: Promise<unknown> }>();
   const streams = new Map<string, AbortController>();
@@ -342,6 +344,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       return checkData({ project: req.project, source: req.source });
     },
     'data.import': async (req) => {
+      removedExamples.forget(req.project);
       const file = await requireWorking(req.project, req.source);
       const r = await deps.engine.importData(file, {
         format: req.format === 'auto' ? undefined : req.format,
@@ -367,13 +370,24 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       if (!target) throw new AttuneError('example-missing', `There is no example number ${index + 1}.`);
       const at = all.indexOf(target);
       // An edit keeps what the engine recorded about the example (its source row); only the messages change.
+      if (example) checkEditedExample(example.messages, index + 1);
       if (example) all[at] = { ...target, messages: example.messages };
-      else all.splice(at, 1);
+      else removedExamples.remember(project, all.splice(at, 1)[0]!, at);
       await deps.engine.writeExamples(ws().examplesFile(project), all);
       const next = deps.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
       await ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
       const nextList = split === 'train' ? next.train : next.validation;
       return { split, total: nextList.length, offset: index, examples: nextList.slice(index, index + 1).map((e) => ({ messages: e.messages })) };
+    },
+
+    'data.undoRemove': async ({ project }) => {
+      const data = await requireProjectData(project);
+      const all = await deps.engine.readExamples(data.file);
+      removedExamples.restore(project, all);
+      await deps.engine.writeExamples(ws().examplesFile(project), all);
+      const next = deps.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+      await ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
+      return { restored: true };
     },
 
     'models.list': async () => Promise.all((await knownModels()).map(describe)),

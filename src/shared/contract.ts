@@ -432,6 +432,8 @@ export const calls = {
     z.object({ project: projectName, split: z.enum(['train', 'val']), index: z.number().int().min(0), example: example.nullable() }).strict(),
     shape<ExamplesPage>(),
   ),
+  /** Puts back the example removed last (Undo). */
+  'data.undoRemove': call(z.object({ project: projectName }).strict(), shape<{ restored: boolean }>()),
 
   'models.list': call(empty, shape<ModelInfo[]>()),
   /** Opens a dialog for a model folder or a GGUF file; null when the person cancels. */

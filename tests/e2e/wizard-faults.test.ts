@@ -4,6 +4,8 @@
  * main was asked. One browser for all, with the real engine and the tiny model.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, TINY_MODEL } from '../app/harness.js';
@@ -178,4 +180,68 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the wizard as a 
     await expect.poll(() => s.focused()).toBe('button:Save the tuned model');
     expect(s.pageErrors).toEqual([]);
   }, 420_000);
+
+  it('checks edited examples, undoes a removal, keeps the counts of other steps current, and removes a model that cannot be read', async () => {
+    const { page, app, server } = s;
+    await page.goto(server.url);
+    await page.getByLabel('Project name').fill('Walk two');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
+    app.dialogAnswers.push(FIXTURE);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
+    const imported = (await page.getByText(/^Imported: \d+ examples to learn from/).textContent()) ?? '';
+    const train = Number(/Imported: (\d+)/.exec(imported)![1]);
+
+    // Fault 5: an emptied answer is pointed out as it is typed and cannot be saved; main refuses it too.
+    await page.getByRole('button', { name: 'Edit example 1' }).click();
+    const answer = page.getByLabel('Answer');
+    const before = await answer.inputValue();
+    await answer.fill('   ');
+    expect(await page.getByTestId('msg-1-problem').textContent()).toMatch(/^Write the answer: an example with an empty answer cannot teach anything/);
+    expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
+    const mainSays = await page.evaluate<string>(
+      "window.attune.data.saveExample({ project: 'Walk two', split: 'train', index: 0, example: { messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: ' ' }] } }).then(() => 'accepted', (e) => e.message)",
+    );
+    expect(mainSays).toBe('Example 1: the answer is empty; write some text, or remove the example instead.');
+    await answer.fill(`${before} Thanks!`);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => s.focused()).toBe('edit-example-1');
+
+    // Fault 5: removing can be undone; focus goes to the Undo offer, then back to the example.
+    const second = await page.locator('ol.examples > li').nth(1).textContent();
+    await page.getByRole('button', { name: 'Remove example 2' }).click();
+    await expect.poll(() => s.focused()).toBe('undo-remove');
+    expect(await page.getByTestId('removed-status').textContent()).toMatch(/^Example 2 was removed\./);
+    await s.shot('data-removed-undo');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('ol.examples > li').nth(1).textContent()).toBe(second);
+    await expect.poll(() => s.focused()).toBe('edit-example-2');
+    expect(await page.getByText(/^Showing 1–5 of \d+\./).textContent()).toBe(`Showing 1–5 of ${train}.`);
+
+    // Fault 16: after a removal the Tune step counts what is left.
+    await page.getByRole('button', { name: 'Remove example 2' }).click();
+    await page.getByTestId('removed-status').waitFor();
+    await page.locator('#step-tab-tune').click();
+    await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
+    await page.getByText('Advanced settings').click();
+    await expect.poll(() => page.getByTestId('early-stopping-help').textContent()).toContain(`With ${train - 1} examples to learn from`);
+
+    // Fault 9: a file that is not a model can be taken off the list again.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'attune-notmodel-'));
+    const pdf = path.join(dir, 'faq.pdf');
+    await writeFile(pdf, '%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
+    await page.locator('#step-tab-model').click();
+    await page.getByRole('heading', { name: 'Step 2 of 5: Model' }).waitFor();
+    app.dialogAnswers.push(pdf);
+    await page.getByRole('button', { name: 'Add a GGUF file…' }).click();
+    const remove = page.getByRole('button', { name: /^Remove faq(\.pdf)? from this list$/ });
+    await remove.waitFor({ timeout: 30_000 });
+    await s.shot('model-bad-file');
+    await remove.click();
+    await remove.waitFor({ state: 'detached' });
+    expect(await page.getByText(pdf, { exact: true }).count()).toBe(0);
+    expect(app.handlers && (await app.handlers['models.list']({})).some((m) => m.path === pdf)).toBe(false);
+    expect(s.pageErrors).toEqual([]);
+  }, 300_000);
 });
