@@ -184,6 +184,8 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the wizard as a 
   it('checks edited examples, undoes a removal, keeps the counts of other steps current, and removes a model that cannot be read', async () => {
     const { page, app, server } = s;
     await page.goto(server.url);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
     await page.getByLabel('Project name').fill('Walk two');
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
@@ -242,6 +244,46 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the wizard as a 
     await remove.waitFor({ state: 'detached' });
     expect(await page.getByText(pdf, { exact: true }).count()).toBe(0);
     expect(app.handlers && (await app.handlers['models.list']({})).some((m) => m.path === pdf)).toBe(false);
+    expect(s.pageErrors).toEqual([]);
+  }, 300_000);
+
+  it('comes back to a running tune after a reload, and opening the project lands on it', async () => {
+    const { page, app, server } = s;
+    await page.goto(server.url);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.getByLabel('Project name').fill('Walk three');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    app.dialogAnswers.push(FIXTURE);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
+    await page.getByText(/^Imported: /).waitFor();
+    await page.getByRole('button', { name: 'Next: choose a model' }).click();
+    await page.getByRole('heading', { name: 'Step 2 of 5: Model' }).waitFor();
+    if (!(await page.getByText('stories260K-hf', { exact: true }).count())) {
+      app.dialogAnswers.push(TINY_MODEL);
+      await page.getByRole('button', { name: 'Add a model folder…' }).click();
+    }
+    await page.getByLabel(/stories260K-hf/).check();
+    await page.getByRole('button', { name: 'Next: tune' }).click();
+    await page.getByText('Advanced settings').click();
+    await page.getByLabel('Batch size').fill('1');
+    await page.getByLabel('Epochs').fill('50');
+    await page.getByRole('button', { name: 'Start tuning' }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toBe('Training');
+
+    // Fault 6: a reload comes back to the Tune step with the live run, not the project list.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 30_000 }).toBe('Training');
+    await s.shot('reload-live-run');
+    // Opening the project from the list also lands on the live run.
+    await page.getByRole('button', { name: 'Switch project' }).click();
+    await page.getByRole('button', { name: 'Open “Walk three”' }).click();
+    await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 30_000 }).toBe('Training');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toBe('Cancelled');
     expect(s.pageErrors).toEqual([]);
   }, 300_000);
 });

@@ -31,6 +31,23 @@ export interface StepProps {
   next: () => void;
 }
 
+/** Where the person was, kept for the page's session (a reload). */
+interface Place {
+  project: string;
+  step: StepId;
+  modelPath?: string;
+  runId?: string;
+}
+const PLACE_KEY = 'attune.place';
+function readPlace(): Place | undefined {
+  try {
+    const p = JSON.parse(sessionStorage.getItem(PLACE_KEY) ?? 'null') as Place | null;
+    return p && typeof p.project === 'string' && STEPS.some((s) => s.id === p.step) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function applyTheme(theme: Theme) {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
@@ -42,6 +59,24 @@ export function App() {
   const [state, setState] = useState<WizardState>();
   const [step, setStep] = useState<StepId>('data');
   const headingRef = useRef<HTMLHeadingElement>(null);
+
+  /** Opens a project where the person was: on a live run's Tune step, else the saved step, else Data or Model. */
+  const openProject = async (project: ProjectSummary, saved?: Place) => {
+    const runs = await attune.tune.runs({ project: project.name }).catch(() => []);
+    const live = runs.find((r) => ['running', 'pausing', 'cancelling', 'queued'].includes(r.state));
+    setState({ project, ...(live ? { runId: live.runId, modelPath: live.modelPath } : { runId: saved?.runId, modelPath: saved?.modelPath }) });
+    go(live ? 'tune' : (saved?.step ?? (project.data ? 'model' : 'data')));
+  };
+
+  // A reload (or a crash of the page) comes back to the same project and step.
+  useEffect(() => {
+    const saved = readPlace();
+    if (saved) void attune.projects.open({ name: saved.project }).then((p) => openProject(p, saved), () => sessionStorage.removeItem(PLACE_KEY));
+  }, []);
+  useEffect(() => {
+    if (state) sessionStorage.setItem(PLACE_KEY, JSON.stringify({ project: state.project.name, step, modelPath: state.modelPath, runId: state.runId } satisfies Place));
+    else sessionStorage.removeItem(PLACE_KEY);
+  }, [state, step]);
 
   useEffect(() => {
     attune.app
@@ -121,10 +156,7 @@ export function App() {
         <main id="main" className="content">
           <ProjectPicker
             info={info}
-            onOpen={(project) => {
-              setState({ project });
-              go(project.data ? 'model' : 'data');
-            }}
+            onOpen={(project) => void openProject(project)}
           />
         </main>
       ) : (
