@@ -1,6 +1,6 @@
 /** The wizard: a project, then five steps (Data, Model, Tune, Chat, Export). */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppInfo, Theme } from '../../shared/contract.js';
+import type { AppInfo, ProjectSummary, Theme } from '../../shared/contract.js';
 import { attune, errorText } from './api.js';
 import { ProjectPicker } from './ProjectPicker.js';
 import { FirstRun } from './FirstRun.js';

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { Advanced, LengthCheck, ModelInfo, PresetName, RunSummary } from '../../../shared/contract.js';
 import { PRESETS } from '../../../shared/presets.js';
+import { FALLBACK_TEMPLATE } from '../../../shared/templates.js';
 import { attune, errorText } from '../api.js';
 import type { StepProps } from './types.js';
 import { LengthWarning } from './tune/LengthWarning.js';

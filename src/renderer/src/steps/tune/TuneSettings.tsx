@@ -1,6 +1,6 @@
 /** The Tune step's form: a preset, the advanced settings (checked as they are typed), early stopping. */
 import { advanced as advancedSchema, type Advanced, type ModelInfo, type PresetName } from '../../../../shared/contract.js';
-import { DEVICE_LABELS, type DeviceName } from '../../../../shared/devices.js';
+import { DEVICE_LABELS, DEVICE_NAMES } from '../../../../shared/devices.js';
 import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery, TEMPLATE_TITLES } from '../../../../shared/presets.js';
 import { NumberField } from '../../components/NumberField.js';
 import { plural } from '../../format.js';
@@ -76,7 +76,7 @@ export function TuneSettings(p: {
             <label htmlFor="adv-device">Device</label>
             <select id="adv-device" value={advanced.device} aria-describedby="adv-device-help" onChange={(e) => set({ device: e.target.value as Advanced['device'] })}>
               <option value="auto">Automatic</option>
-              {(Object.keys(DEVICE_LABELS) as DeviceName[]).map((d) => (
+              {DEVICE_NAMES.map((d) => (
                 <option key={d} value={d}>
                   {DEVICE_LABELS[d]}
                 </option>
@@ -107,20 +107,20 @@ export function TuneSettings(p: {
           </div>
           <div className="field">
             <label htmlFor="adv-base-weights">Base model in memory</label>
-            <select id="adv-base-weights" value={advanced.baseWeights} aria-describedby="adv-base-weights-help" onChange={(e) => set({ baseWeights: e.target.value as Advanced['baseWeights'] })}>
+            <select id="adv-base-weights" value={advanced.baseStorage} aria-describedby="adv-base-weights-help" onChange={(e) => set({ baseStorage: e.target.value as Advanced['baseStorage'] })}>
               <option value="f32">Exact (most memory)</option>
               <option value="f16">Half size</option>
               <option value="int8">Quarter size</option>
               <option value="int4">Eighth size (least memory)</option>
             </select>
-            <small id="adv-base-weights-help">{ADVANCED_HELP.baseWeights}</small>
+            <small id="adv-base-weights-help">{ADVANCED_HELP.baseStorage}</small>
           </div>
           <div className="field">
             <label>
-              <input type="checkbox" checked={advanced.saveActivationMemory} aria-describedby="adv-activations-help" onChange={(e) => set({ saveActivationMemory: e.target.checked })} /> Save memory while
+              <input type="checkbox" checked={advanced.recomputeActivations} aria-describedby="adv-activations-help" onChange={(e) => set({ recomputeActivations: e.target.checked })} /> Save memory while
               learning (slower)
             </label>
-            <small id="adv-activations-help">{ADVANCED_HELP.saveActivationMemory}</small>
+            <small id="adv-activations-help">{ADVANCED_HELP.recomputeActivations}</small>
           </div>
         </div>
         <fieldset className="card" aria-describedby="early-help">
