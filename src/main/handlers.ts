@@ -30,6 +30,7 @@ export type { Emit } from './services/events.js';
 export { fitFor } from './services/models.js';
 export { SAMPLE_FILE } from './services/project-data.js';
 export { FALLBACK_TEMPLATE } from '../shared/templates.js';
+import { removeAddedModel } from './services/added-models.js';
 
 /** File and folder dialogs live in main; the page never names a path on its own. */
 export interface Dialogs {
@@ -133,8 +134,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.import': async ({ project, source, ...choice }) => data.import(project, source, choice, dataProgress(project, source)),
     'data.examples': async ({ project, split, offset, limit }) => data.examples(project, split, offset, limit),
     'data.saveExample': async ({ project, split, index, example }) => data.saveExample(project, split, index, example),
+    'data.undoRemove': async ({ project }) => data.undoRemove(project),
 
     'models.list': async () => models.list(),
+    'models.remove': async ({ path: p }) => ({ removed: removeAddedModel(deps.settings, p) }),
     'models.add': async ({ kind }) => {
       const p =
         kind === 'folder'

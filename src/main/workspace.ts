@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { AttuneError } from '../shared/errors.js';
 import { projectName } from '../shared/contract.js';
+import { issueText } from '../shared/field-messages.js';
 
 export interface ProjectRecord {
   name: string;
@@ -83,7 +84,7 @@ export class Workspace {
 
   projectDir(name: string): string {
     const parsed = projectName.safeParse(name);
-    if (!parsed.success) throw AttuneError.rendered('project.name', parsed.error.issues[0]?.message ?? '');
+    if (!parsed.success) throw AttuneError.rendered('project.name', `Project name: ${issueText(projectName, parsed.error.issues[0])}`);
     return this.resolve('projects', parsed.data);
   }
   dataDir(name: string): string {

@@ -37,7 +37,7 @@ export const projectName = z
   .trim()
   .min(1, 'Give the project a name.')
   .max(64, 'Use a name of at most 64 characters.')
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, 'Use letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit.');
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._'’-]*$/u, 'Use letters, digits, spaces, apostrophes, dots, dashes or underscores, starting with a letter or digit');
 
 /** Ids minted by main (runs, jobs, sessions, streams, staged files): no path separators. */
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'Not a valid id.').refine((s) => s !== '.' && s !== '..', 'Not a valid id.');
@@ -345,7 +345,7 @@ const columnMap = z.object({ prompt: z.string().max(200).optional(), response: z
 const chatMessage = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) }).strict();
 const example = z.object({ messages: z.array(chatMessage).min(1).max(200) }).strict();
 
-const sampling = z
+export const sampling = z
   .object({
     maxTokens: z.number().int().min(1).max(4096),
     temperature: z.number().min(0).max(5),
@@ -434,10 +434,14 @@ export const calls = {
     z.object({ project: projectName, split: z.enum(['train', 'val']), index: z.number().int().min(0), example: example.nullable() }).strict(),
     shape<ExamplesPage>(),
   ),
+  /** Puts back the example removed last (Undo). */
+  'data.undoRemove': call(z.object({ project: projectName }).strict(), shape<{ restored: boolean }>()),
 
   'models.list': call(empty, shape<ModelInfo[]>()),
   /** Opens a dialog for a model folder or a GGUF file; null when the person cancels. */
   'models.add': call(z.object({ kind: z.enum(['folder', 'gguf']) }).strict(), shape<ModelInfo | null>()),
+  /** Takes a model the person added off the list (its files stay where they are). */
+  'models.remove': call(z.object({ path: z.string().min(1).max(4096) }).strict(), shape<{ removed: boolean }>()),
   'models.inspect': call(z.object({ path: z.string().min(1).max(4096) }).strict(), shape<ModelInfo>()),
   'models.devices': call(empty, shape<DeviceInfo>()),
   // Model sources (src/main/services/hub.ts): the catalog, models other tools downloaded, Hub downloads.

@@ -454,6 +454,8 @@ export const DIAGNOSTICS = entries({
     template: '{where}: {field} is empty, so there is nothing for the model to learn from this example.',
   },
   'data.empty-message': { severity: 'error', template: '{where}: {field} is empty; every message in a conversation needs some text.' },
+  'data.edit-empty': { severity: 'error', template: 'Example {n}: the {field} is empty; write some text, or remove the example instead.' },
+  'data.undo-nothing': { severity: 'error', template: 'There is no removed example to bring back.' },
   'data.no-messages': { severity: 'error', template: '{where}: the conversation has no messages.' },
   'data.unknown-role': {
     severity: 'error',

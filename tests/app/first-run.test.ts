@@ -58,7 +58,7 @@ describe('first run', () => {
 
   it('uses a folder chosen in the dialog; a cancelled dialog changes nothing; "chosen" without a choice is refused', async () => {
     const { fr } = firstRun();
-    await expect(fr.finish({ folder: 'chosen' })).rejects.toMatchObject({ code: 'welcome.no-folder-chosen', message: 'Choose a folder first, or use the suggested one.' });
+    await expect(fr.finish({ folder: 'chosen' })).rejects.toMatchObject({ code: 'first-run.no-folder-chosen', message: 'Choose a folder first, or use the suggested one.' });
     answers.push(null);
     expect(await fr.chooseFolder()).toBeNull();
     expect((await fr.status()).chosenFolder).toBeUndefined();
@@ -76,7 +76,7 @@ describe('first run', () => {
     await writeFile(docs, 'not a folder');
     const { fr, settings } = firstRun();
     const err = await fr.finish({ folder: 'suggested' }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'welcome.folder-unusable', details: { file: path.join(docs, 'Attune') } });
+    expect(err).toMatchObject({ code: 'first-run.folder-unusable', details: { file: path.join(docs, 'Attune') } });
     expect((err as Error).message).toMatch(new RegExp(`^Attune cannot keep projects in ${path.join(docs, 'Attune').replace(/[\\/.]/g, '\\$&')}: .+\\. Choose another folder\\.$`));
     expect(settings.get().firstRunDone).toBeUndefined();
   });

@@ -198,7 +198,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the wizard, end to end', () => {
     await save.click();
     const confirm = page.getByRole('alertdialog', { name: 'Replace the earlier copy?' });
     await confirm.waitFor();
-    expect(await confirm.textContent()).toMatch(/You already saved run run-[\w.-]+ as “Adapter only \(small\)”/);
+    expect(await confirm.textContent()).toMatch(/You already saved the Quick run of .+ \(finished, held-out loss \d+\.\d{3}\) as “Adapter only \(small\)”/);
     await shot('5-export-confirm');
     await confirm.getByRole('button', { name: 'Replace it' }).click();
     await page.getByRole('heading', { name: 'Saved' }).waitFor({ timeout: 60_000 });

@@ -14,6 +14,7 @@ export function registerDevicesCommand(program: Command): void {
       for (const p of probes) {
         const detail = p.available ? (p.gflops !== undefined ? ` — speed test: ${Math.round(p.gflops)} billion calculations a second` : '') : ` — ${p.reason}`;
         process.stdout.write(`${p.available ? 'yes' : 'no '}  ${DEVICE_LABELS[p.device]}${detail}\n`);
+        if (!p.available && p.setup) process.stdout.write(`     To add it on a machine that has one: ${p.setup}\n`);
       }
       process.stdout.write(`\nAutomatic choice: ${DEVICE_LABELS[auto.device]}, because ${auto.reason}.\n`);
     });

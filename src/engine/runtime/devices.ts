@@ -32,6 +32,8 @@ export interface DeviceProbe {
   gflops?: number;
   /** Whether it computes with half-precision numbers (WebGPU needs the adapter's shader-f16). */
   f16?: boolean;
+  /** The command that adds a provider this install lacks: for the CLI to print; the app's words stay in `reason`. */
+  setup?: string;
 }
 
 export interface ResolvedDeviceInfo {
@@ -154,7 +156,8 @@ function ortVersion(): string {
 /** Everything that can change what works or how fast: a change means probing again. */
 function machineKey(): string {
   return JSON.stringify({
-    ort: ortVersion(), platform: process.platform, arch: process.arch, release: os.release(),
+    // format 2: reasons in words, commands apart (setup)
+    format: 2, ort: ortVersion(), platform: process.platform, arch: process.arch, release: os.release(),
     cpu: os.cpus()[0]?.model ?? '', threads: defaultThreads(), cuda: cudaInstalled(), vulkan: process.env.VK_ICD_FILENAMES ?? null,
   });
 }
@@ -204,7 +207,7 @@ async function probeAll(): Promise<DeviceProbe[]> {
       continue;
     }
     if (!backends.has(device) || (device === 'cuda' && !cudaInstalled())) {
-      results.push({ device, available: false, reason: notBundledReason(device) });
+      results.push({ device, available: false, reason: notBundledReason(device), ...(device === 'cuda' && backends.has(device) ? { setup: 'npm run setup:cuda' } : {}) });
       continue;
     }
     // In a child process: what the provider's native code prints is captured, not shown.
@@ -248,7 +251,7 @@ function cudaInstalled(): boolean {
 }
 
 function notBundledReason(device: ResolvedDevice): string {
-  if (device === 'cuda') return 'the CUDA runtime is not installed (run "npm run setup:cuda" on a machine with an NVIDIA GPU)';
+  if (device === 'cuda') return 'NVIDIA GPU support is not installed with this copy of Attune';
   if (device === 'dml') return 'DirectML exists only on Windows';
   return 'this build of ONNX Runtime does not include it';
 }

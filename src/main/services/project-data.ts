@@ -9,6 +9,7 @@ import type { DataReport, Example, ExamplesPage } from '../../shared/contract.js
 import { AttuneError } from '../../shared/errors.js';
 import type { DataOptions, EngineFacade, StoredExample } from '../engine.js';
 import { exists, safeSegment, writeFileAtomic, type Workspace } from '../workspace.js';
+import { checkEditedExample, RemovedExamples } from './example-edits.js';
 
 export const SAMPLE_FILE = 'customer-service.jsonl';
 /** Files read line by line: their rows can be shown and fixed in place. */
@@ -56,6 +57,9 @@ const page = (split: Split, total: number, offset: number, examples: StoredExamp
 });
 
 export class ProjectData {
+  /** The last example removed in each project, for Undo (kept while the app runs). */
+  private readonly removed = new RemovedExamples<StoredExample>();
+
   constructor(
     private readonly ws: () => Workspace,
     private readonly engine: Pick<EngineFacade, 'checkData' | 'importData' | 'readExamples' | 'splitExamples' | 'writeExamples'>,
@@ -96,6 +100,7 @@ export class ProjectData {
   /** Imports the working copy into the project's examples and records the split it was shown with. */
   async import(project: string, source: string, choice: ReadChoice & { valFraction: number; seed: number }, onProgress?: Progress) {
     const file = await this.working(project, source);
+    this.removed.forget(project); // new data replaces the old: nothing to undo any more
     const r = await this.engine.importData(file, { ...readOptions(choice), out: this.ws().examplesFile(project), valFraction: choice.valFraction, seed: choice.seed, onProgress });
     await this.ws().updateProject(project, {
       data: { source, train: r.train, val: r.val, valFraction: choice.valFraction, seed: choice.seed, importedAt: new Date().toISOString() },
@@ -131,13 +136,26 @@ export class ProjectData {
     if (!target) throw new AttuneError('data.example-missing', { number: index + 1 });
     const at = all.indexOf(target);
     // An edit keeps what the engine recorded about the example (its source row); only the messages change.
-    if (example) all[at] = { ...target, messages: example.messages };
-    else all.splice(at, 1);
+    if (example) {
+      checkEditedExample(example.messages, index + 1);
+      all[at] = { ...target, messages: example.messages };
+    } else this.removed.remember(project, all.splice(at, 1)[0]!, at);
     await this.engine.writeExamples(this.ws().examplesFile(project), all);
     const next = this.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
     await this.ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
     const nextList = split === 'train' ? next.train : next.validation;
     return page(split, nextList.length, index, nextList.slice(index, index + 1));
+  }
+
+  /** Puts the last removed example back where it was (Undo). */
+  async undoRemove(project: string): Promise<{ restored: true }> {
+    const data = await this.imported(project);
+    const all = await this.engine.readExamples(data.file);
+    this.removed.restore(project, all);
+    await this.engine.writeExamples(this.ws().examplesFile(project), all);
+    const next = this.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+    await this.ws().updateProject(project, { data: { ...data, train: next.train.length, val: next.validation.length } });
+    return { restored: true };
   }
 }
 

@@ -1,6 +1,6 @@
 /** The wizard: a project, then five steps (Data, Model, Tune, Chat, Export). */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AppInfo, Theme } from '../../shared/contract.js';
+import type { AppInfo, ProjectSummary, Theme } from '../../shared/contract.js';
 import { attune, errorText } from './api.js';
 import { ProjectPicker } from './ProjectPicker.js';
 import { FirstRun } from './FirstRun.js';
@@ -20,6 +20,23 @@ export const STEPS = [
 ] as const;
 export type StepId = (typeof STEPS)[number]['id'];
 
+/** Where the person was, kept for the page's session (a reload). */
+interface Place {
+  project: string;
+  step: StepId;
+  modelPath?: string;
+  runId?: string;
+}
+const PLACE_KEY = 'attune.place';
+function readPlace(): Place | undefined {
+  try {
+    const p = JSON.parse(sessionStorage.getItem(PLACE_KEY) ?? 'null') as Place | null;
+    return p && typeof p.project === 'string' && STEPS.some((s) => s.id === p.step) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function applyTheme(theme: Theme) {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
@@ -32,6 +49,24 @@ export function App() {
   const [step, setStep] = useState<StepId>('data');
   const headingRef = useRef<HTMLHeadingElement>(null);
 
+  /** Opens a project where the person was: on a live run's Tune step, else the saved step, else Data or Model. */
+  const openProject = async (project: ProjectSummary, saved?: Place) => {
+    const runs = await attune.tune.runs({ project: project.name }).catch(() => []);
+    const live = runs.find((r) => ['running', 'pausing', 'cancelling', 'queued'].includes(r.state));
+    setState({ project, ...(live ? { runId: live.runId, modelPath: live.modelPath } : { runId: saved?.runId, modelPath: saved?.modelPath }) });
+    go(live ? 'tune' : (saved?.step ?? (project.data ? 'model' : 'data')));
+  };
+
+  // A reload (or a crash of the page) comes back to the same project and step.
+  useEffect(() => {
+    const saved = readPlace();
+    if (saved) void attune.projects.open({ name: saved.project }).then((p) => openProject(p, saved), () => sessionStorage.removeItem(PLACE_KEY));
+  }, []);
+  useEffect(() => {
+    if (state) sessionStorage.setItem(PLACE_KEY, JSON.stringify({ project: state.project.name, step, modelPath: state.modelPath, runId: state.runId } satisfies Place));
+    else sessionStorage.removeItem(PLACE_KEY);
+  }, [state, step]);
+
   useEffect(() => {
     attune.app
       .info({})
@@ -43,11 +78,18 @@ export function App() {
   }, []);
 
   const update = useCallback((patch: Partial<WizardState>) => setState((s) => (s ? { ...s, ...patch } : s)), []);
+  const focusHeading = useRef(false);
   const go = useCallback((id: StepId) => {
     setStep(id);
-    // Move focus to the new step's heading, so screen readers announce it.
-    requestAnimationFrame(() => headingRef.current?.focus());
+    // Move focus to the new step's heading once it is drawn, so screen readers announce it.
+    focusHeading.current = true;
   }, []);
+  useEffect(() => {
+    if (focusHeading.current && headingRef.current) {
+      focusHeading.current = false;
+      headingRef.current.focus();
+    }
+  });
   const index = STEPS.findIndex((s) => s.id === step);
   const next = useCallback(() => go(STEPS[Math.min(index + 1, STEPS.length - 1)]!.id), [go, index]);
 
@@ -110,10 +152,7 @@ export function App() {
           >
             <ProjectPicker
               info={info}
-              onOpen={(project) => {
-                setState({ project });
-                setStep(project.data ? 'model' : 'data');
-              }}
+              onOpen={(project) => void openProject(project)}
             />
           </FirstRun>
         </main>

@@ -1,6 +1,7 @@
 /** Start or open a project. */
 import { useEffect, useState } from 'react';
-import type { AppInfo, ProjectSummary } from '../../shared/contract.js';
+import { projectName, type AppInfo, type ProjectSummary } from '../../shared/contract.js';
+import { fieldProblem } from '../../shared/field-messages.js';
 import { attune, errorText } from './api.js';
 import { plural } from './format.js';
 
@@ -10,6 +11,8 @@ export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: Pr
   const [error, setError] = useState<string>();
   /** The projects folder after the person changed it here. */
   const [folder, setFolder] = useState<string>();
+  // Checked as the person types, with the rule (and words) the main process uses; an empty field is not scolded.
+  const nameProblem = name === '' ? undefined : fieldProblem(projectName, name);
 
   useEffect(() => {
     attune.projects
@@ -30,6 +33,7 @@ export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: Pr
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
     setError(undefined);
+    if (nameProblem) return;
     try {
       onOpen(await attune.projects.create({ name }));
     } catch (err) {
@@ -55,11 +59,24 @@ export function ProjectPicker({ info, onOpen }: { info?: AppInfo; onOpen: (p: Pr
         <h2>Start a new project</h2>
         <label htmlFor="project-name">Project name</label>
         <div className="row">
-          <input id="project-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="For example: Support answers" required />
-          <button type="submit" className="primary">
+          <input
+            id="project-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="For example: Support answers"
+            required
+            aria-invalid={nameProblem ? true : undefined}
+            aria-describedby={nameProblem ? 'project-name-problem' : undefined}
+          />
+          <button type="submit" className="primary" disabled={!!nameProblem}>
             Create project
           </button>
         </div>
+        {nameProblem && (
+          <span id="project-name-problem" className="field-problem error" data-testid="project-name-problem">
+            {nameProblem}
+          </span>
+        )}
       </form>
       {error && (
         <p role="alert" className="error">

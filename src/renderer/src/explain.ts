@@ -1,6 +1,6 @@
 /** Plain sentences for what the engine reports: untrained tokens, why a run stopped, review numbers. */
 import type { LengthCheck, ReviewReport, RunSummary, UntrainedToken } from '../../shared/contract.js';
-import { plural } from './format.js';
+import { allOf, plural } from './format.js';
 
 /** Tokens that end a turn or a text, by their usual spellings. */
 const END_TOKEN = /^<\/s>$|^<\|?(eot_id|im_end|endoftext|end_of_turn|end|eos)\|?>$/i;
@@ -44,8 +44,8 @@ export function outcomeText(run: RunSummary): string {
       return `Cancelled at step ${step}.`;
     case 'finished':
       return run.validation && run.validation.patience === null
-        ? `Finished all ${plural(step, 'step')} (early stopping was off). ${best}`
-        : `Finished all ${plural(step, 'step')}: the held-out loss never went ${run.validation?.patience ? `${plural(run.validation.patience, 'check')}` : 'long'} in a row without improving, so there was no reason to stop early. ${best}`;
+        ? `Finished ${allOf(step, 'step')} (early stopping was off). ${best}`
+        : `Finished ${allOf(step, 'step')}: the held-out loss never went ${run.validation?.patience ? `${plural(run.validation.patience, 'check')}` : 'long'} in a row without improving, so there was no reason to stop early. ${best}`;
     default:
       return run.bestStep !== null && run.bestStep !== undefined ? best : '';
   }

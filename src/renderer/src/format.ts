@@ -32,3 +32,28 @@ export function formatDuration(seconds: number | undefined): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** A decimal for reading: at most `digits` after the point, no trailing zeros (0.1506849 -> "0.15"). */
+export function formatNumber(x: number | undefined, digits = 2): string {
+  if (x === undefined || !Number.isFinite(x)) return 'unknown';
+  return x.toLocaleString('en-US', { maximumFractionDigits: digits, useGrouping: Math.abs(x) >= 10_000 });
+}
+
+/** "all 12 steps", "its only step". */
+export function allOf(n: number, one: string, many = `${one}s`): string {
+  return n === 1 ? `its only ${one}` : `all ${n} ${many}`;
+}
+
+/** How far through the examples a run is: "pass 1 of 3 over your examples (15% through it)"; epoch 1.0 is the end of pass 1. */
+export function formatEpoch(epoch: number, epochs?: number): string {
+  const pass = Math.max(1, Math.ceil(epoch - 1e-9));
+  const within = Math.round((epoch - (pass - 1)) * 100);
+  return `pass ${pass}${epochs ? ` of ${epochs}` : ''} over your examples (${Math.max(0, Math.min(100, within))}% through it)`;
+}
+
+/** When something happened, in the person's own locale: "4 Dec, 04:41". */
+export function formatWhen(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}

@@ -1,6 +1,9 @@
 /** Step 4: the tuned model and the original side by side on the same prompt, streaming. */
 import { useEffect, useRef, useState } from 'react';
-import type { Example, ReviewReport, RunSummary, Sampling } from '../../../shared/contract.js';
+import { sampling as samplingSchema, type Example, type ReviewReport, type RunSummary, type Sampling } from '../../../shared/contract.js';
+import { firstProblem, NumberField } from '../components/NumberField.js';
+import { runLabel } from '../runs.js';
+import { TaskStatus } from '../components/TaskStatus.js';
 import { attune, errorText } from '../api.js';
 import { reviewSummaryText } from '../explain.js';
 import type { StepProps } from './types.js';
@@ -22,6 +25,9 @@ export function ChatStep({ state, update, next }: StepProps) {
   const [error, setError] = useState<string>();
   const [opening, setOpening] = useState(false);
   const streams = useRef(new Map<string, Which>());
+  /** Set by Stop: the answers still to come are not started. */
+  const stopped = useRef(false);
+  const answersRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     void attune.tune.runs({ project }).then((rs) => setRuns(rs.filter((r) => r.state === 'done')));
@@ -36,6 +42,7 @@ export function ChatStep({ state, update, next }: StepProps) {
     return off;
   }, [project]);
 
+  const samplingProblem = firstProblem(SAMPLING_FIELDS.map((f) => ({ schema: samplingSchema.shape[f.key], value: sampling[f.key] })));
   const runId = state.runId && runs.some((r) => r.runId === state.runId) ? state.runId : runs[0]?.runId;
 
   useEffect(() => {
@@ -63,8 +70,12 @@ export function ChatStep({ state, update, next }: StepProps) {
     if (!session || !prompt.trim()) return;
     setError(undefined);
     setAnswers({ tuned: '', base: '' });
+    stopped.current = false;
+    // Focus goes to the answers, which the button that was pressed now waits for.
+    requestAnimationFrame(() => answersRef.current?.focus());
     const order: Which[] = session.hasAdapter ? ['tuned', 'base'] : ['base'];
     for (const which of order) {
+      if (stopped.current) break;
       const streamId = `s${Date.now()}-${++streamCounter}`;
       streams.current.set(streamId, which);
       setBusy(which);
@@ -82,6 +93,8 @@ export function ChatStep({ state, update, next }: StepProps) {
   };
 
   const stop = () => {
+    stopped.current = true;
+    requestAnimationFrame(() => answersRef.current?.focus());
     for (const id of streams.current.keys()) void attune.chat.stop({ streamId: id });
   };
 
@@ -101,11 +114,16 @@ export function ChatStep({ state, update, next }: StepProps) {
           <select value={runId} onChange={(e) => update({ runId: e.target.value })}>
             {runs.map((r) => (
               <option key={r.runId} value={r.runId}>
-                {r.runId}
+                {runLabel(r)}
               </option>
             ))}
           </select>
         </label>
+      )}
+      {runs.length === 1 && runs[0] && (
+        <p className="muted" data-testid="chat-run">
+          The tuned model is from the {runLabel(runs[0])}.
+        </p>
       )}
       {error && (
         <p role="alert" className="error">
@@ -142,17 +160,16 @@ export function ChatStep({ state, update, next }: StepProps) {
         <details>
           <summary>Answer settings</summary>
           <div className="grid">
-            <NumberField id="s-temp" label="Creativity (temperature)" help="0 always gives the same answer; higher is more varied." value={sampling.temperature} step={0.1} onChange={(v) => setSampling({ ...sampling, temperature: v })} />
-            <NumberField id="s-max" label="Longest answer (tokens)" help="Where the answer is cut off." value={sampling.maxTokens} step={1} onChange={(v) => setSampling({ ...sampling, maxTokens: v })} />
-            <NumberField id="s-topp" label="Top P" help="Only the most likely words that add up to this share are considered." value={sampling.topP} step={0.05} onChange={(v) => setSampling({ ...sampling, topP: v })} />
-            <NumberField id="s-topk" label="Top K" help="Only this many most likely words are considered (0 = no limit)." value={sampling.topK} step={1} onChange={(v) => setSampling({ ...sampling, topK: v })} />
-            <NumberField id="s-seed" label="Seed" help="The same seed and settings give the same answer." value={sampling.seed} step={1} onChange={(v) => setSampling({ ...sampling, seed: v })} />
+            {SAMPLING_FIELDS.map((f) => (
+              <NumberField key={f.key} id={f.id} label={f.label} help={f.help} value={sampling[f.key]} step={f.step} schema={samplingSchema.shape[f.key]} onChange={(v) => setSampling((s) => ({ ...s, [f.key]: v }))} />
+            ))}
           </div>
         </details>
         <div className="row">
-          <button type="submit" className="primary" disabled={!session || !!busy || !prompt.trim()}>
+          <button type="submit" className="primary" disabled={!session || !!busy || !prompt.trim() || !!samplingProblem}>
             Ask both
           </button>
+          {samplingProblem && <span className="error">Fix the answer settings marked in red first.</span>}
           {busy && (
             <button type="button" onClick={stop}>
               Stop
@@ -161,7 +178,7 @@ export function ChatStep({ state, update, next }: StepProps) {
         </div>
       </form>
 
-      <div className="answers">
+      <div className="answers" id="answers" ref={answersRef} tabIndex={-1} aria-label="Answers" data-testid="answers">
         {reference !== undefined && (
           <section className="card answer" aria-labelledby="ans-ref">
             <h2 id="ans-ref">Your answer (reference)</h2>
@@ -184,7 +201,7 @@ export function ChatStep({ state, update, next }: StepProps) {
         </section>
       </div>
 
-      {runId && <ReviewPanel project={project} runId={runId} />}
+      {runId && <ReviewPanel project={project} runId={runId} noHeldOut={state.project.data?.val === 0} />}
 
       <div className="nav-buttons">
         <button type="button" className="primary" onClick={next}>
@@ -195,18 +212,16 @@ export function ChatStep({ state, update, next }: StepProps) {
   );
 }
 
-function NumberField(p: { id: string; label: string; help: string; value: number; step: number; onChange: (v: number) => void }) {
-  return (
-    <div className="field">
-      <label htmlFor={p.id}>{p.label}</label>
-      <input id={p.id} type="number" step={p.step} value={p.value} aria-describedby={`${p.id}-help`} onChange={(e) => p.onChange(Number(e.target.value))} />
-      <small id={`${p.id}-help`}>{p.help}</small>
-    </div>
-  );
-}
+const SAMPLING_FIELDS: { key: keyof Sampling; id: string; label: string; help: string; step: number }[] = [
+  { key: 'temperature', id: 's-temp', label: 'Creativity (temperature)', help: '0 always gives the same answer; higher is more varied.', step: 0.1 },
+  { key: 'maxTokens', id: 's-max', label: 'Longest answer (tokens)', help: 'Where the answer is cut off.', step: 1 },
+  { key: 'topP', id: 's-topp', label: 'Top P', help: 'Only the most likely words that add up to this share are considered.', step: 0.05 },
+  { key: 'topK', id: 's-topk', label: 'Top K', help: 'Only this many most likely words are considered (0 = no limit).', step: 1 },
+  { key: 'seed', id: 's-seed', label: 'Seed', help: 'The same seed and settings give the same answer.', step: 1 },
+];
 
 /** The held-out review: losses of base and tuned, and their answers next to yours, scored. */
-function ReviewPanel({ project, runId }: { project: string; runId: string }) {
+function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: string; noHeldOut: boolean }) {
   const [report, setReport] = useState<ReviewReport>();
   const [progress, setProgress] = useState<{ done: number; total: number }>();
   const [busy, setBusy] = useState(false);
@@ -244,24 +259,26 @@ function ReviewPanel({ project, runId }: { project: string; runId: string }) {
       <p className="muted">
         Attune asks the original and the tuned model the questions it kept aside (the model never learned from them) and puts both answers next to yours.
       </p>
-      <div className="row">
-        <button type="button" onClick={() => void run()} disabled={busy}>
-          {report ? 'Run the review again' : 'Run the review'}
-        </button>
-      </div>
-      <div aria-live="polite">
-        {busy && (
-          <>
-            <label htmlFor="review-progress">{progress ? `Reviewing: ${progress.done} of ${progress.total} done` : 'Loading the model…'}</label>
-            <progress id="review-progress" max={progress?.total ?? 1} value={progress?.done ?? 0} />
-          </>
-        )}
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
+      {noHeldOut ? (
+        <p data-testid="review-unavailable">
+          You kept no held-out examples in the Data step, so there are no questions the model never learned from: the review cannot score it. Ask your own
+          questions above, or keep a share of your examples aside in the Data step and tune again.
         </p>
+      ) : (
+        <div className="row">
+          <button type="button" onClick={() => void run()} disabled={busy}>
+            {report ? 'Run the review again' : 'Run the review'}
+          </button>
+        </div>
       )}
+      <TaskStatus
+        id="review-progress"
+        busy={busy}
+        label={progress ? `Reviewing: ${progress.done} of ${progress.total} done` : 'Loading the model…'}
+        value={progress?.done ?? 0}
+        max={progress?.total ?? 1}
+        error={error}
+      />
       {report && words && (
         <div data-testid="review-report">
           <p data-testid="review-loss">{words.loss}</p>

@@ -7,6 +7,9 @@ import type { StepProps } from './types.js';
 
 const MAX_DROP_BYTES = 20 * 1024 * 1024;
 
+/** Focus an element once React has drawn it. */
+const focusSoon = (id: string) => requestAnimationFrame(() => requestAnimationFrame(() => document.getElementById(id)?.focus()));
+
 async function toBase64(file: File): Promise<string> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let s = '';
@@ -49,6 +52,8 @@ export function DataStep({ state, update, next }: StepProps) {
     setImported(undefined);
     const r = await run('Reading your examples…', () => attune.data.check({ project, source: s.source }));
     if (r) setReport(r);
+    // Focus goes to what the action produced: the report.
+    focusSoon('report-h');
   };
 
   const onDrop = async (e: React.DragEvent) => {
@@ -72,6 +77,7 @@ export function DataStep({ state, update, next }: StepProps) {
       setImported(r);
       setReport(r.report);
       update({ project: { ...state.project, data: { train: r.train, val: r.val, source: staged.source } } });
+      focusSoon('imported-status');
     }
   };
 
@@ -153,14 +159,19 @@ export function DataStep({ state, update, next }: StepProps) {
             </button>
           </div>
           {imported && (
-            <p role="status" className="ok">
+            <p role="status" className="ok" id="imported-status" tabIndex={-1}>
               Imported: {plural(imported.train, 'example')} to learn from and {plural(imported.val, 'example')} held out.
             </p>
           )}
         </section>
       )}
 
-      {(imported || (!staged && state.project.data)) && <ExamplesEditor project={project} key={imported ? `i${imported.train}` : 'existing'} />}
+      {(imported || (!staged && state.project.data)) && <ExamplesEditor
+          project={project}
+          key={imported ? `i${imported.train}` : 'existing'}
+          // The counts the other steps show follow every edit (Tune's "With N examples").
+          onChanged={() => void attune.projects.open({ name: project }).then((p) => update({ project: p }), () => undefined)}
+        />}
 
       <div className="nav-buttons">
         <button type="button" className="primary" onClick={next} disabled={!state.project.data}>
@@ -176,7 +187,8 @@ function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem,
   const warnings = report.problems.filter((p) => !p.rejected);
   return (
     <section className="card" aria-labelledby="report-h">
-      <h2 id="report-h">What Attune found in “{report.source}”</h2>
+      <h2 id="report-h" tabIndex={-1}>
+        What Attune found in “{report.source}”</h2>
       <p className="summary" data-testid="report-summary">
         Read {plural(report.rowsRead, 'row')}: {report.accepted} ready to use
         {report.rejected > 0 ? `, ${report.rejected} left out` : ''}
@@ -249,8 +261,10 @@ function ProblemRow({ problem, onFix }: { problem: DataProblem; onFix: (p: DataP
 
 const PAGE = 5;
 
-function ExamplesEditor({ project }: { project: string }) {
+function ExamplesEditor({ project, onChanged }: { project: string; onChanged: () => void }) {
   const [split, setSplit] = useState<'train' | 'val'>('train');
+  /** The example removed last, until it is put back or another change is made. */
+  const [removed, setRemoved] = useState<{ n: number }>();
   const [page, setPage] = useState<ExamplesPage>();
   const [offset, setOffset] = useState(0);
   const [editing, setEditing] = useState<number>();
@@ -266,10 +280,28 @@ function ExamplesEditor({ project }: { project: string }) {
   useEffect(() => void load(offset, split), [offset, split]);
 
   const save = async (index: number, ex: Example | null) => {
+    setError(undefined);
     try {
       await attune.data.saveExample({ project, split, index, example: ex });
       setEditing(undefined);
+      setRemoved(ex ? undefined : { n: index + 1 });
       await load();
+      onChanged();
+      // Focus goes to what the change produced: the Undo offer, or the saved example's Edit button.
+      requestAnimationFrame(() => document.getElementById(ex ? `edit-example-${index + 1}` : 'undo-remove')?.focus());
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  const undo = async () => {
+    setError(undefined);
+    try {
+      await attune.data.undoRemove({ project });
+      const n = removed?.n;
+      setRemoved(undefined);
+      await load();
+      onChanged();
+      requestAnimationFrame(() => document.getElementById(`edit-example-${n}`)?.focus());
     } catch (e) {
       setError(errorText(e));
     }
@@ -291,6 +323,14 @@ function ExamplesEditor({ project }: { project: string }) {
           {error}
         </p>
       )}
+      {removed && (
+        <p role="status" className="row" data-testid="removed-status">
+          Example {removed.n} was removed.{' '}
+          <button type="button" id="undo-remove" onClick={() => void undo()}>
+            Undo: put example {removed.n} back
+          </button>
+        </p>
+      )}
       {page && (
         <>
           <p className="muted">
@@ -310,7 +350,7 @@ function ExamplesEditor({ project }: { project: string }) {
                     </p>
                   ))}
                   <div className="row">
-                    <button type="button" onClick={() => setEditing(offset + i)}>
+                    <button type="button" id={`edit-example-${offset + i + 1}`} onClick={() => setEditing(offset + i)}>
                       Edit example {offset + i + 1}
                     </button>
                     <button type="button" onClick={() => void save(offset + i, null)}>
@@ -335,28 +375,39 @@ function ExamplesEditor({ project }: { project: string }) {
   );
 }
 
+const ROLE_WORD = { user: 'Question', assistant: 'Answer', system: 'Instructions' } as const;
+
+/** An example's messages as fields; an empty one is pointed out as it is typed (the importer would refuse it), and Save waits. */
 function ExampleForm({ example, onSave, onCancel }: { example: Example; onSave: (e: Example) => void; onCancel: () => void }) {
   const [messages, setMessages] = useState(example.messages);
+  const empty = messages.map((m) => m.content.trim() === '');
   return (
     <form
       onSubmit={(e) => {
         e.preventDefault();
-        onSave({ messages });
+        if (!empty.some(Boolean)) onSave({ messages });
       }}
     >
       {messages.map((m, j) => (
         <div key={j} className="field">
-          <label htmlFor={`msg-${j}`}>{m.role === 'user' ? 'Question' : m.role === 'assistant' ? 'Answer' : 'Instructions'}</label>
+          <label htmlFor={`msg-${j}`}>{ROLE_WORD[m.role]}</label>
           <textarea
             id={`msg-${j}`}
             value={m.content}
             rows={3}
+            aria-invalid={empty[j] ? true : undefined}
+            aria-describedby={empty[j] ? `msg-${j}-problem` : undefined}
             onChange={(e) => setMessages(messages.map((x, k) => (k === j ? { ...x, content: e.target.value } : x)))}
           />
+          {empty[j] && (
+            <span id={`msg-${j}-problem`} className="field-problem error" data-testid={`msg-${j}-problem`}>
+              Write the {ROLE_WORD[m.role].toLowerCase()}: an example with an empty {ROLE_WORD[m.role].toLowerCase()} cannot teach anything. To drop it, cancel and remove the example.
+            </span>
+          )}
         </div>
       ))}
       <div className="row">
-        <button type="submit" className="primary">
+        <button type="submit" className="primary" disabled={empty.some(Boolean)}>
           Save
         </button>
         <button type="button" onClick={onCancel}>

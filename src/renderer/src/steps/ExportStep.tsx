@@ -1,8 +1,11 @@
 /** Step 5: save the tuned model in a form other programs use, or serve it to them on this computer. */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ExportChoice, ExportFormat, ExportResult, RunSummary, ServerInfo } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes } from '../format.js';
+import { runLabel } from '../runs.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { TaskStatus } from '../components/TaskStatus.js';
 import type { StepProps } from './types.js';
 
 export function ExportStep({ state }: StepProps) {
@@ -15,6 +18,12 @@ export function ExportStep({ state }: StepProps) {
   const [busy, setBusy] = useState(false);
   const [confirmReplace, setConfirmReplace] = useState(false);
   const [error, setError] = useState<string>();
+  const saveRef = useRef<HTMLButtonElement>(null);
+  const doneRef = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => {
+    if (result) doneRef.current?.focus();
+  }, [result]);
 
   useEffect(() => {
     void attune.export.choices({}).then(setChoices);
@@ -50,6 +59,12 @@ export function ExportStep({ state }: StepProps) {
     <div className="step">
       <p className="lead">Save your tuned model so other programs can use it. Everything stays in the project's “exports” folder.</p>
       {!run && <p>Finish a training run in the Tune step first.</p>}
+      {run && (
+        <p data-testid="export-run">
+          This saves the tuned model from the <strong>{runLabel(run)}</strong>
+          {runs.length > 1 ? '; choose another run in the Tune step.' : '.'}
+        </p>
+      )}
       <fieldset className="choices">
         <legend>How to save it</legend>
         {choices.map((c) => (
@@ -70,44 +85,38 @@ export function ExportStep({ state }: StepProps) {
         ))}
       </fieldset>
       <div className="row">
-        <button type="button" className="primary" disabled={!run || busy || confirmReplace} onClick={() => void doExport(false)}>
+        <button ref={saveRef} type="button" className="primary" disabled={!run || busy || confirmReplace} onClick={() => void doExport(false)}>
           Save the tuned model
         </button>
       </div>
-      {confirmReplace && (
-        <div className="card dialog" role="alertdialog" aria-labelledby="replace-h" aria-describedby="replace-text">
-          <h2 id="replace-h">Replace the earlier copy?</h2>
-          <p id="replace-text">
-            You already saved run {run?.runId} as “{title}”. Saving again replaces those files.
+      {confirmReplace && run && (
+        <ConfirmDialog
+          id="replace"
+          title="Replace the earlier copy?"
+          returnTo={() => saveRef.current}
+          choices={[
+            { label: 'Replace it', primary: true, onChoose: () => void doExport(true) },
+            { label: 'Keep the earlier copy', onChoose: () => setConfirmReplace(false) },
+          ]}
+        >
+          <p>
+            You already saved the {runLabel(run)} as “{title}”. Saving again replaces those files.
           </p>
-          <div className="row">
-            <button type="button" className="primary" onClick={() => void doExport(true)}>
-              Replace it
-            </button>
-            <button type="button" onClick={() => setConfirmReplace(false)}>
-              Keep the earlier copy
-            </button>
-          </div>
-        </div>
+        </ConfirmDialog>
       )}
-      <div aria-live="polite">
-        {busy && (
-          <>
-            <label htmlFor="export-progress">
-              {progress ? `${progress.stage} ${Math.round(progress.fraction * 100)}%` : 'Exporting…'}
-            </label>
-            <progress id="export-progress" max={1} value={progress?.fraction ?? 0} />
-          </>
-        )}
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <TaskStatus
+        id="export-progress"
+        busy={busy}
+        label={progress ? `${progress.stage} ${Math.round(progress.fraction * 100)}%` : 'Exporting…'}
+        value={progress?.fraction ?? 0}
+        max={1}
+        error={error}
+      />
       {result && (
         <section className="card" aria-labelledby="export-done">
-          <h2 id="export-done">Saved</h2>
+          <h2 id="export-done" ref={doneRef} tabIndex={-1}>
+            Saved
+          </h2>
           <p className="ok">Your model was saved to {result.out}</p>
           <ul>
             {result.files.map((f) => (

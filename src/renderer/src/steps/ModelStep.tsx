@@ -47,6 +47,20 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
     }
   };
 
+  /** Forgets a model the person added (also one Attune cannot read); its files stay where they are. */
+  const remove = async (m: ModelInfo) => {
+    setError(undefined);
+    try {
+      await attune.models.remove({ path: m.path });
+      if (state.modelPath === m.path) update({ modelPath: undefined });
+      await load();
+      // Focus goes to the list's buttons, not the page.
+      requestAnimationFrame(() => document.querySelector<HTMLElement>('input[name="model"]:not([disabled]), .step .row button')?.focus());
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
   return (
     <div className="step">
       <p className="lead">
@@ -113,6 +127,11 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
                 )}
                 <span className="muted path">{m.path}</span>
               </span>
+              {m.origin === 'added' && (
+                <button type="button" className="remove-model" onClick={() => void remove(m)}>
+                  Remove {m.name} from this list
+                </button>
+              )}
             </label>
           ))}
         </fieldset>

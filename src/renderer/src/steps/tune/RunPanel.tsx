@@ -1,0 +1,130 @@
+/** The chosen run: its state, progress, time left, device, loss chart, and pause/resume/cancel. */
+import { useEffect, useMemo, useState } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { MetricsPoint, RunSummary, TuneEvent } from '../../../../shared/contract.js';
+import { DEVICE_LABELS, type DeviceName } from '../../../../shared/devices.js';
+import { attune } from '../../api.js';
+import { formatDuration, formatEpoch, formatNumber } from '../../format.js';
+import { outcomeText } from '../../explain.js';
+import { runTitle, STATE_TEXT } from '../../runs.js';
+
+export const LIVE_STATES: RunSummary['state'][] = ['running', 'pausing', 'cancelling', 'queued'];
+
+/** The chart points and latest step of one run: what is saved, then its live events. */
+function useRunProgress(project: string, runId: string, onTokens: (tokens: string[]) => void) {
+  const [points, setPoints] = useState<MetricsPoint[]>([]);
+  const [last, setLast] = useState<Extract<TuneEvent, { type: 'step' }>>();
+  const [device, setDevice] = useState<{ device: string; why: string }>();
+  useEffect(() => {
+    setPoints([]);
+    setLast(undefined);
+    setDevice(undefined);
+    void attune.tune.metrics({ project, runId }).then((m) => setPoints((p) => (p.length ? p : m)));
+    return attune.tune.onProgress(({ project: p, runId: r, event }) => {
+      if (p !== project || r !== runId) return;
+      if (event.type === 'step') {
+        setLast(event);
+        setPoints((ps) => [...ps, { step: event.step, loss: event.loss, tokensPerSecond: event.tokensPerSecond }]);
+      } else if (event.type === 'eval') {
+        setPoints((ps) => [...ps, { step: event.step, valLoss: event.valLoss }]);
+      } else if (event.type === 'device') {
+        setDevice({ device: event.device, why: event.why });
+      } else if (event.type === 'tokens') {
+        onTokens(event.tokens);
+      }
+    });
+  }, [project, runId]);
+  return { points, last, device };
+}
+
+export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => Promise<RunSummary>) => Promise<void>; onTokens: (tokens: string[]) => void }) {
+  const { project, run: current, act } = p;
+  const { points, last, device } = useRunProgress(project, current.runId, p.onTokens);
+  const live = LIVE_STATES.includes(current.state);
+  const step = last?.step ?? current.step ?? 0;
+  const total = last?.totalSteps ?? current.totalSteps;
+  const chart = useMemo(() => mergeByStep(points), [points]);
+  const deviceName = device?.device ?? current.device;
+
+  return (
+    <section className="card" aria-labelledby="run-h">
+      <h2 id="run-h" tabIndex={-1}>
+        {runTitle(current)}: <span data-testid="run-state">{STATE_TEXT[current.state]}</span>
+      </h2>
+      {current.message && <p className={current.state === 'done' ? 'ok' : 'error'}>{current.message}</p>}
+      {(current.state === 'done' || current.state === 'cancelled') && current.stoppedBecause && (
+        <p className="outcome" data-testid="run-outcome">
+          {outcomeText(current)}
+        </p>
+      )}
+      {current.trainedTokens && current.trainedTokens.length > 0 && (
+        <p className="muted" data-testid="trained-tokens">
+          Also {live ? 'teaching' : 'taught'} the model {current.trainedTokens.length === 1 ? 'a token' : 'tokens'} it had never learned: {current.trainedTokens.join(' ')}.
+        </p>
+      )}
+      <div aria-live="polite">
+        {total ? (
+          <>
+            <label htmlFor="tune-progress">
+              Step {step} of {total}
+              {live && last ? ` — time left: ${formatDuration(last.etaSeconds)}` : ''}
+            </label>
+            <progress id="tune-progress" max={total} value={step} />
+          </>
+        ) : live ? (
+          <p>Preparing the model (the first time this takes a little longer)…</p>
+        ) : null}
+        {last && (
+          <p className="muted" data-testid="run-numbers">
+            Loss {formatNumber(last.loss, 3)} · {formatNumber(last.tokensPerSecond, 0)} tokens per second · {formatEpoch(last.epoch)}
+          </p>
+        )}
+      </div>
+      {deviceName && (
+        <p className="muted">
+          Running on {DEVICE_LABELS[deviceName as DeviceName] ?? deviceName}, because {device?.why ?? current.deviceWhy}.
+        </p>
+      )}
+      <figure className="chart" aria-labelledby="chart-caption">
+        <figcaption id="chart-caption">How far the model's answers are from yours (loss; lower is better). The held-out line shows examples it never learned from.</figcaption>
+        <div className="chart-box" data-testid="loss-chart" data-points={chart.length}>
+          <ResponsiveContainer width="100%" height={260}>
+            <LineChart data={chart} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" stroke="var(--grid)" />
+              <XAxis dataKey="step" stroke="var(--muted)" label={{ value: 'step', position: 'insideBottomRight', offset: -4 }} />
+              <YAxis stroke="var(--muted)" domain={['auto', 'auto']} />
+              <Tooltip contentStyle={{ background: 'var(--surface)', color: 'var(--text)' }} />
+              <Legend />
+              <Line type="monotone" dataKey="loss" name="Training loss" stroke="var(--accent)" dot={false} isAnimationActive={false} connectNulls />
+              <Line type="monotone" dataKey="valLoss" name="Held-out loss" stroke="var(--accent2)" isAnimationActive={false} connectNulls />
+            </LineChart>
+          </ResponsiveContainer>
+        </div>
+      </figure>
+      <div className="row">
+        {current.state === 'running' && (
+          <>
+            <button type="button" onClick={() => void act(() => attune.tune.pause({ project, runId: current.runId }))}>
+              Pause
+            </button>
+            <button type="button" onClick={() => void act(() => attune.tune.cancel({ project, runId: current.runId }))}>
+              Cancel
+            </button>
+          </>
+        )}
+        {current.resumable && (
+          <button type="button" className="primary" onClick={() => void act(() => attune.tune.resume({ project, runId: current.runId }))}>
+            Resume from the last saved point
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/** One row per step with the training and held-out loss side by side. */
+export function mergeByStep(points: MetricsPoint[]): MetricsPoint[] {
+  const byStep = new Map<number, MetricsPoint>();
+  for (const p of points) byStep.set(p.step, { ...byStep.get(p.step), ...p });
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
