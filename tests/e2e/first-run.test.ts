@@ -94,8 +94,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the first run, end to end', () => {
     await shot('3-sample-data');
     expect(await readdir(path.join(docs, 'Attune', 'projects'))).toEqual(['Customer service sample']);
 
-    // Opened again, the app goes straight to the projects, in the folder chosen.
-    await page.reload();
+    // Opened again (a new window: a reload would come back to the open project), the app goes
+    // straight to the projects, in the folder chosen.
+    const first = page;
+    page = await context.newPage();
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    await first.close();
+    await page.goto(server.url);
     await page.getByRole('heading', { name: /Teach a small language model/ }).waitFor();
     expect(await page.getByTestId('projects-folder').textContent()).toBe(path.join(docs, 'Attune'));
     await page.getByRole('button', { name: 'Open “Customer service sample”' }).waitFor();

@@ -86,7 +86,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the wizard as a 
     await page.getByLabel('Seed').fill('1.5');
     expect(await page.getByTestId('adv-seed-problem').textContent()).toBe('Use a whole number from 0 to 2,147,483,647.');
     await page.getByLabel('Epochs').fill('0');
-    expect(await page.getByTestId('adv-epochs-problem').textContent()).toBe('Use a whole number from 1 to 100.');
+    expect(await page.getByTestId('adv-epochs-problem').textContent()).toBe('Use a whole number from 1 to 1000.');
     await s.shot('tune-field-problems');
     await page.getByLabel('Seed').fill('42');
     await page.getByLabel('Epochs').fill('1');
