@@ -28,6 +28,8 @@ import type { ModelConfig } from '../models/config.js';
 import { buildDecoder, lmHeadName, projectionShape, TARGET_MODULE, type LoraTarget } from '../models/decoder.js';
 import type { ModelWeights } from '../models/weights.js';
 import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
+import { DEFAULT_PREFERENCE_BETA, type TrainMethod } from './losses/preference.js';
+import { preferenceSection, type PreferenceSection } from './losses/preference-step.js';
 
 export interface StepGraphOptions {
   rank: number;
@@ -62,6 +64,10 @@ export interface StepGraphOptions {
   evalOnly?: boolean;
   /** The execution provider the graph will run on (ops it lacks are spelled with others). */
   device?: GraphDevice;
+  /** The loss head: instruction tuning (default), or a preference method over interleaved pairs (losses/preference.ts). */
+  method?: TrainMethod;
+  /** DPO's beta, or ORPO's lambda (default 0.1). */
+  beta?: number;
 }
 
 export interface TrainableTensor {
@@ -187,7 +193,21 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const dHiddenParts: Value[] = [];
   const dHeadParts: Value[] = [];
   const headNoGrad = g.identity(headTable, 'head_for_loss');
-  for (let k = 0; k < K; k++) {
+  const method = opts.method ?? 'sft';
+  let pref: PreferenceSection | undefined;
+  if (method !== 'sft') {
+    const untiedRows = opts.trainTokenIds.length && !cfg.tieEmbeddings;
+    pref = preferenceSection(g, {
+      method, beta: opts.beta ?? DEFAULT_PREFERENCE_BETA[method], vocab: cfg.vocab, hidden, head: headNoGrad, flatTargets, lossWeight,
+      tokenScale: lossScale, chunks: K, evalOnly: opts.evalOnly,
+      headRowCols: untiedRows ? g.constant('int64', [opts.trainTokenIds.length], opts.trainTokenIds.map(BigInt), 'trained_token_cols') : undefined,
+    });
+    dHiddenParts.push(...pref.dHiddenParts);
+    dHeadParts.push(...pref.dHeadParts);
+    g.output(pref.seqLogps, 'seq_logps');
+    g.output(pref.rewards, 'rewards');
+  }
+  for (let k = 0; k < (pref ? 0 : K); k++) {
     g.scope(`loss.${k}`, () => {
       const start = g.mul(chunk, g.ints([k]), 'start');
       const end = g.mul(chunk, g.ints([k + 1]), 'end');
@@ -214,7 +234,8 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
       }
     });
   }
-  const lossSum = g.sum(lossParts, 'loss_sum_total');
+  // Preference methods: `loss_sum` is the step-scaled loss of this micro-batch (summed over micro-batches).
+  const lossSum = pref ? g.identity(pref.loss, 'loss_sum_total') : g.sum(lossParts, 'loss_sum_total');
   if (opts.evalOnly) {
     g.output(lossSum, 'loss_sum');
     return pruneToOutputs(g);
