@@ -345,7 +345,7 @@ export type Advanced = z.infer<typeof advanced>;
 // Requests
 
 /** The engine's formats (src/engine/data/types.ts DATA_FORMATS) or 'auto' to detect. */
-const dataFormat = z.enum(['auto', 'alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx']);
+const dataFormat = z.enum(['auto', 'alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx', 'preference']);
 /** Column mapping for table-shaped files: which column holds the prompt, the answer, the system text. */
 const columnMap = z.object({ prompt: z.string().max(200).optional(), response: z.string().max(200).optional(), system: z.string().max(200).optional() }).strict();
 

@@ -162,6 +162,22 @@ export const DIAGNOSTICS = entries({
     severity: 'error',
     template: '{where}: this line is longer than {limit} characters, so it was not read. One example per line is expected.',
   },
+  'data.preference-identical': {
+    severity: 'error',
+    template: '{where}: the chosen and the rejected answers are the same, so there is no preference to learn. Write the better answer as "chosen".',
+  },
+  'data.preference-no-prompt': {
+    severity: 'error',
+    template: '{where}: {field} gives no question to answer. Add a "prompt" field, or write the whole conversation ("Human: … Assistant: …", or a list of messages) in both "chosen" and "rejected".',
+  },
+  'data.preference-diverge': {
+    severity: 'error',
+    template: '{where}: the chosen and rejected conversations should be the same up to the last answer, but they differ at turn {turn}.',
+  },
+  'data.preference-not-answer': {
+    severity: 'error',
+    template: '{where}: {field} should be the assistant\'s answer, but {detail}.',
+  },
   'data.template-error': {
     severity: 'error',
     template: '{where}: the model\'s chat template could not format this conversation ({detail}).',

@@ -7,11 +7,12 @@ import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 
 export type { ChatMessage };
 
-export const DATA_FORMATS = ['alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx'] as const;
+export const DATA_FORMATS = ['alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx', 'preference'] as const;
 /**
  * alpaca/dolly/sharegpt/openai: JSON array or JSONL records of that shape; qa: question/answer
  * pairs (JSON(L) with question/answer or prompt/completion keys, or plain text with Q:/A: lines);
- * csv: any delimited text (comma, semicolon, tab, pipe); xlsx: an Excel workbook.
+ * csv: any delimited text (comma, semicolon, tab, pipe); xlsx: an Excel workbook; preference:
+ * JSON(L) pairs with `chosen` and `rejected` answers (TRL, Anthropic HH, LLaMA-Factory; see preference.ts).
  */
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
@@ -27,6 +28,8 @@ export interface Example {
   /** Content hash of the messages (stable across re-imports and row order). */
   id: string;
   messages: ChatMessage[];
+  /** A preference pair's rejected answer; `messages` then end with the chosen one. */
+  rejected?: string;
   source: SourceRef;
 }
 
@@ -130,6 +133,8 @@ export interface DataReport {
     examples: number;
     multiTurn: number;
     withSystemPrompt: number;
+    /** Examples that are preference pairs (chosen and rejected answers). */
+    pairs?: number;
     tokenCounting: 'model' | 'estimate';
     tokenLengths: LengthStats;
   };
