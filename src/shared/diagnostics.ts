@@ -178,6 +178,17 @@ export const DIAGNOSTICS = entries({
     severity: 'error',
     template: '{where}: {field} should be the assistant\'s answer, but {detail}.',
   },
+  // ── corrections (rate and fix answers) ─────────────────────────────────────────────────
+  'corrections.no-question': { severity: 'error', template: 'There is no question to attach this answer to: the conversation should end with your question.' },
+  'corrections.empty': { severity: 'error', template: 'The corrected answer is empty. Write the answer the model should have given.' },
+  'corrections.unchanged': { severity: 'error', template: 'The corrected answer is the same as the model\'s answer. Change it to the answer you want, or give it a thumbs up instead.' },
+  'corrections.none': { severity: 'error', template: 'There are no corrections yet. Give a wrong answer a thumbs down and write the right one first.' },
+  // ── tune ─────────────────────────────────────────────────────────────────────────────────
+  'tune.no-pairs': {
+    severity: 'fatal',
+    template:
+      'Preference tuning (DPO or ORPO) needs pairs of a better and a worse answer, but line {line} of {file} has only one answer. Use a file with "chosen" and "rejected" answers, or tune with --method sft.',
+  },
   'data.template-error': {
     severity: 'error',
     template: '{where}: the model\'s chat template could not format this conversation ({detail}).',

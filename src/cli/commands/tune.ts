@@ -52,6 +52,8 @@ export function registerTuneCommand(program: Command): void {
     .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'webgpu', 'cuda', 'dml']))
     .addOption(new Option('--base-weights <storage>', 'store the frozen model as f32 (exact) or f16/int8/int4 (less memory)').choices(['f32', 'f16', 'int8', 'int4']))
     .option('--recompute-activations', 'recompute each layer in the backward pass: far less memory for about a third more time')
+    .addOption(new Option('--method <m>', 'sft: learn the answers; dpo: prefer "chosen" over "rejected" answers, from the starting point (--init-adapter); orpo: both at once, from the base').choices(['sft', 'dpo', 'orpo']))
+    .option('--beta <b>', "DPO's beta, or ORPO's weight of the preference term (default 0.1)", numberArg('--beta', 0))
     .option('--json', 'print progress events as JSON lines')
     .action(async (o) => {
       const { runTuning, resumeTuning } = await import('../../engine/index.js');
@@ -74,6 +76,7 @@ export function registerTuneCommand(program: Command): void {
             valFraction: o.valFraction, evalEvery: o.evalEvery, earlyStoppingPatience: o.earlyStoppingPatience,
             initAdapter: o.initAdapter, template: o.template, trainTokens: o.trainTokens, checkpointMinutes: o.checkpointMinutes,
             device: o.device, threads: o.threads, baseStorage: o.baseWeights, recomputeActivations: o.recomputeActivations,
+            method: o.method, beta: o.beta,
           },
           { onEvent: progress, signal: controller.signal },
         );
@@ -106,7 +109,9 @@ function terminalProgress() {
       lastPrint = now;
       const width = 24;
       const filled = Math.round((step / total) * width);
-      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${step}/${total}  loss ${(e.loss as number).toFixed(4)}  ${Math.round(e.tokensPerSecond as number)} tok/s  ETA ${formatDuration(e.etaSeconds as number)}`;
+      const rw = e.rewards as { reward_margin: number; reward_accuracy: number } | undefined;
+      const pref = rw ? `  margin ${rw.reward_margin.toFixed(3)}  preferred ${Math.round(rw.reward_accuracy * 100)}%` : '';
+      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${step}/${total}  loss ${(e.loss as number).toFixed(4)}${pref}  ${Math.round(e.tokensPerSecond as number)} tok/s  ETA ${formatDuration(e.etaSeconds as number)}`;
       process.stdout.write(tty ? `\r${line}` : `${line}\n`);
     } else if (e.type === 'eval') {
       process.stdout.write(`${tty ? '\n' : ''}validation loss at step ${String(e.step)}: ${(e.valLoss as number).toFixed(4)}${e.best ? ' (best so far)' : ''}\n`);

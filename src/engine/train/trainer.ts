@@ -24,6 +24,8 @@ import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics, writeJsonAtomic,
   type CheckpointState,
 } from './run-dir.js';
+import type { TrainMethod } from './losses/preference.js';
+import { chosenTargetTokens, pairLengths, pairRows, preferenceFeeds, referenceLogps, refRows, rewardMetrics, sequenceLogps, type ReferenceLogps } from './preference-run.js';
 import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
 } from './step-graph.js';
@@ -57,6 +59,10 @@ export interface TrainingHyperparameters {
   baseStorage: BaseStorage;
   /** Recompute each layer's activations in the backward pass: far less memory, ~1/3 more compute. */
   recomputeActivations: boolean;
+  /** sft (default), or a preference method: the train/validation rows are then pairs (chosen, rejected, ...). */
+  method?: TrainMethod;
+  /** DPO's beta or ORPO's lambda (default 0.1). */
+  beta?: number;
 }
 
 export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
@@ -86,10 +92,13 @@ export const DEFAULT_HYPERPARAMETERS: TrainingHyperparameters = {
 
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; trainExamples: number; valExamples: number; device: ResolvedDevice; resumedFromStep: number }
-  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number; tokens: number; tokensPerSecond: number; elapsedSeconds: number; etaSeconds: number }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number; tokens: number; tokensPerSecond: number; elapsedSeconds: number; etaSeconds: number; rewards?: RewardMetrics }
   | { type: 'eval'; step: number; valLoss: number; best: boolean }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'done'; step: number; adapterDir: string; bestStep: number | null; bestValLoss: number | null; stoppedBecause: StopReason };
+
+/** DPO/ORPO step metrics (means over the step's pairs), as in metrics.jsonl. */
+export type RewardMetrics = ReturnType<typeof rewardMetrics>;
 
 export type StopReason = 'finished' | 'max-steps' | 'early-stopping' | 'cancelled';
 
@@ -127,12 +136,15 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   await mkdir(runDir, { recursive: true });
 
   const trainIds = input.trainTokens?.ids ?? [];
-  const maxTokens = hp.batchSize * hp.maxLength;
+  // Preference methods: rows are interleaved pairs, and a batch holds batchSize pairs.
+  const pref = hp.method && hp.method !== 'sft' ? hp.method : undefined;
+  const maxTokens = hp.batchSize * hp.maxLength * (pref ? 2 : 1);
   const graphOpts: StepGraphOptions = {
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: maxTokens, trainTokenIds: trainIds,
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
     loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
     recomputeActivations: hp.recomputeActivations ?? false,
+    ...(pref ? { method: pref, beta: hp.beta } : {}),
   };
   const specs = trainableTensors(cfg, graphOpts);
   const shapes = new Map<string, number[]>();
@@ -165,7 +177,7 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
   };
   const stepFile = (await cachedGraph('train', stepKey, build(graphOpts))).modelPath;
   const evalOpts = { ...graphOpts, evalOnly: true };
-  const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
+  const evalFile = input.validation.length || pref === 'dpo' ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
   if (input.trainTokens) await model.weights.ensureLoaded();
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
@@ -178,12 +190,13 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     return evalSession;
   };
 
-  const lengths = input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
-  const microPerEpoch = Math.ceil(input.train.length / hp.batchSize);
+  const lengths = pref ? pairLengths(input.train, hp.maxLength) : input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
+  const rowsOf = (units: number[]) => (pref ? pairRows(input.train, units) : units.map((i) => input.train[i]));
+  const microPerEpoch = Math.ceil(lengths.length / hp.batchSize);
   const stepsPerEpoch = Math.ceil(microPerEpoch / hp.gradAccum);
   const totalSteps = hp.maxSteps ? Math.min(hp.maxSteps, stepsPerEpoch * hp.epochs) : stepsPerEpoch * hp.epochs;
   const padId = 0;
-  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
+  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: lengths.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
 
   // The step graph reads and writes flat vectors (see paramLayout); checkpoints keep names.
   const flat: { params: Float32Array; m: Float32Array; v: Float32Array } = {
@@ -202,8 +215,35 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
     apply: floatTensor(Float32Array.of(apply ? 1 : 0), []),
   });
 
+  // DPO: the reference's log-probabilities, once, at the starting point (never a checkpoint's).
+  let reference: ReferenceLogps | undefined;
+  if (pref === 'dpo') {
+    const start = packTensors(specs, initialTensors(input, specs));
+    const o = { batchPairs: hp.batchSize, maxLength: hp.maxLength, padId };
+    reference = await referenceLogps(runDir, async () => ({
+      train: await sequenceLogps(await evalSessionFor(), input.train, start, o),
+      validation: await sequenceLogps(await evalSessionFor(), input.validation, start, o),
+    }), { train: input.train.length, validation: input.validation.length });
+  }
+
   const evaluate = async (): Promise<number> => {
     const s = await evalSessionFor();
+    if (pref) {
+      let sum = 0;
+      let pairs = 0;
+      for (let i = 0; i < input.validation.length / 2; i += hp.batchSize) {
+        const idx = Array.from({ length: Math.min(hp.batchSize, input.validation.length / 2 - i) }, (_, k) => i + k);
+        const mb = collate(pairRows(input.validation, idx), hp.maxLength, padId);
+        const feeds: Record<string, Tensor> = {
+          ...batchFeeds(mb), ...paramFeeds(),
+          ...preferenceFeeds({ method: pref, pairsInStep: idx.length, chosenTokensInStep: chosenTargetTokens(mb), ref: reference ? refRows(reference.validation, idx) : undefined }),
+        };
+        const out = await s.run(pick(feeds, s.inputNames));
+        sum += (out.loss_sum.data as Float32Array)[0] * idx.length;
+        pairs += idx.length;
+      }
+      return pairs ? sum / pairs : NaN;
+    }
     let total = 0;
     let count = 0;
     for (let i = 0; i < input.validation.length; i += hp.batchSize) {
@@ -242,7 +282,10 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       }
       // One optimizer step = up to gradAccum micro-batches.
       const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
-      const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, padId));
+      const micro = group.map((idx) => collate(rowsOf(idx), hp.maxLength, padId));
+      const pairsInStep = pref ? group.reduce((s, idx) => s + idx.length, 0) : 0;
+      const chosenTokensInStep = pref ? micro.reduce((s, m) => s + chosenTargetTokens(m), 0) : 0;
+      const rewards: number[] = [];
       const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
       const lr = learningRate(state.step + 1, totalSteps, hp.lr, hp.warmupSteps, hp.lrSchedule);
       let acc: Float32Array = new Float32Array(total);
@@ -259,11 +302,13 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
           lr: floatTensor(Float32Array.of(lr), []),
           // Micro-batch index within the run: every micro-batch gets its own dropout masks.
           dropout_step: floatTensor(Float32Array.of(state.step * hp.gradAccum + k), []),
+          ...(pref ? preferenceFeeds({ method: pref, pairsInStep, chosenTokensInStep, ref: reference ? refRows(reference.train, group[k]) : undefined }) : {}),
         };
         const out = await session.run(pick(feeds, session.inputNames));
         lossSum += (out.loss_sum.data as Float32Array)[0];
         scored += (out.tokens.data as Float32Array)[0];
         acc = out['new.acc'].data as Float32Array;
+        if (pref) rewards.push(...(out.rewards.data as Float32Array));
         if (apply) {
           gradNorm = (out.grad_norm.data as Float32Array)[0];
           flat.params = out['new.params'].data as Float32Array;
@@ -276,15 +321,17 @@ export async function train(input: TrainerInput): Promise<TrainerResult> {
       state.batchInEpoch += group.length;
       state.tokensSeen += tokens;
       tokensThisRun += tokens;
-      const loss = scored ? lossSum / scored : NaN;
+      // Preference methods: loss_sum is already the step's mean (scaled by pair_scale/loss_scale).
+      const loss = pref ? lossSum : scored ? lossSum / scored : NaN;
+      const rewardStats = pref ? rewardMetrics(rewards) : undefined;
       state.lastLoss = loss;
       const runSeconds = (performance.now() - startedAt) / 1000;
       state.elapsedSeconds = elapsedBefore + runSeconds;
       const tokensPerSecond = tokensThisRun / Math.max(runSeconds, 1e-9);
       const etaSeconds = ((totalSteps - state.step) * runSeconds) / Math.max(1, state.step - stepsAtStart);
       const epochFloat = state.epoch + state.batchInEpoch / order.length;
-      await appendMetrics(runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond });
-      input.onEvent?.({ type: 'step', step: state.step, totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds });
+      await appendMetrics(runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond, ...rewardStats });
+      input.onEvent?.({ type: 'step', step: state.step, totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds, ...(rewardStats ? { rewards: rewardStats } : {}) });
 
       const evalDue = input.validation.length > 0 && hp.evalEvery > 0 && state.step % hp.evalEvery === 0;
       if (evalDue) {
@@ -357,8 +404,8 @@ function initialTensors(input: TrainerInput, specs: { name: string; shape: numbe
     if (fromAdapter) {
       if (fromAdapter.length !== n) throw new AttuneError('adapter-mismatch', `The starting adapter's ${s.name} has ${fromAdapter.length} values, but this run needs ${n} (different rank or model).`);
       data = Float32Array.from(fromAdapter);
-    } else if (s.name === TOKEN_EMBED_PARAM) data = Float32Array.from(input.trainTokens!.embed);
-    else if (s.name === TOKEN_HEAD_PARAM) data = Float32Array.from(input.trainTokens!.head!);
+    } else if (s.name === TOKEN_EMBED_PARAM) data = withAdapterRows(input, input.trainTokens!.embed, 'embed');
+    else if (s.name === TOKEN_HEAD_PARAM) data = withAdapterRows(input, input.trainTokens!.head!, 'head');
     else if (s.name.endsWith('.A')) {
       const bound = 1 / Math.sqrt(s.shape[1]);
       for (let i = 0; i < n; i++) data[i] = (random() * 2 - 1) * bound;
@@ -367,6 +414,20 @@ function initialTensors(input: TrainerInput, specs: { name: string; shape: numbe
     out.set(`adam.m.${s.name}`, new Float32Array(n));
     out.set(`adam.v.${s.name}`, new Float32Array(n));
   }
+  return out;
+}
+
+/** Token rows to start from: the starting adapter's tuned rows where it has them, else `rows`. */
+function withAdapterRows(input: TrainerInput, rows: Float32Array, which: 'embed' | 'head'): Float32Array<ArrayBuffer> {
+  const out = Float32Array.from(rows);
+  const tr = input.initAdapter?.tokenRows;
+  const from = tr?.[which];
+  if (!tr || !from) return out;
+  const D = input.model.config.hidden;
+  input.trainTokens!.ids.forEach((id, k) => {
+    const j = tr.ids.indexOf(id);
+    if (j >= 0) out.set(from.subarray(j * D, (j + 1) * D), k * D);
+  });
   return out;
 }
 

@@ -11,12 +11,15 @@ import { loadAdapter } from '../adapter/adapter.js';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
 import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
+import { baseRows } from '../models/weights.js';
 import { LORA_TARGETS, type LoraTarget } from '../models/decoder.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
 import { BASE_STORAGES, type BaseStorage } from '../models/base-storage.js';
 import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceChoice, type DeviceProbe } from '../runtime/devices.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
+import { DEFAULT_PREFERENCE_BETA, TRAIN_METHODS } from './losses/preference.js';
+import { METHOD_DEFAULTS, tokenizePairs } from './preference-data.js';
 import { DEFAULT_HYPERPARAMETERS, train, type TrainerResult, type TrainingHyperparameters, type TuneEvent } from './trainer.js';
 
 export interface TuneConfig extends Partial<TrainingHyperparameters> {
@@ -98,9 +101,19 @@ export async function resumeTuning(runDir: string, cb: TuneCallbacks & { threads
 
 function resolveHyperparameters(c: TuneConfig): TrainingHyperparameters {
   const hp: TrainingHyperparameters = { ...DEFAULT_HYPERPARAMETERS };
-  const keys = [...Object.keys(DEFAULT_HYPERPARAMETERS), 'maxSteps'] as (keyof TrainingHyperparameters)[];
+  const keys = [...Object.keys(DEFAULT_HYPERPARAMETERS), 'maxSteps', 'method', 'beta'] as (keyof TrainingHyperparameters)[];
+  const method = c.method ?? 'sft';
+  if (!TRAIN_METHODS.includes(method)) throw new AttuneError('tune-setting', `The training method can be ${TRAIN_METHODS.join(', ')}, not "${String(method)}".`, { field: 'method' });
+  // Each method's own defaults where the person set nothing (see METHOD_DEFAULTS).
+  if (method !== 'sft') Object.assign(hp, METHOD_DEFAULTS[method]);
   for (const key of keys) {
     if (c[key] !== undefined) (hp as unknown as Record<string, unknown>)[key] = c[key];
+  }
+  if (method !== 'sft') {
+    hp.beta ??= DEFAULT_PREFERENCE_BETA[method];
+    if (!(hp.beta > 0)) throw new AttuneError('tune-setting', `${method === 'dpo' ? 'DPO\'s beta' : 'ORPO\'s weight of the preference term'} must be greater than 0 (got ${hp.beta}).`, { field: 'beta' });
+  } else if (c.beta !== undefined) {
+    throw new AttuneError('tune-setting', 'A beta is only used with --method dpo or orpo.', { field: 'beta' });
   }
   if (c.alpha === undefined) hp.alpha = 2 * hp.rank;
   const bad = hp.targets.filter((t) => !LORA_TARGETS.includes(t as LoraTarget));
@@ -165,21 +178,25 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   }
   const examples = await readNormalizedJsonl(dataCopy);
   const { train: trainSet, validation } = splitExamples(examples, { valFraction: saved.valFraction, seed: hp.seed });
-  const tokenize = (e: (typeof examples)[number]) => tokenizeConversation(model.tokenizer, e.messages);
+  const method = hp.method ?? 'sft';
+  const tokenizeSet = (set: typeof examples) =>
+    method === 'sft' ? set.map((e) => tokenizeConversation(model.tokenizer, e.messages)) : tokenizePairs(model.tokenizer, set, saved.data);
   if (saved.trainTokens !== 'none') await model.weights.ensureLoaded(); // to find and seed the rows
   const trainTokens = resolveTrainTokens(model, saved.trainTokens);
   if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
   if (!resume) await writeJsonAtomic(runPaths(runDir).config, saved);
 
-  const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config) : undefined;
+  // The starting adapter's trained token rows (e.g. </s>) are part of the starting point too.
+  if (saved.initAdapter) await model.weights.ensureLoaded();
+  const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config, (ids) => baseRows(model, ids)) : undefined;
   if (initAdapter && (initAdapter.rank !== hp.rank || initAdapter.targets.join() !== hp.targets.join())) {
     throw new AttuneError('adapter-mismatch', `The starting adapter has rank ${initAdapter.rank} on ${initAdapter.targets.join(',')}, but this run uses rank ${hp.rank} on ${hp.targets.join(',')}. Use the same rank and targets.`);
   }
   const result = await train({
     model,
     runDir,
-    train: trainSet.map(tokenize),
-    validation: validation.map(tokenize),
+    train: tokenizeSet(trainSet),
+    validation: tokenizeSet(validation),
     hp,
     device: device.device,
     trainTokens: trainTokens.ids.length ? trainTokens : undefined,
