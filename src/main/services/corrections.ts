@@ -128,7 +128,7 @@ export async function listCorrections(projectDir: string): Promise<Correction[]>
 export async function teachAgainData(projectDir: string, originals: { messages: ChatMessage[] }[], opts: { replay?: number; seed?: number } = {}): Promise<{ file: string; corrections: number; replayed: number }> {
   const corrections = await listCorrections(projectDir);
   if (!corrections.length) throw new AttuneError('corrections.none', formatDiagnostic('corrections.none', {}));
-  const want = Math.min(originals.length, Math.round((opts.replay ?? 2) * corrections.length));
+  const want = Math.min(originals.length, Math.round((opts.replay ?? 1) * corrections.length));
   const order = originals.map((_, i) => i);
   let s = (opts.seed ?? 42) >>> 0;
   const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
@@ -216,7 +216,7 @@ export async function teachAgain(o: TeachAgainOptions): Promise<TeachAgainReport
     {
       model: o.modelPath, data: data.file, out: o.out, initAdapter: o.adapterDir, rank: adapterCfg.r, alpha: adapterCfg.lora_alpha,
       // A few passes over a small set; no validation split (the comparison below is the check).
-      epochs: 4, valFraction: 0, batchSize: 4, lr: 1e-3, warmupSteps: 2,
+      epochs: 10, valFraction: 0, batchSize: 4, lr: 2e-3, warmupSteps: 2,
       ...o.settings,
     },
     { onEvent: o.onEvent, signal: o.signal },
