@@ -564,6 +564,11 @@ export const DIAGNOSTICS = entries({
     template: "The reference answers' scores in {file} do not match this run's data.",
   },
   'tune.beta-without-method': { severity: 'fatal', errorCode: 'tune-setting', template: 'A beta (--beta) is only used with --method dpo or orpo.' },
+  'tune.rpo-alpha-without-dpo': {
+    severity: 'fatal',
+    errorCode: 'tune-setting',
+    template: 'The weight of the chosen answers (--rpo-alpha) is only used with --method dpo (ORPO always learns the chosen answers).',
+  },
   'data.template-error': {
     severity: 'error',
     template: '{where}: the model\'s chat template could not format this conversation ({detail}).',

@@ -102,6 +102,13 @@ export const SETTINGS = {
     defaultText: '0.1',
     placeholder: '<b>',
   }),
+  rpoAlpha: entry({
+    schema: decimal(0, 1000).optional(),
+    kind: 'number',
+    help: "with --method dpo: also learn the chosen answers, adding this many times their mean negative log-likelihood per token to the loss (TRL's rpo_alpha)",
+    defaultText: '0, off',
+    placeholder: '<a>',
+  }),
   rank: entry({
     schema: whole(1, 256).default(16),
     kind: 'int',

@@ -33,6 +33,7 @@ export function hyperparametersOf(s: TuneSettings): TrainingHyperparameters {
   const bad = targets.filter((t) => !LORA_TARGETS.includes(t));
   if (bad.length) throw new AttuneError('tune.targets', { targets: bad.join(', '), choices: LORA_TARGETS.join(', ') }, { field: 'targets' });
   if (s.method === 'sft' && s.beta !== undefined) throw new AttuneError('tune.beta-without-method', {}, { field: 'beta' });
+  if (s.method !== 'dpo' && s.rpoAlpha) throw new AttuneError('tune.rpo-alpha-without-dpo', {}, { field: 'rpo-alpha' });
   const beta = s.method === 'sft' ? undefined : (s.beta ?? DEFAULT_PREFERENCE_BETA[s.method]);
   return { ...pick(s, HYPERPARAMETER_NAMES), alpha: s.alpha ?? 2 * s.rank, targets, baseStorage: s.baseStorage ?? 'f32', ...(beta !== undefined ? { beta } : {}) };
 }

@@ -38,10 +38,10 @@ export interface PreferenceLossHead extends LossHead {
  * row's response tokens (DPO; ORPO takes their mean per row from the sum and the count). Rows are
  * interleaved pairs (chosen, rejected). Extra inputs: `pair_scale` [] (1 / pairs in the optimizer
  * step) and, for DPO, `ref_logps` [B]; `tokenScale` is 1 / chosen response tokens in the step
- * (ORPO's NLL term). lossSum = objective = this micro-batch's share of the step's loss.
+ * (the NLL term of ORPO, and of DPO with `rpoAlpha`). lossSum = objective = this micro-batch's share of the step's loss.
  */
 export function preferenceLossHead(
-  g: GraphBuilder, method: PreferenceMethod, beta: number, logProbs: Value, lossWeight: Value, tokenScale: Value,
+  g: GraphBuilder, method: PreferenceMethod, beta: number, logProbs: Value, lossWeight: Value, tokenScale: Value, rpoAlpha?: number,
 ): PreferenceLossHead {
   const flatWeight = g.reshape(lossWeight, ['tokens'], 'pref_flat_weight');
   const masked = g.mul(logProbs, flatWeight, 'pref_masked_logp');
@@ -50,7 +50,7 @@ export function preferenceLossHead(
   const count = g.reduceSum(lossWeight, [1], false, 'pref_seq_count');
   const pairScale = g.input('pair_scale', 'float32', []);
   const ref = method === 'dpo' ? g.input('ref_logps', 'float32', ['batch']) : undefined;
-  const head = preferenceHead(g, method, { logp: seqLogps, count, ref, pairScale, tokenScale }, beta);
+  const head = preferenceHead(g, method, { logp: seqLogps, count, ref, pairScale, tokenScale, rpoAlpha }, beta);
   const lossSum = g.identity(head.loss, 'loss_sum_total');
   return { lossSum, objective: lossSum, seqLogps, rewards: head.rewards };
 }

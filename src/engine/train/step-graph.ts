@@ -77,6 +77,8 @@ export interface StepGraphOptions {
   method?: TrainMethod;
   /** DPO's beta, or ORPO's lambda (default 0.1). */
   beta?: number;
+  /** DPO: weight of the chosen answers' NLL added to the loss (TRL's rpo_alpha; absent = 0). */
+  rpoAlpha?: number;
 }
 
 export interface TrainableTensor {
@@ -204,7 +206,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   let head: LossHead;
   if (method === 'sft') head = crossEntropyHead(g, logProbs, flatWeight, lossScale);
   else {
-    const pref = preferenceLossHead(g, method, opts.beta ?? DEFAULT_PREFERENCE_BETA[method], logProbs, lossWeight, lossScale);
+    const pref = preferenceLossHead(g, method, opts.beta ?? DEFAULT_PREFERENCE_BETA[method], logProbs, lossWeight, lossScale, opts.rpoAlpha);
     g.output(pref.seqLogps, 'seq_logps');
     g.output(pref.rewards, 'rewards');
     head = pref;

@@ -237,6 +237,7 @@ function stepGraphOptions(input: TrainerInput): StepGraphOptions {
   const pref = preferenceMethod(hp);
   return {
     ...(pref ? { method: pref, beta: hp.beta } : {}),
+    ...(pref === 'dpo' && hp.rpoAlpha ? { rpoAlpha: hp.rpoAlpha } : {}),
     // Preference methods: a micro-batch holds batchSize pairs, two rows each.
     rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: hp.batchSize * hp.maxLength * (pref ? 2 : 1), trainTokenIds: input.trainTokens?.ids ?? [],
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,

@@ -125,4 +125,16 @@ describe('preference runs', () => {
     await expect(runTuning({ ...base, beta: 0.5, out: path.join(tmp, 'beta-sft'), maxSteps: 1 })).rejects.toThrow(/only used with --method dpo or orpo/);
     await expect(runTuning({ ...base, method: 'ppo' as never, out: path.join(tmp, 'ppo'), maxSteps: 1 })).rejects.toThrow(/sft, dpo, orpo/);
   });
+
+  it("DPO with rpoAlpha: the first step's loss is ln 2 + rpoAlpha x the chosen answers' mean NLL per token", async () => {
+    // Same seed, same first batch, same starting point: only the weight of the NLL term differs.
+    const first = async (rpoAlpha: number) => steps((await runTuning({ ...base, method: 'dpo', rpoAlpha, out: path.join(tmp, `rpo-${rpoAlpha}`), maxSteps: 1 })).runDir)[0];
+    const [half, one] = [await first(0.5), await first(1)];
+    const nll = (one.loss! - Math.LN2) / 1;
+    // A random tiny model: the NLL per token is about ln(vocab).
+    expect(nll).toBeGreaterThan(4);
+    expect(half.loss!).toBeCloseTo(Math.LN2 + 0.5 * nll, 4);
+    expect(one).toMatchObject({ rewards_chosen: 0, rewards_rejected: 0, reward_margin: 0 });
+    await expect(runTuning({ ...base, method: 'orpo', rpoAlpha: 1, out: path.join(tmp, 'rpo-orpo'), maxSteps: 1 })).rejects.toThrow(/only used with --method dpo/);
+  });
 });

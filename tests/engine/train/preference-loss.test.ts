@@ -55,6 +55,33 @@ describe('loss heads (float64 finite differences in random directions)', () => {
     });
   }
 
+  it('dpo with rpoAlpha (the chosen answers\' NLL added): gradient, and the graph equals plain arithmetic', async () => {
+    for (const seed of [1, 2]) {
+      const r = await gradcheck(
+        (g, [x, count, ref]) => dpoLoss(g, { logp: g.neg(x), count, ref, pairScale: g.scalar(1 / 3, 'float64'), tokenScale: g.scalar(1 / 17, 'float64'), rpoAlpha: 0.8 }, 0.7).loss,
+        [{ shape: [6], domain: 'positive' }, { shape: [6], domain: 'positive', frozen: true }, { shape: [6], frozen: true }],
+        { label: 'dpo+rpo', seed },
+      );
+      expect(r.maxRelErr).toBeLessThan(1e-6);
+    }
+    const rows = [
+      { logp: -3.2, count: 4, ref: -3.0 },
+      { logp: -5.1, count: 6, ref: -4.0 },
+      { logp: -1.5, count: 2, ref: -1.5 },
+      { logp: -2.5, count: 3, ref: -2.5 },
+    ];
+    const g = new GraphBuilder('rpo');
+    const [logp, count, ref] = (['logp', 'count', 'ref'] as const).map((n) => g.input(n, 'float64', [4]));
+    g.output(dpoLoss(g, { logp, count, ref, pairScale: g.scalar(0.5, 'float64'), tokenScale: g.scalar(1 / 6, 'float64'), rpoAlpha: 2 }, 0.1).loss, 'loss');
+    const s = await ort.InferenceSession.create(serializeGraph(g).model);
+    const t = (k: 'logp' | 'count' | 'ref') => new ort.Tensor('float64', Float64Array.from(rows.map((r) => r[k])), [4]);
+    const out = await s.run({ logp: t('logp'), count: t('count'), ref: t('ref') });
+    const plain = preferenceLossValue('dpo', rows, 0.1).loss;
+    // The NLL term: 2 x (3.2 + 1.5) / (4 + 2) chosen tokens.
+    expect(Number(out.loss.data[0])).toBeCloseTo(plain + (2 * 4.7) / 6, 12);
+    expect(preferenceLossValue('dpo', rows, 0.1, 2).loss).toBeCloseTo(plain + (2 * 4.7) / 6, 12);
+  });
+
   it('the graph heads equal plain arithmetic, and DPO at the reference is ln 2', async () => {
     const rows = [
       { logp: -3.2, count: 4, ref: -3.0 },
@@ -136,6 +163,39 @@ for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3'] as const) {
     }
   });
 }
+
+describe('llama: DPO with rpoAlpha, full training step', () => {
+  it('loss and LoRA gradients match finite differences of the float64 reference', async () => {
+    const dir = path.join(tmp, 'rpo-llama');
+    writeTinyModel(dir, 'llama', { seed: 5, hidden: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24 });
+    const model = await loadModel(dir);
+    const ref = loadReferenceModel(dir);
+    const targets = ['q', 'v', 'down'] as const;
+    const lora = makeRandomLora(ref, { rank: 2, alpha: 4, targets: [...targets], seed: 17, stdA: 0.3, stdB: 0.3 });
+    const params = new Map<string, Float32Array>();
+    for (let l = 0; l < model.config.layers; l++) {
+      for (const t of targets) {
+        params.set(loraParamName(l, t, 'A'), Float32Array.from(lora.A.get(loraModulePath(l, t))!));
+        params.set(loraParamName(l, t, 'B'), Float32Array.from(lora.B.get(loraModulePath(l, t))!));
+      }
+    }
+    const combine = (rows: { sum: number; count: number }[]) => preferenceLossValue('dpo', rows.map((r, i) => ({ logp: -r.sum, count: r.count, ref: REF[i] })), 0.1, 1.5).loss;
+    const opts = { rank: 2, alpha: 4, targets: [...targets], maxTokensPerMicroBatch: 32, trainTokenIds: [], method: 'dpo' as const, beta: 0.1, rpoAlpha: 1.5, ...STEP_DEFAULTS };
+    const expected = referenceLoraGrads(ref, PAIRS.map((s) => s.ids), PAIRS.map((s) => s.lossMask), lora, { combine });
+    const chosenCount = [0, 2].map((i) => PAIRS[i].lossMask.slice(1).reduce((a, b) => a + b, 0)).reduce((a, b) => a + b, 0);
+    const ours = await stepGradients(model, opts, params, PAIRS, {
+      pair_scale: floatTensor(Float32Array.of(1 / 2), []), ref_logps: floatTensor(Float32Array.from(REF), [4]), loss_scale: floatTensor(Float32Array.of(1 / chosenCount), []),
+    });
+    expect(Math.abs(ours.lossSum - expected.loss)).toBeLessThan(1e-4);
+    for (let l = 0; l < model.config.layers; l++) {
+      for (const t of targets) {
+        const key = loraModulePath(l, t);
+        expect(relativeError(ours.grads.get(loraParamName(l, t, 'A'))!, expected.gradA.get(key)!), `${key} dA`).toBeLessThan(1e-3);
+        expect(relativeError(ours.grads.get(loraParamName(l, t, 'B'))!, expected.gradB.get(key)!), `${key} dB`).toBeLessThan(1e-3);
+      }
+    }
+  });
+});
 
 describe('preference steps with trained token rows', () => {
   for (const tie of [true, false]) {

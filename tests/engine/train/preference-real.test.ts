@@ -11,6 +11,11 @@
  *   runner-up) long before "Love" wins; higher learning rates or more passes broke the format
  *   (measured: 5e-4 x 3 passes, 1e-3; also with a first tune that had seen the preferred
  *   signature on a quarter of its examples, at most 38% preferred with the format broken).
+ * - The standard remedy, TRL's rpo_alpha (`rpoAlpha`: add alpha x the chosen answers' mean NLL per
+ *   token to the DPO loss, so the first step's loss is ln 2 + alpha x that NLL): with alpha 1 and
+ *   learning rate 1e-3 (1 pass) DPO from the same SFT adapter does write the preferred signature.
+ *   Measured: 100% preferred, 96% format, 0% old, 100% stopped; at the DPO default 2e-4 it
+ *   was half-way (8% preferred, 33% stopped), at 2e-3 x 2 passes 88% preferred and 88% format.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -93,6 +98,22 @@ describe('preference tuning stories260K', () => {
     // Not reached on this model (see the note at the top): the preferred signature itself.
     expect(after.preferred).toBeLessThan(0.9);
   }, 120_000);
+
+  it('DPO with rpoAlpha 1 (the chosen answers\' NLL added) from the same SFT adapter writes the preferred signature', async () => {
+    const r = await runTuning({ model: STORIES260K_HF_DIR, data: prefData, out: path.join(tmp, 'rpo'), method: 'dpo', rpoAlpha: 1, learningRate: 1e-3, initAdapter: sft.adapterDir, threads: 2 });
+    const m = metrics(r.runDir).filter((x) => x.loss !== undefined);
+    const dpoFirst = metrics(dpo.runDir).filter((x) => x.loss !== undefined)[0];
+    // Same first batch and starting point as the plain DPO run: ln 2 plus the chosen answers' NLL.
+    expect(m[0].rewards_chosen).toBeCloseTo(0, 4);
+    expect(dpoFirst.loss).toBeCloseTo(Math.LN2, 4);
+    expect(m[0].loss).toBeGreaterThan(Math.LN2 + 0.5);
+    const after = await rates(r.adapterDir);
+    console.log('after DPO + rpoAlpha 1:', JSON.stringify(after), 'metrics first/last', JSON.stringify(m[0]), JSON.stringify(m[m.length - 1]));
+    expect(after.old).toBe(0);
+    expect(after.preferred).toBeGreaterThanOrEqual(0.9);
+    expect(after.format).toBeGreaterThanOrEqual(0.9);
+    expect(after.stopped).toBeGreaterThanOrEqual(0.9);
+  }, 180_000);
 
   it('ORPO from the base alone learns the format, the preferred signature and to stop', async () => {
     const base = await rates();

@@ -12,6 +12,9 @@
  *   loss_pair = -log sigmoid(r_chosen - r_rejected)
  * The reference is the run's starting point; its log-probabilities are constants of the data, fed
  * in as `ref_logps`. At the start policy = reference, so every pair's loss is ln 2.
+ * With rpo_alpha (TRL's DPOConfig.rpo_alpha, Pang et al. 2024) the chosen answers' NLL is added:
+ *   loss = mean_pairs(-log sigmoid(r_chosen - r_rejected)) + rpo_alpha * NLL(chosen tokens, mean per token)
+ * so the first step's loss is ln 2 + rpo_alpha * the chosen answers' mean NLL per token.
  *
  * ORPO (Hong et al. 2024, as TRL's ORPOTrainer.odds_ratio_loss):
  *   m = mean log-probability per response token,  log odds(m) = m - log(1 - exp(m))
@@ -55,8 +58,10 @@ export interface PreferenceHeadInputs {
   ref?: Value;
   /** 1 / pairs in the optimizer step (a step may span micro-batches). */
   pairScale: Value;
-  /** ORPO: 1 / chosen response tokens in the optimizer step. */
+  /** ORPO (and DPO with rpoAlpha): 1 / chosen response tokens in the optimizer step. */
   tokenScale?: Value;
+  /** DPO: weight of the chosen answers' NLL added to the loss (0 or absent: plain DPO). */
+  rpoAlpha?: number;
 }
 
 export interface PreferenceHead {
@@ -73,7 +78,14 @@ export function dpoLoss(g: GraphBuilder, x: PreferenceHeadInputs, beta: number):
   const margin = g.sub(r.chosen, r.rejected, 'dpo_margin');
   const perPair = g.neg(logSigmoid(g, margin, 'dpo_log_sigmoid'), 'dpo_pair_loss');
   const loss = g.mul(g.reduceSum(perPair, [0], false, 'dpo_loss_sum'), x.pairScale, 'dpo_loss');
-  return { loss, rewards };
+  if (!x.rpoAlpha) return { loss, rewards };
+  return { loss: g.add(loss, g.mul(chosenNll(g, x, 'rpo'), g.scalar(x.rpoAlpha, dt), 'rpo_weighted'), 'rpo_loss'), rewards };
+}
+
+/** The chosen rows' negative log-likelihood, as a mean over the step's chosen response tokens. */
+function chosenNll(g: GraphBuilder, x: PreferenceHeadInputs, name: string): Value {
+  const chosenLogp = splitPairs(g, x.logp, `${name}_logp`).chosen;
+  return g.mul(g.neg(g.reduceSum(chosenLogp, [0], false, `${name}_chosen_sum`), `${name}_nll_sum`), x.tokenScale!, `${name}_nll`);
 }
 
 export function orpoLoss(g: GraphBuilder, x: PreferenceHeadInputs, lambda: number): PreferenceHead {
@@ -84,8 +96,7 @@ export function orpoLoss(g: GraphBuilder, x: PreferenceHeadInputs, lambda: numbe
   const lo = splitPairs(g, logOdds, 'orpo_log_odds');
   const ratio = logSigmoid(g, g.sub(lo.chosen, lo.rejected, 'orpo_log_odds_ratio'), 'orpo_log_sigmoid');
   const orTerm = g.mul(g.neg(g.reduceSum(ratio, [0], false, 'orpo_ratio_sum'), 'orpo_ratio_neg'), x.pairScale, 'orpo_or_term');
-  const chosenLogp = splitPairs(g, x.logp, 'orpo_logp').chosen;
-  const nll = g.mul(g.neg(g.reduceSum(chosenLogp, [0], false, 'orpo_chosen_sum'), 'orpo_nll_sum'), x.tokenScale!, 'orpo_nll');
+  const nll = chosenNll(g, x, 'orpo');
   const loss = g.add(nll, g.mul(orTerm, g.scalar(lambda, dt), 'orpo_weighted'), 'orpo_loss');
   return { loss, rewards: logOdds };
 }
@@ -95,14 +106,22 @@ export function preferenceHead(g: GraphBuilder, method: PreferenceMethod, x: Pre
 }
 
 /** The same losses in plain float64 arithmetic (for metrics, tests and checks of the graph). */
-export function preferenceLossValue(method: PreferenceMethod, rows: { logp: number; count: number; ref?: number }[], beta: number): { loss: number; rewards: number[] } {
+export function preferenceLossValue(
+  method: PreferenceMethod, rows: { logp: number; count: number; ref?: number }[], beta: number, rpoAlpha = 0,
+): { loss: number; rewards: number[] } {
   const logSig = (z: number) => Math.min(z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
   const pairs = rows.length / 2;
   if (method === 'dpo') {
     const rewards = rows.map((r) => beta * (r.logp - r.ref!));
     let loss = 0;
-    for (let i = 0; i < pairs; i++) loss -= logSig(rewards[2 * i] - rewards[2 * i + 1]);
-    return { loss: loss / pairs, rewards };
+    let nll = 0;
+    let tokens = 0;
+    for (let i = 0; i < pairs; i++) {
+      loss -= logSig(rewards[2 * i] - rewards[2 * i + 1]);
+      nll -= rows[2 * i].logp;
+      tokens += rows[2 * i].count;
+    }
+    return { loss: loss / pairs + (rpoAlpha ? (rpoAlpha * nll) / Math.max(tokens, 1) : 0), rewards };
   }
   const rewards = rows.map((r) => {
     const m = r.logp / Math.max(r.count, 1);
