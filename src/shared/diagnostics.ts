@@ -534,6 +534,44 @@ export const DIAGNOSTICS = entries({
     severity: 'error',
     template: '{where}: this line is longer than {limit} characters, so it was not read. One example per line is expected.',
   },
+  'data.preference-identical': {
+    severity: 'error',
+    template: '{where}: the chosen and the rejected answers are the same, so there is no preference to learn. Write the better answer as "chosen".',
+  },
+  'data.preference-no-prompt': {
+    severity: 'error',
+    template: '{where}: {field} gives no question to answer. Add a "prompt" field, or write the whole conversation ("Human: … Assistant: …", or a list of messages) in both "chosen" and "rejected".',
+  },
+  'data.preference-diverge': {
+    severity: 'error',
+    template: '{where}: the chosen and rejected conversations should be the same up to the last answer, but they differ at turn {turn}.',
+  },
+  'data.preference-not-answer': {
+    severity: 'error',
+    template: '{where}: {field} should be the assistant\'s answer, but {detail}.',
+  },
+  // ── corrections (rate and fix answers) ─────────────────────────────────────────────────
+  'corrections.no-question': { severity: 'error', template: 'There is no question to attach this answer to: the conversation should end with your question.' },
+  'corrections.empty': { severity: 'error', template: 'The corrected answer is empty. Write the answer the model should have given.' },
+  'corrections.unchanged': { severity: 'error', template: 'The corrected answer is the same as the model\'s answer. Change it to the answer you want, or give it a thumbs up instead.' },
+  'corrections.none': { severity: 'error', template: 'There are no corrections yet. Give a wrong answer a thumbs down and write the right one first.' },
+  // ── tune ─────────────────────────────────────────────────────────────────────────────────
+  'tune.no-pairs': {
+    severity: 'fatal',
+    template:
+      'Preference tuning (DPO or ORPO) needs pairs of a better and a worse answer, but line {line} of {file} has only one answer. Use a file with "chosen" and "rejected" answers, or tune with --method sft.',
+  },
+  'tune.reference-mismatch': {
+    severity: 'fatal',
+    errorCode: 'checkpoint-mismatch',
+    template: "The reference answers' scores in {file} do not match this run's data.",
+  },
+  'tune.beta-without-method': { severity: 'fatal', errorCode: 'tune-setting', template: 'A beta (--beta) is only used with --method dpo or orpo.' },
+  'tune.rpo-alpha-without-dpo': {
+    severity: 'fatal',
+    errorCode: 'tune-setting',
+    template: 'The weight of the chosen answers (--rpo-alpha) is only used with --method dpo (ORPO always learns the chosen answers).',
+  },
   'data.template-error': {
     severity: 'error',
     template: '{where}: the model\'s chat template could not format this conversation ({detail}).',

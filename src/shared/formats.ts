@@ -3,9 +3,11 @@
 /**
  * alpaca/dolly/sharegpt/openai: JSON array or JSONL records of that shape; qa: question/answer
  * pairs (JSON(L) with question/answer or prompt/completion keys, or plain text with Q:/A: lines);
- * csv: any delimited text (comma, semicolon, tab, pipe); xlsx: an Excel workbook.
+ * csv: any delimited text (comma, semicolon, tab, pipe); xlsx: an Excel workbook; preference:
+ * JSON(L) pairs with `chosen` and `rejected` answers (TRL, Anthropic HH, LLaMA-Factory; see
+ * src/engine/data/preference.ts).
  */
-export const DATA_FORMATS = ['alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx'] as const;
+export const DATA_FORMATS = ['alpaca', 'dolly', 'sharegpt', 'openai', 'qa', 'csv', 'xlsx', 'preference'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
 /** A data format, or 'auto' to detect it from the file. */

@@ -43,6 +43,8 @@ const yesNo = () => z.boolean({ error: 'Choose yes or no.' });
 export const LR_SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const BASE_STORAGE_CHOICES = ['f32', 'f16', 'int8', 'int4'] as const;
 export const DEVICE_CHOICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml'] as const;
+/** sft: learn the answers; dpo/orpo: prefer the `chosen` answers of preference pairs over the `rejected` ones. */
+export const TRAIN_METHODS = ['sft', 'dpo', 'orpo'] as const;
 /** The projections LoRA may adapt (the engine's LORA_TARGETS, src/engine/models). */
 const TARGET_NAME = /^[a-z][a-z_]{0,15}$/;
 /** A chat template name: 'model' (the model's own) or one of the engine's named templates. */
@@ -86,6 +88,27 @@ export const SETTINGS = {
   warmupSteps: entry({ schema: whole(0, 1_000_000).default(10), kind: 'int', help: 'steps of linear warmup' }),
   weightDecay: entry({ schema: decimal(0, 1).default(0), kind: 'number', help: 'AdamW weight decay', placeholder: '<w>' }),
   // ---- what is learned
+  method: entry({
+    schema: oneOf(TRAIN_METHODS).default('sft'),
+    kind: 'choice',
+    help: 'sft: learn the answers; dpo: prefer "chosen" over "rejected" answers, from the starting point (--init-adapter); orpo: both at once, from the base (dpo: learning rate 2e-4 and 1 epoch, orpo: 2e-3 and 4, unless given)',
+    explain: 'What the model learns from: your answers (instruction tuning), or pairs of a better and a worse answer (preference tuning: DPO from an earlier tune, ORPO from the base model).',
+    placeholder: '<method>',
+  }),
+  beta: entry({
+    schema: decimal(0, 1000, { above: true }).optional(),
+    kind: 'number',
+    help: "DPO's beta, or ORPO's weight of the preference term (only with --method dpo or orpo)",
+    defaultText: '0.1',
+    placeholder: '<b>',
+  }),
+  rpoAlpha: entry({
+    schema: decimal(0, 1000).optional(),
+    kind: 'number',
+    help: "with --method dpo: also learn the chosen answers, adding this many times their mean negative log-likelihood per token to the loss (TRL's rpo_alpha)",
+    defaultText: '0, off',
+    placeholder: '<a>',
+  }),
   rank: entry({
     schema: whole(1, 256).default(16),
     kind: 'int',

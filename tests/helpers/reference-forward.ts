@@ -631,14 +631,20 @@ function sequenceLossSum(logits: Float64Array, V: number, ex: LossExample): { su
   return { sum, count };
 }
 
-function batchLoss(m: ReferenceModel, batch: readonly LossExample[], override: Map<string, Float64Array> | undefined): { loss: number; count: number } {
+/** A loss over the sequences' summed cross-entropies (e.g. a preference loss); default: the token mean. */
+export type SequenceLossCombiner = (rows: { sum: number; count: number }[]) => number;
+
+function batchLoss(m: ReferenceModel, batch: readonly LossExample[], override: Map<string, Float64Array> | undefined, combine?: SequenceLossCombiner): { loss: number; count: number } {
   let sum = 0;
   let count = 0;
+  const rows: { sum: number; count: number }[] = [];
   for (const ex of batch) {
     const r = sequenceLossSum(forwardWithWeights(m, ex.tokenIds, override), m.config.vocab, ex);
+    rows.push(r);
     sum += r.sum;
     count += r.count;
   }
+  if (combine) return { loss: combine(rows), count };
   if (count === 0) throw new Error('loss: no masked target tokens');
   return { loss: sum / count, count };
 }
@@ -674,7 +680,7 @@ export function referenceLoraGrads(
   tokenIds: readonly number[] | readonly (readonly number[])[],
   lossMask: ArrayLike<number> | readonly ArrayLike<number>[],
   lora: ReferenceLora,
-  opts: { eps?: number } = {},
+  opts: { eps?: number; combine?: SequenceLossCombiner } = {},
 ): LoraGrads {
   const m = asModel(model);
   const eps = opts.eps ?? 1e-5;
@@ -694,7 +700,7 @@ export function referenceLoraGrads(
     override.set(wName, mergedWeight(m.weights.get(wName)!, o!, i!, Aw.get(path)!, Bw.get(path)!, r, s));
   };
   for (const path of Aw.keys()) remerge(path);
-  const base = batchLoss(m, batch, override);
+  const base = batchLoss(m, batch, override, opts.combine);
   const gradA = new Map<string, Float64Array>();
   const gradB = new Map<string, Float64Array>();
   for (const [which, params, grads] of [
@@ -708,10 +714,10 @@ export function referenceLoraGrads(
         const orig = arr[i]!;
         arr[i] = orig + eps;
         remerge(path);
-        const lp = batchLoss(m, batch, override).loss;
+        const lp = batchLoss(m, batch, override, opts.combine).loss;
         arr[i] = orig - eps;
         remerge(path);
-        const lm = batchLoss(m, batch, override).loss;
+        const lm = batchLoss(m, batch, override, opts.combine).loss;
         arr[i] = orig;
         gr[i] = (lp - lm) / (2 * eps);
       }

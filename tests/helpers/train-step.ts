@@ -13,7 +13,9 @@ export async function stepGradients(
   opts: StepGraphOptions,
   params: Map<string, Float32Array>,
   examples: TokenizedExample[],
-): Promise<{ loss: number; grads: Map<string, Float32Array>; targets: number }> {
+  /** Extra inputs (preference methods: pair_scale, ref_logps) and loss_scale overrides. */
+  extra: Record<string, Tensor> = {},
+): Promise<{ loss: number; lossSum: number; grads: Map<string, Float32Array>; targets: number; outputs: Record<string, Tensor> }> {
   const g = buildTrainStepGraph(model.config, model.weights, opts);
   const session = await createSession(serializeGraph(g).model, { threads: 1 });
   const mb = collate(examples, 1 << 20, 0);
@@ -25,6 +27,7 @@ export async function stepGradients(
     step: floatTensor(Float32Array.of(1), []),
     lr: floatTensor(Float32Array.of(0), []),
     apply: floatTensor(Float32Array.of(0), []),
+    ...extra,
   };
   if (g.inputs.some((i) => i.name === 'dropout_step')) feeds.dropout_step = floatTensor(Float32Array.of(1), []);
   const specs = trainableTensors(model.config, opts);
@@ -34,7 +37,8 @@ export async function stepGradients(
   const out = await session.run(feeds);
   const grads = unpackTensors(specs, out['new.acc'].data as Float32Array);
   await session.release();
-  return { loss: (out.loss_sum.data as Float32Array)[0] / mb.targetTokens, grads, targets: mb.targetTokens };
+  const lossSum = (out.loss_sum.data as Float32Array)[0];
+  return { loss: lossSum / mb.targetTokens, lossSum, grads, targets: mb.targetTokens, outputs: out as Record<string, Tensor> };
 }
 
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -24,6 +24,6 @@ describe('field messages', () => {
     const schema = calls['tune.start'].request;
     const r = schema.safeParse({ project: 'p', modelPath: 'm', preset: 'quick', advanced: { epochs: 0 } });
     expect(r.success).toBe(false);
-    expect(requestProblemText(schema, r.error!)).toBe('Epochs: use a whole number of at least 1.');
+    expect(requestProblemText(schema, r.error!)).toBe('Epochs: use a whole number from 1 to 1000.');
   });
 });

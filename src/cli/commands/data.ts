@@ -126,7 +126,7 @@ const n = (x: number) => x.toLocaleString('en-GB');
 /** The report as a person reads it. */
 export function formatReport(r: DataReport, opts: { all?: boolean } = {}): string {
   const lines: string[] = [];
-  const FORMAT_LABEL = { alpaca: 'Alpaca', dolly: 'Dolly', sharegpt: 'ShareGPT', openai: 'OpenAI chat', qa: 'question/answer pairs', csv: 'table', xlsx: 'Excel workbook' };
+  const FORMAT_LABEL = { alpaca: 'Alpaca', dolly: 'Dolly', sharegpt: 'ShareGPT', openai: 'OpenAI chat', qa: 'question/answer pairs', csv: 'table', xlsx: 'Excel workbook', preference: 'preference pairs' };
   const DELIMS: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'vertical bar' };
   const d = r.detected;
   const how = [
@@ -139,7 +139,7 @@ export function formatReport(r: DataReport, opts: { all?: boolean } = {}): strin
     lines.push(`  Read as:        ${FORMAT_LABEL[r.format]}${how ? ` (${how})` : ''}${d.how === 'chosen' ? ', as you chose' : ''}`);
     const c = r.counts;
     lines.push(`  Rows read:      ${n(c.rowsRead)}`);
-    lines.push(`  Imported:       ${n(c.imported)}`);
+    lines.push(`  Imported:       ${n(c.imported)}${r.stats.pairs ? ` (${n(r.stats.pairs)} preference pairs: a chosen and a rejected answer each)` : ''}`);
     const parts: string[] = [];
     const nearDropped = c.rejectedBy['data.near-duplicate-dropped'] ?? 0;
     if (c.exactDuplicates) parts.push(`${n(c.exactDuplicates)} exact duplicates`);

@@ -6,7 +6,7 @@ import { addSettingOptions, settingsFromOptions } from '../settings-options.js';
 export function registerTuneCommand(program: Command): void {
   const tune = program
     .command('tune')
-    .description('Teach a model your examples (LoRA instruction tuning). Progress is saved; a stopped run can be resumed.')
+    .description('Teach a model your examples (LoRA instruction tuning, or preference tuning with --method dpo|orpo). Progress is saved; a stopped run can be resumed.')
     .option('--model <path>', 'base model folder or .gguf file')
     .option('--data <file>', 'examples (JSONL, JSON, CSV, TSV, XLSX, ...)')
     .option('--out <runDir>', 'folder for this run (config, metrics, checkpoints, adapter)')
@@ -67,7 +67,9 @@ function terminalProgress() {
       lastPrint = now;
       const width = 24;
       const filled = Math.round((step / total) * width);
-      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${step}/${total}  loss ${(e.loss as number).toFixed(4)}  ${Math.round(e.tokensPerSecond as number)} tok/s  ETA ${formatDuration(e.etaSeconds as number)}`;
+      const rw = e.rewards as { reward_margin: number; reward_accuracy: number } | undefined;
+      const pref = rw ? `  margin ${rw.reward_margin.toFixed(3)}  preferred ${Math.round(rw.reward_accuracy * 100)}%` : '';
+      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${step}/${total}  loss ${(e.loss as number).toFixed(4)}${pref}  ${Math.round(e.tokensPerSecond as number)} tok/s  ETA ${formatDuration(e.etaSeconds as number)}`;
       process.stdout.write(tty ? `\r${line}` : `${line}\n`);
     } else if (e.type === 'eval') {
       process.stdout.write(`${tty ? '\n' : ''}validation loss at step ${String(e.step)}: ${(e.valLoss as number).toFixed(4)}${e.best ? ' (best so far)' : ''}\n`);

@@ -29,6 +29,7 @@ export const FORMAT_NAMES: Record<DataFormat, string> = {
   qa: 'question/answer pairs',
   csv: 'a table of delimited text (CSV)',
   xlsx: 'an Excel workbook',
+  preference: 'preference pairs (chosen and rejected answers)',
 };
 
 const SAMPLE_BYTES = 64 * 1024;

@@ -10,6 +10,7 @@
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import type { DiagnosticCode } from '../../shared/diagnostics.js';
 import type { DataFormat } from './types.js';
+import { draftPreference, isPreferenceRecord } from './preference.js';
 
 export interface DraftMessage extends ChatMessage {
   /** Where the text came from, in the file's own words: "output", "messages[2]", column "Answer". */
@@ -24,7 +25,8 @@ export interface Failure {
   params: Record<string, string | number>;
 }
 
-export type Drafted = { ok: true; messages: DraftMessage[] } | { ok: false; failure: Failure };
+/** `rejected`: a preference pair's rejected answer (the messages end with the chosen one). */
+export type Drafted = { ok: true; messages: DraftMessage[]; rejected?: DraftMessage } | { ok: false; failure: Failure };
 
 const fieldLabel = (key: string) => `the "${key}" field`;
 
@@ -125,7 +127,7 @@ const ROLE_NAMES: Record<string, ChatMessage['role']> = {
 const KNOWN_ROLES = 'system, user or assistant (in ShareGPT files: system, human or gpt)';
 
 /** ShareGPT (`conversations: [{from, value}]`) and OpenAI chat (`messages: [{role, content}]`); either spelling is accepted in both. */
-function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'openai'): Drafted {
+export function draftConversation(rec: Record<string, unknown>, format: 'sharegpt' | 'openai'): Drafted {
   const listKey = format === 'sharegpt' ? ('messages' in rec && !('conversations' in rec) ? 'messages' : 'conversations') : 'conversations' in rec && !('messages' in rec) ? 'conversations' : 'messages';
   const list = rec[listKey];
   if (list === undefined) return fail('data.missing-field', listKey);
@@ -183,9 +185,9 @@ export function draftRecord(value: unknown, format: DataFormat): Drafted {
   const own = formatOfRecord(rec);
   const sameFamily = (a: DataFormat, b: DataFormat) => a === b || (['sharegpt', 'openai'].includes(a) && ['sharegpt', 'openai'].includes(b));
   if (own && !sameFamily(own, format) && !(format === 'qa' && own !== 'sharegpt' && own !== 'openai')) {
-    const names: Record<DataFormat, string> = { alpaca: 'Alpaca (instruction/output)', dolly: 'Dolly (instruction/response)', sharegpt: 'a ShareGPT conversation', openai: 'OpenAI chat messages', qa: 'a question/answer pair', csv: 'a table', xlsx: 'a table' };
+    const names: Record<DataFormat, string> = { alpaca: 'Alpaca (instruction/output)', dolly: 'Dolly (instruction/response)', sharegpt: 'a ShareGPT conversation', openai: 'OpenAI chat messages', qa: 'a question/answer pair', csv: 'a table', xlsx: 'a table', preference: 'a preference pair (chosen/rejected)' };
     // Only when the fields this format needs are missing: extra fields alone are fine.
-    const d = format === 'sharegpt' || format === 'openai' ? draftConversation(rec, format) : draftPair(rec, format as 'alpaca' | 'dolly' | 'qa');
+    const d = format === 'sharegpt' || format === 'openai' ? draftConversation(rec, format) : format === 'preference' ? draftPreference(rec) : draftPair(rec, format as 'alpaca' | 'dolly' | 'qa');
     if (!d.ok && d.failure.code === 'data.missing-field') {
       return { ok: false, failure: { code: 'data.mixed-formats', params: { other: names[own], format: names[format] } } };
     }
@@ -199,6 +201,8 @@ export function draftRecord(value: unknown, format: DataFormat): Drafted {
     case 'sharegpt':
     case 'openai':
       return draftConversation(rec, format);
+    case 'preference':
+      return draftPreference(rec);
     default:
       return draftPair(rec, 'qa');
   }
@@ -208,6 +212,7 @@ export function draftRecord(value: unknown, format: DataFormat): Drafted {
 export function formatOfRecord(value: unknown): DataFormat | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const rec = value as Record<string, unknown>;
+  if (isPreferenceRecord(rec)) return 'preference';
   const list = Array.isArray(rec.messages) ? rec.messages : Array.isArray(rec.conversations) ? rec.conversations : undefined;
   if (list) {
     const first = list.find((m) => m && typeof m === 'object') as Record<string, unknown> | undefined;

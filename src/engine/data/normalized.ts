@@ -12,6 +12,7 @@ export const ExampleSchema = z.object({
   messages: z
     .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
     .min(2),
+  rejected: z.string().optional(),
   source: z.object({ file: z.string(), line: z.number().int().nonnegative(), sheet: z.string().optional() }),
 });
 

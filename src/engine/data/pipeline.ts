@@ -155,8 +155,23 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
         continue;
       }
       const messages: ChatMessage[] = drafted.map((m) => ({ role: m.role, content: m.content }));
-      const id = conversationId(messages);
-      const key = dupes.prepare(id, messages);
+      // A preference pair: the rejected answer passes the same rules, and must differ from the chosen one.
+      const rejectedDraft = row.drafted.rejected;
+      if (rejectedDraft) {
+        const bad = validateConversation([...drafted.slice(0, -1), rejectedDraft]);
+        if (bad) {
+          problem(bad.code, { ...at, field: bad.field }, bad.params, true);
+          continue;
+        }
+        if (rejectedDraft.content === messages[messages.length - 1]!.content) {
+          problem('data.preference-identical', { ...at, field: rejectedDraft.field }, {}, true);
+          continue;
+        }
+      }
+      const rejected = rejectedDraft?.content;
+      const keyed: ChatMessage[] = rejected === undefined ? messages : [...messages, { role: 'assistant', content: rejected }];
+      const id = conversationId(keyed);
+      const key = dupes.prepare(id, keyed);
       const hit = dupes.check(key);
       let nearWarning = false;
       if (hit) {
@@ -179,11 +194,13 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
       }
       let chars = 0;
       for (const m of messages) chars += m.content.length;
+      if (rejected !== undefined) chars += rejected.length;
       let tokens: number;
       let warned = nearWarning;
       if (opts.tokenizer) {
         try {
           tokens = tokenizeConversation(opts.tokenizer, messages).ids.length;
+          if (rejected !== undefined) tokens = Math.max(tokens, tokenizeConversation(opts.tokenizer, [...messages.slice(0, -1), { role: 'assistant', content: rejected }]).ids.length);
         } catch (e) {
           if (isAttuneError(e) && e.code === 'data.template-unstable') problem('data.template-unstable', { ...at, field: e.details.field }, { detail: e.message }, true);
           else problem('data.template-error', at, { detail: (e as Error).message.replace(/\s+/g, ' ').slice(0, 200) }, true);
@@ -205,13 +222,14 @@ async function run(file: string, opts: CheckOptions, sink: Sink | undefined): Pr
       if (warned) report.counts.warnings++;
       if (messages.filter((m) => m.role === 'assistant').length > 1) report.stats.multiTurn++;
       if (messages[0]!.role === 'system') report.stats.withSystemPrompt++;
+      if (rejected !== undefined) report.stats.pairs = (report.stats.pairs ?? 0) + 1;
       tokenLens.push(tokens);
       charLens.push(chars);
       ids.push(id);
       if (sink) {
         const source: Example['source'] = { file: baseName, line: row.line };
         if (row.sheet !== undefined) source.sheet = row.sheet;
-        await sink.write({ id, messages, source });
+        await sink.write(rejected === undefined ? { id, messages, source } : { id, messages, rejected, source });
       }
     }
   } catch (e) {

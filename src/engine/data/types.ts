@@ -22,6 +22,8 @@ export interface Example {
   /** Content hash of the messages (stable across re-imports and row order). */
   id: string;
   messages: ChatMessage[];
+  /** A preference pair's rejected answer; `messages` then end with the chosen one. */
+  rejected?: string;
   source: SourceRef;
 }
 
@@ -132,6 +134,8 @@ export interface DataReport {
     examples: number;
     multiTurn: number;
     withSystemPrompt: number;
+    /** Examples that are preference pairs (chosen and rejected answers). */
+    pairs?: number;
     tokenCounting: 'model' | 'estimate';
     tokenLengths: LengthStats;
   };

@@ -7,6 +7,7 @@
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
+import { preferenceHead, type PreferenceMethod } from './losses/preference.js';
 
 export interface LossHead {
   /** What the step reports (summed over this micro-batch's scored tokens). */
@@ -23,4 +24,33 @@ export interface LossHead {
 export function crossEntropyHead(g: GraphBuilder, logProbs: Value, weight: Value, scale: Value): LossHead {
   const lossSum = g.neg(g.reduceSum(g.mul(logProbs, weight, 'ce_masked'), [0], false, 'log_prob_sum'), 'loss_sum_total');
   return { lossSum, objective: g.mul(lossSum, scale, 'objective') };
+}
+
+export interface PreferenceLossHead extends LossHead {
+  /** Summed response log-probabilities per row [B] (the DPO reference is computed with these). */
+  seqLogps: Value;
+  /** Per row [B]: DPO beta * (policy - reference); ORPO the log odds. */
+  rewards: Value;
+}
+
+/**
+ * DPO and ORPO (losses/preference.ts) over the same per-token log-probabilities: summed over each
+ * row's response tokens (DPO; ORPO takes their mean per row from the sum and the count). Rows are
+ * interleaved pairs (chosen, rejected). Extra inputs: `pair_scale` [] (1 / pairs in the optimizer
+ * step) and, for DPO, `ref_logps` [B]; `tokenScale` is 1 / chosen response tokens in the step
+ * (the NLL term of ORPO, and of DPO with `rpoAlpha`). lossSum = objective = this micro-batch's share of the step's loss.
+ */
+export function preferenceLossHead(
+  g: GraphBuilder, method: PreferenceMethod, beta: number, logProbs: Value, lossWeight: Value, tokenScale: Value, rpoAlpha?: number,
+): PreferenceLossHead {
+  const flatWeight = g.reshape(lossWeight, ['tokens'], 'pref_flat_weight');
+  const masked = g.mul(logProbs, flatWeight, 'pref_masked_logp');
+  const rowsShape = g.shapeOf(lossWeight, undefined, undefined, 'pref_rows_shape');
+  const seqLogps = g.reduceSum(g.reshapeTo(masked, rowsShape, lossWeight.shape!, 'pref_masked_rows'), [1], false, 'pref_seq_logps');
+  const count = g.reduceSum(lossWeight, [1], false, 'pref_seq_count');
+  const pairScale = g.input('pair_scale', 'float32', []);
+  const ref = method === 'dpo' ? g.input('ref_logps', 'float32', ['batch']) : undefined;
+  const head = preferenceHead(g, method, { logp: seqLogps, count, ref, pairScale, tokenScale, rpoAlpha }, beta);
+  const lossSum = g.identity(head.loss, 'loss_sum_total');
+  return { lossSum, objective: lossSum, seqLogps, rewards: head.rewards };
 }

@@ -20,6 +20,12 @@
  * formed and dropped before the next, so a 49k-152k vocabulary never materialises
  * [tokens x vocab] at once. One backward pass from the head's objective reaches the LoRA factors
  * and the trained token rows (embedding and head) through the composites' fused gradients.
+ *
+ * Preference methods (`method` dpo|orpo, train/losses.ts `preferenceLossHead`) use the same
+ * log-probabilities with rows as interleaved pairs (chosen, rejected, ...), and add the inputs
+ * pair_scale [] (1 / pairs in the optimizer step) and, for DPO, ref_logps [B]; loss_scale is then
+ * 1 / chosen response tokens in the step (ORPO's NLL term). Extra outputs: seq_logps [B] and
+ * rewards [B]; loss_sum is then this micro-batch's share of the step's mean loss.
  */
 import { GraphBuilder, type GraphDevice } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
@@ -31,7 +37,8 @@ import { projectionShape, TARGET_MODULE, type LoraTarget } from '../models/lora-
 import type { ModelWeights } from '../models/weights.js';
 import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
 import { tokenLogProbs } from '../onnx/autodiff/rules/loss.js';
-import { crossEntropyHead } from './losses.js';
+import { crossEntropyHead, preferenceLossHead, type LossHead } from './losses.js';
+import { DEFAULT_PREFERENCE_BETA, type TrainMethod } from './losses/preference.js';
 
 export interface StepGraphOptions {
   rank: number;
@@ -66,6 +73,12 @@ export interface StepGraphOptions {
   evalOnly?: boolean;
   /** The execution provider the graph will run on (ops it lacks are spelled with others). */
   device?: GraphDevice;
+  /** The loss head: instruction tuning (default), or a preference method over interleaved pairs (losses/preference.ts). */
+  method?: TrainMethod;
+  /** DPO's beta, or ORPO's lambda (default 0.1). */
+  beta?: number;
+  /** DPO: weight of the chosen answers' NLL added to the loss (TRL's rpo_alpha; absent = 0). */
+  rpoAlpha?: number;
 }
 
 export interface TrainableTensor {
@@ -187,7 +200,18 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     chunks: opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch),
     trainedRows: headRows && { ids: opts.trainTokenIds, values: headRows },
   });
-  const { lossSum, objective } = crossEntropyHead(g, logProbs, flatWeight, lossScale);
+  // The head chosen by the method: SFT's cross-entropy, or a preference loss over interleaved
+  // pairs (DPO, ORPO; extra inputs `pair_scale` and, for DPO, `ref_logps`).
+  const method = opts.method ?? 'sft';
+  let head: LossHead;
+  if (method === 'sft') head = crossEntropyHead(g, logProbs, flatWeight, lossScale);
+  else {
+    const pref = preferenceLossHead(g, method, opts.beta ?? DEFAULT_PREFERENCE_BETA[method], logProbs, lossWeight, lossScale, opts.rpoAlpha);
+    g.output(pref.seqLogps, 'seq_logps');
+    g.output(pref.rewards, 'rewards');
+    head = pref;
+  }
+  const { lossSum, objective } = head;
   if (opts.evalOnly) {
     g.output(lossSum, 'loss_sum');
     return pruneToOutputs(g);

@@ -25,6 +25,10 @@ import {
   type CheckpointState,
 } from './run-dir.js';
 import { stepBudget } from './budget.js';
+import type { PreferenceMethod } from './losses/preference.js';
+import {
+  chosenTargetTokens, pairLengths, pairRows, preferenceFeeds, referenceLogps, refRows, rewardMetrics, sequenceLogps, type ReferenceLogps,
+} from './preference-run.js';
 import {
   buildTrainStepGraph, loraParamName, packTensors, trainableTensors, unpackTensors, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM, type StepGraphOptions,
   type TrainableTensor,
@@ -34,10 +38,13 @@ export { DEFAULT_HYPERPARAMETERS, type TrainingHyperparameters } from './hyperpa
 
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; trainExamples: number; valExamples: number; device: ResolvedDevice; resumedFromStep: number }
-  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number; tokens: number; tokensPerSecond: number; elapsedSeconds: number; etaSeconds: number }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number; tokens: number; tokensPerSecond: number; elapsedSeconds: number; etaSeconds: number; rewards?: RewardMetrics }
   | { type: 'eval'; step: number; valLoss: number; best: boolean }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'done'; step: number; adapterDir: string; bestStep: number | null; bestValLoss: number | null; stoppedBecause: StopReason };
+
+/** DPO/ORPO step metrics (means over the step's pairs), as in metrics.jsonl. */
+export type RewardMetrics = ReturnType<typeof rewardMetrics>;
 
 export type StopReason = 'finished' | 'max-steps' | 'early-stopping' | 'cancelled';
 
@@ -113,7 +120,14 @@ interface TrainingRun {
   evalSession: () => Promise<InferenceSession>;
   releaseEvalSession: () => Promise<void>;
   baseTokenRows?: { embed: Float32Array; head?: Float32Array };
+  /** Lengths of the batching units: examples, or pairs (their longer row) for preference methods. */
   lengths: number[];
+  /** The training rows of some batching units. */
+  rowsOf: (units: readonly number[]) => TokenizedExample[];
+  /** A preference method (DPO, ORPO): rows are interleaved pairs (chosen, rejected, ...). */
+  pref?: PreferenceMethod;
+  /** DPO: the reference's summed log-probabilities of every row, computed once at the starting point. */
+  reference?: ReferenceLogps;
   totalSteps: number;
   /** Why the run ends when it runs to its last step. */
   plannedStop: StopReason;
@@ -161,7 +175,8 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   };
   const stepFile = (await cachedGraph('train', cacheKey({ model: model.fingerprint, graphOpts }), build(graphOpts))).modelPath;
   const evalOpts = { ...graphOpts, evalOnly: true };
-  const evalFile = input.validation.length ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
+  const pref = preferenceMethod(hp);
+  const evalFile = input.validation.length || pref === 'dpo' ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
   if (input.trainTokens) await model.weights.ensureLoaded();
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
@@ -171,15 +186,34 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
 
-  const { stepsPerEpoch, totalSteps, plannedStop } = stepPlan(hp, input.train.length);
-  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: input.train.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
+  const evalSessionFor = async () => (evalSession ??= await createSession(evalFile!, sessionOpts));
+
+  // DPO: the reference's log-probabilities, once, at the starting point (never a checkpoint's),
+  // saved with the run so that a resumed run uses the very same constants.
+  let reference: ReferenceLogps | undefined;
+  if (pref === 'dpo') {
+    const start = packTensors(specs, initialTensors(input, specs));
+    const o = { batchPairs: hp.batchSize, maxLength: hp.maxLength, padId: PAD_ID };
+    reference = await referenceLogps(runDir, async () => ({
+      train: await sequenceLogps(await evalSessionFor(), input.train, start, o),
+      validation: await sequenceLogps(await evalSessionFor(), input.validation, start, o),
+    }), { train: input.train.length, validation: input.validation.length });
+  }
+
+  // Preference methods batch pairs: a batch holds batchSize pairs.
+  const lengths = pref ? pairLengths(input.train, hp.maxLength) : input.train.map((e) => Math.min(e.ids.length, hp.maxLength));
+  const { stepsPerEpoch, totalSteps, plannedStop } = stepPlan(hp, lengths.length);
+  input.onEvent?.({ type: 'start', totalSteps, stepsPerEpoch, trainExamples: lengths.length, valExamples: input.validation.length, device: input.device, resumedFromStep: state.step });
   const now = performance.now();
   return {
     input, paths, specs, shapes, state, baseTokenRows, session, totalSteps,
     flat: { params: packTensors(specs, tensors), m: packTensors(specs, tensors, 'adam.m.'), v: packTensors(specs, tensors, 'adam.v.') },
-    evalSession: async () => (evalSession ??= await createSession(evalFile!, sessionOpts)),
+    evalSession: evalSessionFor,
     releaseEvalSession: async () => evalSession?.release(),
-    lengths: input.train.map((e) => Math.min(e.ids.length, hp.maxLength)),
+    lengths,
+    rowsOf: (units) => (pref ? pairRows(input.train, units) : units.map((i) => input.train[i])),
+    pref,
+    reference,
     plannedStop,
     clock: { startedAt: now, elapsedBefore: state.elapsedSeconds, lastCheckpoint: now, tokensThisRun: 0, stepsAtStart: state.step },
   };
@@ -193,10 +227,19 @@ function stepPlan(hp: TrainingHyperparameters, trainExamples: number): { stepsPe
   return { stepsPerEpoch, totalSteps: budget.totalSteps, plannedStop: budget.endsBy };
 }
 
+/** The preference method of a run, or undefined for instruction tuning. */
+function preferenceMethod(hp: TrainingHyperparameters): PreferenceMethod | undefined {
+  return hp.method !== 'sft' ? hp.method : undefined;
+}
+
 function stepGraphOptions(input: TrainerInput): StepGraphOptions {
   const { hp } = input;
+  const pref = preferenceMethod(hp);
   return {
-    rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: hp.batchSize * hp.maxLength, trainTokenIds: input.trainTokens?.ids ?? [],
+    ...(pref ? { method: pref, beta: hp.beta } : {}),
+    ...(pref === 'dpo' && hp.rpoAlpha ? { rpoAlpha: hp.rpoAlpha } : {}),
+    // Preference methods: a micro-batch holds batchSize pairs, two rows each.
+    rank: hp.rank, alpha: hp.alpha, targets: hp.targets, maxTokensPerMicroBatch: hp.batchSize * hp.maxLength * (pref ? 2 : 1), trainTokenIds: input.trainTokens?.ids ?? [],
     beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, weightDecay: hp.weightDecay, maxGradNorm: hp.maxGradNorm,
     loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
     recomputeActivations: hp.recomputeActivations ?? false,
@@ -211,7 +254,11 @@ async function step(run: TrainingRun, order: number[][]): Promise<void> {
   const { input, state, flat, clock } = run;
   const { hp } = input;
   const group = order.slice(state.batchInEpoch, state.batchInEpoch + hp.gradAccum);
-  const micro = group.map((idx) => collate(idx.map((i) => input.train[i]), hp.maxLength, PAD_ID));
+  const micro = group.map((idx) => collate(run.rowsOf(idx), hp.maxLength, PAD_ID));
+  const { pref, reference } = run;
+  const pairsInStep = pref ? group.reduce((s, idx) => s + idx.length, 0) : 0;
+  const chosenTokensInStep = pref ? micro.reduce((s, m) => s + chosenTargetTokens(m), 0) : 0;
+  const rewards: number[] = [];
   const targetTokens = micro.reduce((s, m) => s + m.targetTokens, 0);
   const lr = learningRate(state.step + 1, run.totalSteps, hp.learningRate, hp.warmupSteps, hp.lrSchedule);
   const total = flat.params.length;
@@ -233,11 +280,14 @@ async function step(run: TrainingRun, order: number[][]): Promise<void> {
       lr: floatTensor(Float32Array.of(lr), []),
       // Micro-batch index within the run: every micro-batch gets its own dropout masks.
       dropout_step: floatTensor(Float32Array.of(state.step * hp.gradAccum + k), []),
+      // Preference methods: the head's inputs (these override loss_scale).
+      ...(pref ? preferenceFeeds({ method: pref, pairsInStep, chosenTokensInStep, ref: reference ? refRows(reference.train, group[k]) : undefined }) : {}),
     };
     const out = await run.session.run(pick(feeds, run.session.inputNames));
     lossSum += (out.loss_sum.data as Float32Array)[0];
     scored += (out.tokens.data as Float32Array)[0];
     acc = out['new.acc'].data as Float32Array;
+    if (pref) rewards.push(...(out.rewards.data as Float32Array));
     if (apply) {
       gradNorm = (out.grad_norm.data as Float32Array)[0];
       flat.params = out['new.params'].data as Float32Array;
@@ -250,15 +300,17 @@ async function step(run: TrainingRun, order: number[][]): Promise<void> {
   state.batchInEpoch += group.length;
   state.tokensSeen += tokens;
   clock.tokensThisRun += tokens;
-  const loss = scored ? lossSum / scored : NaN;
+  // Preference methods: loss_sum is already the step's mean (scaled by pair_scale/loss_scale).
+  const loss = pref ? lossSum : scored ? lossSum / scored : NaN;
+  const rewardStats = pref ? rewardMetrics(rewards) : undefined;
   state.lastLoss = loss;
   const runSeconds = (performance.now() - clock.startedAt) / 1000;
   state.elapsedSeconds = clock.elapsedBefore + runSeconds;
   const tokensPerSecond = clock.tokensThisRun / Math.max(runSeconds, 1e-9);
   const etaSeconds = ((run.totalSteps - state.step) * runSeconds) / Math.max(1, state.step - clock.stepsAtStart);
   const epochFloat = state.epoch + state.batchInEpoch / order.length;
-  await appendMetrics(input.runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond });
-  input.onEvent?.({ type: 'step', step: state.step, totalSteps: run.totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds });
+  await appendMetrics(input.runDir, { step: state.step, epoch: round(epochFloat, 4), loss, grad_norm: gradNorm, lr, tokens, tokens_per_second: tokensPerSecond, ...rewardStats });
+  input.onEvent?.({ type: 'step', step: state.step, totalSteps: run.totalSteps, epoch: epochFloat, loss, gradNorm, lr, tokens, tokensPerSecond, elapsedSeconds: state.elapsedSeconds, etaSeconds, ...(rewardStats ? { rewards: rewardStats } : {}) });
 }
 
 /** Validation every evalEvery steps (when there is validation data). */
@@ -286,10 +338,30 @@ async function evaluate(run: TrainingRun): Promise<'stop' | 'continue'> {
   return input.hp.earlyStopping && state.evalsWithoutImprovement >= input.hp.patience ? 'stop' : 'continue';
 }
 
-/** Mean loss over the validation examples' response tokens (eval graph: forward and loss only). */
+/**
+ * Mean loss over the validation examples' response tokens (eval graph: forward and loss only);
+ * for preference methods, the mean of the pairs' losses.
+ */
 async function validationLoss(run: TrainingRun): Promise<number> {
   const { hp, validation } = run.input;
   const s = await run.evalSession();
+  const { pref, reference } = run;
+  if (pref) {
+    let sum = 0;
+    let pairs = 0;
+    for (let i = 0; i < validation.length / 2; i += hp.batchSize) {
+      const idx = Array.from({ length: Math.min(hp.batchSize, validation.length / 2 - i) }, (_, k) => i + k);
+      const mb = collate(pairRows(validation, idx), hp.maxLength, PAD_ID);
+      const feeds: Record<string, Tensor> = {
+        ...batchFeeds(mb), params: floatTensor(run.flat.params, [run.flat.params.length]),
+        ...preferenceFeeds({ method: pref, pairsInStep: idx.length, chosenTokensInStep: chosenTargetTokens(mb), ref: reference ? refRows(reference.validation, idx) : undefined }),
+      };
+      const out = await s.run(pick(feeds, s.inputNames));
+      sum += (out.loss_sum.data as Float32Array)[0] * idx.length;
+      pairs += idx.length;
+    }
+    return pairs ? sum / pairs : NaN;
+  }
   let total = 0;
   let count = 0;
   for (let i = 0; i < validation.length; i += hp.batchSize) {
@@ -350,8 +422,8 @@ function initialTensors(input: TrainerInput, specs: { name: string; shape: numbe
     if (fromAdapter) {
       if (fromAdapter.length !== n) throw new AttuneError('adapter.size-mismatch', { tensor: s.name, have: fromAdapter.length, need: n });
       data = Float32Array.from(fromAdapter);
-    } else if (s.name === TOKEN_EMBED_PARAM) data = Float32Array.from(input.trainTokens!.embed);
-    else if (s.name === TOKEN_HEAD_PARAM) data = Float32Array.from(input.trainTokens!.head!);
+    } else if (s.name === TOKEN_EMBED_PARAM) data = withAdapterRows(input, input.trainTokens!.embed, 'embed');
+    else if (s.name === TOKEN_HEAD_PARAM) data = withAdapterRows(input, input.trainTokens!.head!, 'head');
     else if (s.name.endsWith('.A')) {
       const bound = 1 / Math.sqrt(s.shape[1]);
       for (let i = 0; i < n; i++) data[i] = (random() * 2 - 1) * bound;
@@ -360,6 +432,20 @@ function initialTensors(input: TrainerInput, specs: { name: string; shape: numbe
     out.set(`adam.m.${s.name}`, new Float32Array(n));
     out.set(`adam.v.${s.name}`, new Float32Array(n));
   }
+  return out;
+}
+
+/** Token rows to start from: the starting adapter's tuned rows where it has them, else `rows`. */
+function withAdapterRows(input: TrainerInput, rows: Float32Array, which: 'embed' | 'head'): Float32Array<ArrayBuffer> {
+  const out = Float32Array.from(rows);
+  const tr = input.initAdapter?.tokenRows;
+  const from = tr?.[which];
+  if (!tr || !from) return out;
+  const D = input.model.config.hidden;
+  input.trainTokens!.ids.forEach((id, k) => {
+    const j = tr.ids.indexOf(id);
+    if (j >= 0) out.set(from.subarray(j * D, (j + 1) * D), k * D);
+  });
   return out;
 }
 

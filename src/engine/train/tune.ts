@@ -11,12 +11,14 @@ import { loadAdapter } from '../adapter/adapter.js';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
 import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
+import { baseRows } from '../models/weights.js';
 import { findUntrainedTokens, initialTokenRows } from '../models/untrained-tokens.js';
 import type { BaseStorage } from '../models/base-storage.js';
 import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceProbe } from '../runtime/devices.js';
 import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { stopExplanation } from './budget.js';
+import { tokenizePairs } from './preference-data.js';
 import { train, type TrainerResult, type TuneEvent } from './trainer.js';
 import { hyperparametersOf, readSavedHyperparameters, resolveSettings, type TrainingHyperparameters } from './hyperparameters.js';
 import type { TuneSettings } from '../../shared/tune-settings.js';
@@ -172,21 +174,25 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   }
   const examples = await readNormalizedJsonl(dataCopy);
   const { train: trainSet, validation } = splitExamples(examples, { valFraction: saved.valFraction, seed: hp.seed });
-  const tokenize = (e: (typeof examples)[number]) => tokenizeConversation(model.tokenizer, e.messages);
+  // Preference methods: each example is a pair, tokenized as two rows (chosen, rejected).
+  const tokenizeSet = (set: typeof examples) =>
+    hp.method === 'sft' ? set.map((e) => tokenizeConversation(model.tokenizer, e.messages)) : tokenizePairs(model.tokenizer, set, saved.data);
   if (saved.trainTokens !== 'none') await model.weights.ensureLoaded(); // to find and seed the rows
   const trainTokens = resolveTrainTokens(model, saved.trainTokens);
   if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
   if (!resume) await writeJsonAtomic(runPaths(runDir).config, saved);
 
-  const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config) : undefined;
+  // The starting adapter's trained token rows (e.g. </s>) are part of the starting point too.
+  if (saved.initAdapter) await model.weights.ensureLoaded();
+  const initAdapter = saved.initAdapter ? await loadAdapter(saved.initAdapter, model.config, (ids) => baseRows(model, ids)) : undefined;
   if (initAdapter && (initAdapter.rank !== hp.rank || initAdapter.targets.join() !== hp.targets.join())) {
     throw new AttuneError('adapter.rank-mismatch', { rank: initAdapter.rank, targets: initAdapter.targets.join(','), runRank: hp.rank, runTargets: hp.targets.join(',') });
   }
   const result = await train({
     model,
     runDir,
-    train: trainSet.map(tokenize),
-    validation: validation.map(tokenize),
+    train: tokenizeSet(trainSet),
+    validation: tokenizeSet(validation),
     hp,
     device: device.device,
     trainTokens: trainTokens.ids.length ? trainTokens : undefined,

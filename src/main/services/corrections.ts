@@ -1,0 +1,234 @@
+/**
+ * Learning from corrections (issue #16): rate an answer (thumbs up/down), correct a bad one, and
+ * "teach it again".
+ *
+ * A correction is saved to the project twice, with where it came from (run, adapter, date):
+ * - `data/corrections/examples.jsonl`: an instruction example (prompt -> corrected answer), in the
+ *   project's normalised format, so it trains like any other example;
+ * - `data/corrections/pairs.jsonl`: a preference pair in TRL's form (prompt, chosen = corrected,
+ *   rejected = the model's answer), which `attune data import` and `--method dpo|orpo` read.
+ * Ratings (up and down) are kept in `data/corrections/ratings.jsonl`. Correcting the same prompt
+ * again replaces the earlier correction. Every file is rewritten whole, atomically.
+ *
+ * "Teach it again" continues the current adapter on the corrections, with some of the original
+ * examples replayed so that it does not forget them, then answers the held-out prompts and every
+ * corrected prompt with the adapter before and after, side by side, and counts how many
+ * corrections the model now gets right (its answer is the correction, or within ROUGE-L 0.9).
+ *
+ * Plain functions over folders (no Electron), tested under Node.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { AttuneError, ChatSession, readNormalizedJsonl, runTuning, similarity, type ChatMessage, type TuneConfig, type TuneProgress, type TuneResult } from '../../engine/index.js';
+import { writeFileAtomic } from '../workspace.js';
+
+export interface Provenance {
+  /** The run whose adapter answered (absent for the original model). */
+  runId?: string;
+  adapter?: string;
+  /** Which model answered: the tuned one or the original. */
+  which: 'tuned' | 'base';
+  /** ISO date of the rating or correction. */
+  date: string;
+}
+
+export interface RatingInput {
+  /** The conversation up to and including the question. */
+  prompt: ChatMessage[];
+  answer: string;
+  rating: 'up' | 'down';
+  provenance: Provenance;
+}
+
+export interface Correction {
+  id: string;
+  prompt: ChatMessage[];
+  /** The model's answer (rejected). */
+  answer: string;
+  /** The person's answer (chosen). */
+  corrected: string;
+  provenance: Provenance;
+}
+
+export const correctionsDir = (projectDir: string) => path.join(projectDir, 'data', 'corrections');
+const files = (projectDir: string) => {
+  const dir = correctionsDir(projectDir);
+  return { dir, ratings: path.join(dir, 'ratings.jsonl'), examples: path.join(dir, 'examples.jsonl'), pairs: path.join(dir, 'pairs.jsonl'), teach: path.join(dir, 'teach-again.jsonl') };
+};
+
+const promptId = (prompt: ChatMessage[]) => createHash('sha256').update(JSON.stringify(prompt.map((m) => [m.role, m.content.trim()]))).digest('hex').slice(0, 16);
+
+async function readJsonl<T>(file: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+}
+
+async function writeJsonl(file: string, rows: unknown[]): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+}
+
+function checkPrompt(prompt: ChatMessage[]): void {
+  if (!prompt.length || prompt[prompt.length - 1]!.role !== 'user' || !prompt[prompt.length - 1]!.content.trim()) {
+    throw new AttuneError('corrections.no-question');
+  }
+}
+
+/** Thumbs up or down for one answer. */
+export async function rateAnswer(projectDir: string, r: RatingInput): Promise<{ id: string }> {
+  checkPrompt(r.prompt);
+  const f = files(projectDir);
+  const rows = await readJsonl<RatingInput & { id: string }>(f.ratings);
+  const id = promptId(r.prompt);
+  rows.push({ id, ...r });
+  await writeJsonl(f.ratings, rows);
+  return { id };
+}
+
+/** Saves a corrected answer as an instruction example and as a preference pair. */
+export async function saveCorrection(projectDir: string, c: Omit<Correction, 'id'>): Promise<Correction> {
+  checkPrompt(c.prompt);
+  const corrected = c.corrected.trim();
+  if (!corrected) throw new AttuneError('corrections.empty');
+  if (corrected === c.answer.trim()) throw new AttuneError('corrections.unchanged');
+  const id = promptId(c.prompt);
+  const saved: Correction = { id, prompt: c.prompt, answer: c.answer.trim(), corrected, provenance: c.provenance };
+  const list = (await listCorrections(projectDir)).filter((x) => x.id !== id);
+  list.push(saved);
+  const f = files(projectDir);
+  await writeJsonl(
+    f.examples,
+    list.map((x, i) => ({ id: x.id, messages: [...x.prompt, { role: 'assistant', content: x.corrected }], source: { file: 'corrections', line: i + 1 }, provenance: x.provenance })),
+  );
+  await writeJsonl(
+    f.pairs,
+    list.map((x) => ({ id: x.id, prompt: x.prompt, chosen: [{ role: 'assistant', content: x.corrected }], rejected: [{ role: 'assistant', content: x.answer }], provenance: x.provenance })),
+  );
+  return saved;
+}
+
+/** Every saved correction (latest per prompt), from the pairs file. */
+export async function listCorrections(projectDir: string): Promise<Correction[]> {
+  const rows = await readJsonl<{ id: string; prompt: ChatMessage[]; chosen: ChatMessage[]; rejected: ChatMessage[]; provenance: Provenance }>(files(projectDir).pairs);
+  return rows.map((r) => ({ id: r.id, prompt: r.prompt, corrected: r.chosen[0]!.content, answer: r.rejected[0]!.content, provenance: r.provenance }));
+}
+
+/**
+ * The training file of "teach it again": every correction, plus up to `replay` original examples
+ * per correction (seeded choice, never the held-out ones the caller leaves out), as instruction
+ * examples (OpenAI messages form).
+ */
+export async function teachAgainData(projectDir: string, originals: { messages: ChatMessage[] }[], opts: { replay?: number; seed?: number } = {}): Promise<{ file: string; corrections: number; replayed: number }> {
+  const corrections = await listCorrections(projectDir);
+  if (!corrections.length) throw new AttuneError('corrections.none');
+  const want = Math.min(originals.length, Math.round((opts.replay ?? 1) * corrections.length));
+  const order = originals.map((_, i) => i);
+  let s = (opts.seed ?? 42) >>> 0;
+  const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const corrected = new Set(corrections.map((c) => c.id));
+  const replayed = order.map((i) => originals[i]!).filter((e) => !corrected.has(promptId(e.messages.slice(0, -1)))).slice(0, want);
+  const rows = [...corrections.map((c) => ({ messages: [...c.prompt, { role: 'assistant', content: c.corrected }] })), ...replayed.map((e) => ({ messages: e.messages }))];
+  const f = files(projectDir);
+  await writeJsonl(f.teach, rows);
+  return { file: f.teach, corrections: corrections.length, replayed: replayed.length };
+}
+
+export interface SideBySide {
+  prompt: ChatMessage[];
+  /** The correction or the held-out example's answer. */
+  expected: string;
+  before: string;
+  after: string;
+  kind: 'correction' | 'held-out';
+  /** After-answer matches the expected answer (ROUGE-L F1 >= 0.9). */
+  rightBefore: boolean;
+  rightAfter: boolean;
+}
+
+export interface TeachAgainReport {
+  run: TuneResult;
+  rows: SideBySide[];
+  corrections: { total: number; rightBefore: number; rightAfter: number };
+  heldOut: { total: number; rightBefore: number; rightAfter: number };
+}
+
+const RIGHT = 0.9;
+
+/** Answers the prompts with two adapters (greedy), side by side. */
+export async function beforeAfter(
+  modelPath: string, beforeAdapter: string | undefined, afterAdapter: string, items: { prompt: ChatMessage[]; expected: string; kind: SideBySide['kind'] }[], o: { maxTokens?: number; threads?: number } = {},
+): Promise<SideBySide[]> {
+  const answer = async (adapterDir: string | undefined) => {
+    const s = await ChatSession.open({ modelPath, adapterDir, device: 'cpu', threads: o.threads });
+    try {
+      const out: string[] = [];
+      for (const it of items) out.push((await s.generate(it.prompt, { maxTokens: o.maxTokens ?? 128, temperature: 0 })).text.trim());
+      return out;
+    } finally {
+      await s.close();
+    }
+  };
+  const before = await answer(beforeAdapter);
+  const after = await answer(afterAdapter);
+  return items.map((it, i) => ({
+    ...it,
+    before: before[i]!,
+    after: after[i]!,
+    rightBefore: similarity(before[i]!, it.expected) >= RIGHT,
+    rightAfter: similarity(after[i]!, it.expected) >= RIGHT,
+  }));
+}
+
+export interface TeachAgainOptions {
+  projectDir: string;
+  modelPath: string;
+  /** The adapter to continue (the current run's). */
+  adapterDir: string;
+  /** The project's original examples (normalised JSONL) to replay from and to take held-out prompts from. */
+  examplesFile: string;
+  out: string;
+  /** Held-out examples to compare on (the caller's split; default the last 10% of the file). */
+  heldOut?: { messages: ChatMessage[] }[];
+  replay?: number;
+  settings?: Partial<TuneConfig>;
+  onEvent?: (e: TuneProgress) => void;
+  signal?: AbortSignal;
+}
+
+export async function teachAgain(o: TeachAgainOptions): Promise<TeachAgainReport> {
+  const originals = (await readNormalizedJsonl(o.examplesFile)).map((e) => ({ messages: e.messages }));
+  const heldOut = o.heldOut ?? originals.slice(Math.floor(originals.length * 0.9));
+  const heldSet = new Set(heldOut.map((e) => JSON.stringify(e.messages)));
+  const data = await teachAgainData(o.projectDir, originals.filter((e) => !heldSet.has(JSON.stringify(e.messages))), { replay: o.replay });
+  const adapterCfg = JSON.parse(await readFile(path.join(o.adapterDir, 'adapter_config.json'), 'utf8')) as { r: number; lora_alpha: number; target_modules: string[] };
+  const run = await runTuning(
+    {
+      model: o.modelPath, data: data.file, out: o.out, initAdapter: o.adapterDir, rank: adapterCfg.r, alpha: adapterCfg.lora_alpha,
+      // A few passes over a small set; no validation split (the comparison below is the check).
+      epochs: 10, valFraction: 0, batchSize: 4, learningRate: 2e-3, warmupSteps: 2,
+      ...o.settings,
+    },
+    { onEvent: o.onEvent, signal: o.signal },
+  );
+  const corrections = await listCorrections(o.projectDir);
+  const items = [
+    ...corrections.map((c) => ({ prompt: c.prompt, expected: c.corrected, kind: 'correction' as const })),
+    ...heldOut.map((e) => ({ prompt: e.messages.slice(0, -1), expected: e.messages[e.messages.length - 1]!.content, kind: 'held-out' as const })),
+  ];
+  const rows = await beforeAfter(o.modelPath, o.adapterDir, run.adapterDir, items);
+  const tally = (kind: SideBySide['kind']) => {
+    const r = rows.filter((x) => x.kind === kind);
+    return { total: r.length, rightBefore: r.filter((x) => x.rightBefore).length, rightAfter: r.filter((x) => x.rightAfter).length };
+  };
+  return { run, rows, corrections: tally('correction'), heldOut: tally('held-out') };
+}
