@@ -1,18 +1,23 @@
 /**
  * What the app's Model step shows about model sources: recommended models, models other tools put
- * on this computer, and downloads in progress. Mirrors the engine's ModelListEntry and PullProgress
- * (shared code cannot import the engine).
+ * on this computer, and downloads in progress. The engine's ModelListEntry and PullProgress are
+ * these types (the engine imports shared code, never the reverse).
  */
 export interface SourceModel {
   name: string;
   source: 'catalog' | 'hub-cache' | 'lmstudio' | 'ollama' | 'added';
+  /** What `--model` accepts: a repo id, a folder or a GGUF file. */
   path: string;
   format: 'huggingface' | 'gguf';
   canTune: boolean;
+  /** Why not, in words, when canTune is false. */
   reason?: string;
   architecture?: string;
+  /** Size on disk (downloaded models) or of the download (catalog). */
   bytes?: number;
+  /** Catalog entries: whether a complete copy is in the Hugging Face cache. */
   downloaded?: boolean;
+  /** Where the files are, for models on disk. */
   location?: string;
   licence?: string;
   gated?: boolean;

@@ -8,33 +8,14 @@ import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { catalogEntries, catalogMemory, type CatalogMemory } from './catalog.js';
+import type { SourceModel } from '../../shared/hub.js';
 import { checkSnapshot, hubCacheDir, listCachedRepos, resolveCachedSnapshot } from './hub-cache.js';
 import { folderTunability, ggufTunability, isGgufFile, listLmStudioModels, listOllamaModels, readGgufHeader } from './local-stores.js';
 
-export type ModelSource = 'catalog' | 'hub-cache' | 'lmstudio' | 'ollama' | 'added';
+export type ModelSource = SourceModel['source'];
 
-export interface ModelListEntry {
-  name: string;
-  source: ModelSource;
-  /** What `--model` accepts: a repo id, a folder or a GGUF file. */
-  path: string;
-  format: 'huggingface' | 'gguf';
-  canTune: boolean;
-  /** Why not, in words, when canTune is false. */
-  reason?: string;
-  architecture?: string;
-  /** Size on disk (downloaded models) or of the download (catalog). */
-  bytes?: number;
-  /** Catalog entries: whether a complete copy is in the Hugging Face cache. */
-  downloaded?: boolean;
-  /** Where the files are, for models on disk. */
-  location?: string;
-  licence?: string;
-  gated?: boolean;
-  parameters?: number;
-  description?: string;
-  memory?: CatalogMemory;
-}
+/** One model in `attune models list` (the app shows the same data: src/shared/hub.ts). */
+export type ModelListEntry = Omit<SourceModel, 'memory'> & { memory?: CatalogMemory };
 
 export interface ListOptions {
   env?: NodeJS.ProcessEnv;
