@@ -6,6 +6,7 @@
  */
 import { createHubService } from './services/hub.js';
 import { hubTokenFor, type HubTokenStore } from './services/hub-token.js';
+import { hubEndpointFor, normalizeHubEndpoint } from './services/hub-endpoint.js';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CallName, ProjectSummary, Req, Res, ReviewReport, Settings } from '../shared/contract.js';
@@ -63,7 +64,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const ws = () => new Workspace(deps.settings.get().workspace);
   const firstRun = createFirstRun({ settings: deps.settings, resourcesDir: deps.resourcesDir, documentsDir: deps.documentsDir, openFolder: (o) => dialogs.openFolder(o) });
   const device = () => deps.settings.get().device;
-  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined) });
+  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined), endpoint: () => hubEndpointFor(deps.settings.get()) });
   const tokenStatus = () => ({ hasToken: !!deps.hubToken?.has(), fromEnvironment: !!process.env.HF_TOKEN });
   const models = new ModelCatalog({
     engine,
@@ -90,7 +91,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'app.info': async () => ({ version: deps.version, platform: deps.platform, settings: deps.settings.get(), machine: deps.machine() }),
 
     'settings.get': async () => deps.settings.get(),
-    'settings.update': async (req) => deps.settings.update(req as Partial<Settings>),
+    'settings.update': async (req) =>
+      deps.settings.update({ ...(req as Partial<Settings>), ...(req.hubEndpoint !== undefined ? { hubEndpoint: normalizeHubEndpoint(req.hubEndpoint) } : {}) }),
     'settings.chooseWorkspace': async () => {
       const dir = await dialogs.openFolder({ title: 'Choose the folder for your Attune projects' });
       if (!dir) return null;

@@ -60,6 +60,8 @@ export interface Settings {
   device: Device;
   /** Set once the first run has chosen the projects folder. */
   firstRunDone?: boolean;
+  /** Where models are downloaded from (a mirror or proxy of the Hub); empty = HF_ENDPOINT, else the Hub. */
+  hubEndpoint?: string;
 }
 
 /** What the first run shows: where projects could go, and the bundled sample. */
@@ -367,7 +369,7 @@ export const calls = {
 
   'settings.get': call(empty, shape<Settings>()),
   'settings.update': call(
-    z.object({ theme: z.enum(['system', 'light', 'dark']).optional(), device: device.optional() }).strict(),
+    z.object({ theme: z.enum(['system', 'light', 'dark']).optional(), device: device.optional(), hubEndpoint: z.string().max(2000).optional() }).strict(),
     shape<Settings>(),
   ),
   /** Opens a folder dialog; null when the person cancels. */
