@@ -78,6 +78,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the Model step: catalog, download with p
     // Three groups.
     await page.getByText('On this computer').or(page.getByText(/No models on this computer yet/)).first().waitFor();
     await page.getByRole('heading', { name: 'Recommended to download' }).waitFor();
+
+    // Download from: a typed address that is not http(s) is refused in words; the stand-in Hub's address is kept.
+    const from = page.getByLabel('Download from:');
+    await from.fill('huggingface.co');
+    await page.getByRole('button', { name: 'Use this address' }).click();
+    await page.getByRole('alert').filter({ hasText: '"huggingface.co" is not a web address' }).waitFor();
+    await from.fill(hub.url);
+    await page.getByRole('button', { name: 'Use this address' }).click();
+    await page.getByText(`Models will be downloaded from ${hub.url}.`).waitFor();
+    expect((await app.handlers['settings.get']({})).hubEndpoint).toBe(hub.url);
     await page.getByRole('heading', { name: 'Add from disk' }).waitFor();
     const card = page.getByTestId(`catalog-${REPO}`);
     await card.waitFor();
