@@ -14,6 +14,8 @@ import { AttuneError } from '../shared/errors.js';
 import { EXPORT_CHOICES } from '../shared/presets.js';
 import type { EngineFacade } from './engine.js';
 import type { JobManager } from './jobs/manager.js';
+import type { JobRunner } from './jobs/runner.js';
+import { createEstimateService } from './services/estimate.js';
 import { RunStore } from './runs.js';
 import { ChatSessions } from './services/chat.js';
 import type { Emit } from './services/events.js';
@@ -55,6 +57,8 @@ export interface HandlerDeps {
   documentsDir?: string;
   /** The Hugging Face token kept with safeStorage (the app); without it, HF_TOKEN. */
   hubToken?: HubTokenStore;
+  /** Runs the time-measuring worker (src/main/jobs/estimate-worker.ts); absent = tune.estimate refuses. */
+  estimateRunner?: JobRunner;
 }
 
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
@@ -65,6 +69,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const firstRun = createFirstRun({ settings: deps.settings, resourcesDir: deps.resourcesDir, documentsDir: deps.documentsDir, openFolder: (o) => dialogs.openFolder(o) });
   const device = () => deps.settings.get().device;
   const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined), endpoint: () => hubEndpointFor(deps.settings.get()) });
+  const estimates = deps.estimateRunner ? createEstimateService(deps.estimateRunner) : undefined;
   const tokenStatus = () => ({ hasToken: !!deps.hubToken?.has(), fromEnvironment: !!process.env.HF_TOKEN });
   const models = new ModelCatalog({
     engine,
@@ -184,6 +189,17 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         spec,
       });
     },
+    'tune.estimate': async (req) => {
+      if (!estimates) throw new AttuneError('tune.failed', { detail: 'measuring the time is not available here' });
+      const model = await models.usable(req.modelPath);
+      const imported = await data.imported(req.project);
+      const plan = planRun({ preset: req.preset, changes: req.advanced, preferredDevice: device(), data: imported, model, templateNames: engine.templateNames() });
+      const e = await estimates.measure(req.project, { modelPath: req.modelPath, dataFile: imported.file, valFraction: imported.valFraction, ...plan }, (done, of) =>
+        deps.emit('tune.estimateProgress', { project: req.project, done, of }),
+      );
+      return { secondsPerStep: e.secondsPerStep, stepsPerEpoch: e.stepsPerEpoch, trainExamples: e.trainExamples, epochSeconds: e.epochSeconds, epochs: e.epochs, totalSeconds: e.totalSeconds, device: e.device };
+    },
+    'tune.estimateCancel': async ({ project }) => ({ cancelled: !!estimates?.cancel(project) }),
     'tune.check': async (req) => {
       const model = await models.usable(req.modelPath);
       const imported = await data.imported(req.project);
@@ -250,6 +266,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     ...handlers,
     async dispose() {
       await hub.dispose();
+      estimates?.dispose();
       await chats.dispose();
       await server.stop().catch(() => undefined);
       await deps.jobs.stopAll();

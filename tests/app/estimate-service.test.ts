@@ -54,3 +54,25 @@ describe('measuring the time for one pass', () => {
     expect(await svc.cached(other)).toBeUndefined();
   }, 60_000);
 });
+
+describe('the tune.estimate call', () => {
+  it('measures for a project and model through the handlers, with progress events', async () => {
+    const { createTestApp } = await import('./harness.js');
+    const app = await createTestApp();
+    try {
+      const h = app.handlers;
+      await h['projects.create']({ name: 'Timing' });
+      const added = await h['data.add']({ project: 'Timing', from: { kind: 'sample' } });
+      await h['data.import']({ project: 'Timing', source: added!.source, valFraction: 0.1, seed: 42 });
+      app.dialogAnswers.push(TINY_MODEL);
+      await h['models.add']({ kind: 'folder' });
+      const e = await h['tune.estimate']({ project: 'Timing', modelPath: TINY_MODEL, preset: 'quick', advanced: { device: 'cpu' } });
+      expect(e.secondsPerStep).toBeGreaterThan(0);
+      expect(e.epochSeconds).toBeCloseTo(e.secondsPerStep * e.stepsPerEpoch, 6);
+      expect(app.events.some((x) => x.name === 'tune.estimateProgress')).toBe(true);
+      expect(await h['tune.estimateCancel']({ project: 'Timing' })).toEqual({ cancelled: false });
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
