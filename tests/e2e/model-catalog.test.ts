@@ -125,5 +125,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the Model step: catalog, download with p
     const chosen = page.locator('input[name="model"]:checked');
     await expect.poll(() => chosen.getAttribute('value'), { timeout: 30_000 }).toContain(`models--${REPO.replace('/', '--')}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'catalog-3-downloaded.png'), fullPage: true });
+
+    // Tune step: Measure shows the measured time for one pass over the imported examples.
+    await page.getByRole('button', { name: 'Next: tune' }).click();
+    await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
+    await page.getByTestId('pass-estimate').getByRole('button', { name: 'Measure' }).click();
+    const line = page.getByText(/^Measured on this computer: about .+ for one pass over your \d+ examples \(\d+\.\d s per step\)$/);
+    await line.waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'catalog-4-estimate.png'), fullPage: true });
   }, 300_000);
 });
