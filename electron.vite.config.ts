@@ -10,6 +10,7 @@ export default defineConfig({
           index: resolve('src/main/index.ts'),
           'tune-worker': resolve('src/main/jobs/tune-worker.ts'),
           'probe-worker': resolve('src/main/jobs/probe-worker.ts'),
+          'estimate-worker': resolve('src/main/jobs/estimate-worker.ts'),
           // The headless CLI, so the installed app carries a working engine without tsx.
           cli: resolve('src/cli/main.ts'),
         },

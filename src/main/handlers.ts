@@ -6,6 +6,7 @@
  */
 import { createHubService } from './services/hub.js';
 import { hubTokenFor, type HubTokenStore } from './services/hub-token.js';
+import { hubEndpointFor, normalizeHubEndpoint } from './services/hub-endpoint.js';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CallName, ProjectSummary, Req, Res, ReviewReport, Settings } from '../shared/contract.js';
@@ -13,6 +14,8 @@ import { AttuneError } from '../shared/errors.js';
 import { EXPORT_CHOICES } from '../shared/presets.js';
 import type { EngineFacade } from './engine.js';
 import type { JobManager } from './jobs/manager.js';
+import type { JobRunner } from './jobs/runner.js';
+import { createEstimateService } from './services/estimate.js';
 import { RunStore } from './runs.js';
 import { ChatSessions } from './services/chat.js';
 import type { Emit } from './services/events.js';
@@ -54,6 +57,8 @@ export interface HandlerDeps {
   documentsDir?: string;
   /** The Hugging Face token kept with safeStorage (the app); without it, HF_TOKEN. */
   hubToken?: HubTokenStore;
+  /** Runs the time-measuring worker (src/main/jobs/estimate-worker.ts); absent = tune.estimate refuses. */
+  estimateRunner?: JobRunner;
 }
 
 export type Handlers = { [K in CallName]: (req: Req<K>) => Promise<Res<K>> };
@@ -63,7 +68,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const ws = () => new Workspace(deps.settings.get().workspace);
   const firstRun = createFirstRun({ settings: deps.settings, resourcesDir: deps.resourcesDir, documentsDir: deps.documentsDir, openFolder: (o) => dialogs.openFolder(o) });
   const device = () => deps.settings.get().device;
-  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined) });
+  const hub = createHubService({ emit: (e) => deps.emit('hub.progress', e), token: async () => (deps.hubToken ? hubTokenFor(deps.hubToken) : process.env.HF_TOKEN || undefined), endpoint: () => hubEndpointFor(deps.settings.get()) });
+  const estimates = deps.estimateRunner ? createEstimateService(deps.estimateRunner) : undefined;
   const tokenStatus = () => ({ hasToken: !!deps.hubToken?.has(), fromEnvironment: !!process.env.HF_TOKEN });
   const models = new ModelCatalog({
     engine,
@@ -90,7 +96,8 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'app.info': async () => ({ version: deps.version, platform: deps.platform, settings: deps.settings.get(), machine: deps.machine() }),
 
     'settings.get': async () => deps.settings.get(),
-    'settings.update': async (req) => deps.settings.update(req as Partial<Settings>),
+    'settings.update': async (req) =>
+      deps.settings.update({ ...(req as Partial<Settings>), ...(req.hubEndpoint !== undefined ? { hubEndpoint: normalizeHubEndpoint(req.hubEndpoint) } : {}) }),
     'settings.chooseWorkspace': async () => {
       const dir = await dialogs.openFolder({ title: 'Choose the folder for your Attune projects' });
       if (!dir) return null;
@@ -182,6 +189,17 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         spec,
       });
     },
+    'tune.estimate': async (req) => {
+      if (!estimates) throw new AttuneError('tune.failed', { detail: 'measuring the time is not available here' });
+      const model = await models.usable(req.modelPath);
+      const imported = await data.imported(req.project);
+      const plan = planRun({ preset: req.preset, changes: req.advanced, preferredDevice: device(), data: imported, model, templateNames: engine.templateNames() });
+      const e = await estimates.measure(req.project, { modelPath: req.modelPath, dataFile: imported.file, valFraction: imported.valFraction, ...plan }, (done, of) =>
+        deps.emit('tune.estimateProgress', { project: req.project, done, of }),
+      );
+      return { secondsPerStep: e.secondsPerStep, stepsPerEpoch: e.stepsPerEpoch, trainExamples: e.trainExamples, epochSeconds: e.epochSeconds, epochs: e.epochs, totalSeconds: e.totalSeconds, device: e.device };
+    },
+    'tune.estimateCancel': async ({ project }) => ({ cancelled: !!estimates?.cancel(project) }),
     'tune.check': async (req) => {
       const model = await models.usable(req.modelPath);
       const imported = await data.imported(req.project);
@@ -248,6 +266,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     ...handlers,
     async dispose() {
       await hub.dispose();
+      estimates?.dispose();
       await chats.dispose();
       await server.stop().catch(() => undefined);
       await deps.jobs.stopAll();

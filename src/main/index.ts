@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     platform: process.platform,
     machine: () => ({ totalMemoryBytes: os.totalmem(), freeMemoryBytes: os.freemem(), cpus: os.cpus().length }),
     hubToken: new HubTokenStore(path.join(app.getPath('userData'), 'hub-token.json'), safeStorage),
+    estimateRunner: electronRunner(path.join(here, 'estimate-worker.js'), 'Attune time measurement'),
   });
   registerIpc(handlers, getWindow, rendererUrl);
 

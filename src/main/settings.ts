@@ -33,6 +33,8 @@ export function sanitizeSettings(raw: unknown, defaults: Settings): Settings {
   }
   if (r.firstRunDone === true) out.firstRunDone = true;
   if (isDeviceChoice(r.device)) out.device = r.device;
+  if (typeof r.hubEndpoint === 'string' && r.hubEndpoint.trim()) out.hubEndpoint = r.hubEndpoint.trim();
+  else delete out.hubEndpoint;
   return out;
 }
 

@@ -49,6 +49,17 @@ const empty = z.object({}).strict();
 
 export type Theme = 'system' | 'light' | 'dark';
 
+/** The measured time for one pass over the data (engine estimateTuneTime). */
+export interface PassEstimate {
+  secondsPerStep: number;
+  stepsPerEpoch: number;
+  trainExamples: number;
+  epochSeconds: number;
+  epochs: number;
+  totalSeconds: number;
+  device: string;
+}
+
 export interface Settings {
   workspace: string;
   theme: Theme;
@@ -60,6 +71,8 @@ export interface Settings {
   device: Device;
   /** Set once the first run has chosen the projects folder. */
   firstRunDone?: boolean;
+  /** Where models are downloaded from (a mirror or proxy of the Hub); empty = HF_ENDPOINT, else the Hub. */
+  hubEndpoint?: string;
 }
 
 /** What the first run shows: where projects could go, and the bundled sample. */
@@ -367,7 +380,7 @@ export const calls = {
 
   'settings.get': call(empty, shape<Settings>()),
   'settings.update': call(
-    z.object({ theme: z.enum(['system', 'light', 'dark']).optional(), device: device.optional() }).strict(),
+    z.object({ theme: z.enum(['system', 'light', 'dark']).optional(), device: device.optional(), hubEndpoint: z.string().max(2000).optional() }).strict(),
     shape<Settings>(),
   ),
   /** Opens a folder dialog; null when the person cancels. */
@@ -457,6 +470,12 @@ export const calls = {
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advancedChanges.optional() }).strict(),
     shape<RunSummary>(),
   ),
+  /** Measures on this computer how long one pass over the data takes (a few real steps in a worker process; cached while the data is unchanged). */
+  'tune.estimate': call(
+    z.object({ project: projectName, modelPath: z.string().min(1).max(4096), preset: presetName, advanced: advancedChanges.optional() }).strict(),
+    shape<PassEstimate>(),
+  ),
+  'tune.estimateCancel': call(z.object({ project: projectName }).strict(), shape<{ cancelled: boolean }>()),
   /** Re-checks the imported examples with this model's tokenizer, template and max length. */
   'tune.check': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), maxLength: SETTINGS.maxLength.schema.unwrap(), template: advanced.shape.template.optional() }).strict(),
@@ -525,6 +544,7 @@ export const events = {
   'data.progress': shape<{ project: string; source: string; rowsRead: number; fraction?: number }>(),
   'tune.progress': shape<{ project: string; runId: string; event: TuneEvent }>(),
   'tune.state': shape<RunSummary>(),
+  'tune.estimateProgress': shape<{ project: string; done: number; of: number }>(),
   'chat.token': shape<{ streamId: string; delta: string }>(),
   'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
   'review.progress': shape<{ project: string; runId: string; done: number; total: number }>(),

@@ -660,6 +660,10 @@ export const DIAGNOSTICS = entries({
     errorCode: 'hub.bad-token',
     template: 'That does not look like a Hugging Face token: a token starts with "hf_" followed by letters and digits. Copy it again from your Hugging Face settings (Access Tokens).',
   },
+  'hub.bad-endpoint': {
+    severity: 'fatal',
+    template: '"{value}" is not a web address Attune can download from: write it in full, starting with https:// or http://, for example https://huggingface.co. Leave it empty to use the Hugging Face Hub.',
+  },
   'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN in the environment instead.' },
   // ── catalog: resources/models-catalog.json (src/engine/sources/catalog.ts) ───────────────────
   'catalog.no-models': { severity: 'fatal', errorCode: 'catalog.invalid', template: 'resources/models-catalog.json has no "models" list.' },

@@ -47,6 +47,7 @@ export async function createTestApp(
     engine: opts.engine ?? createEngineFacade(),
     settings: memorySettings({ workspace, firstRunDone: opts.firstRun ? undefined : true }),
     jobs: new JobManager(nodeRunner({ workerPath: opts.workerPath ?? TUNE_WORKER }), 10_000),
+    estimateRunner: nodeRunner({ workerPath: path.join(ROOT, 'src/main/jobs/estimate-worker.ts') }),
     dialogs,
     emit: <K extends EventName>(name: K, payload: Payload<K>) => {
       events.push({ name, payload });

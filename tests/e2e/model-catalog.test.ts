@@ -78,6 +78,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the Model step: catalog, download with p
     // Three groups.
     await page.getByText('On this computer').or(page.getByText(/No models on this computer yet/)).first().waitFor();
     await page.getByRole('heading', { name: 'Recommended to download' }).waitFor();
+
+    // Download from: a typed address that is not http(s) is refused in words; the stand-in Hub's address is kept.
+    const from = page.getByLabel('Download from:');
+    await from.fill('huggingface.co');
+    await page.getByRole('button', { name: 'Use this address' }).click();
+    await page.getByRole('alert').filter({ hasText: '"huggingface.co" is not a web address' }).waitFor();
+    await from.fill(hub.url);
+    await page.getByRole('button', { name: 'Use this address' }).click();
+    await page.getByText(`Models will be downloaded from ${hub.url}.`).waitFor();
+    expect((await app.handlers['settings.get']({})).hubEndpoint).toBe(hub.url);
     await page.getByRole('heading', { name: 'Add from disk' }).waitFor();
     const card = page.getByTestId(`catalog-${REPO}`);
     await card.waitFor();
@@ -115,5 +125,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the Model step: catalog, download with p
     const chosen = page.locator('input[name="model"]:checked');
     await expect.poll(() => chosen.getAttribute('value'), { timeout: 30_000 }).toContain(`models--${REPO.replace('/', '--')}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'catalog-3-downloaded.png'), fullPage: true });
+
+    // Tune step: Measure shows the measured time for one pass over the imported examples.
+    await page.getByRole('button', { name: 'Next: tune' }).click();
+    await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
+    await page.getByTestId('pass-estimate').getByRole('button', { name: 'Measure' }).click();
+    const line = page.getByText(/^Measured on this computer: about .+ for one pass over your \d+ examples \(\d+\.\d s per step\)$/);
+    await line.waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'catalog-4-estimate.png'), fullPage: true });
   }, 300_000);
 });

@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import type { HubPullEvent, SourceModel } from '../../../shared/hub.js';
 import { attune, errorText } from '../api.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
+import { HubEndpoint } from './HubEndpoint.js';
 import { HubToken } from './HubToken.js';
 
 const FIT = { fits: 'Enough memory here', tight: 'Memory is tight here', 'too-big': 'Not enough memory here' } as const;
@@ -55,6 +56,7 @@ export function ModelCatalog({ onDownloaded }: { onDownloaded: (dir: string) => 
   return (
     <section aria-labelledby="catalog-heading" data-testid="model-catalog">
       <h3 id="catalog-heading">Recommended to download</h3>
+      <HubEndpoint />
       <HubToken />
       {active.length > 0 && (
         <p role="status" className="note" data-testid="downloading-banner">

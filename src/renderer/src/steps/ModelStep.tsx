@@ -1,4 +1,5 @@
 /** Step 2: the models in the workspace and those added from a folder or GGUF file; what fits this machine. */
+import { PassEstimate } from './tune/PassEstimate.js';
 import { useEffect, useState } from 'react';
 import type { AppInfo, DeviceInfo, ModelInfo } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
@@ -155,6 +156,7 @@ export function ModelStep({ state, update, next, machine }: StepProps & { machin
           Work will run on: <strong>{devices.available.find((d) => d.device === devices.chosen)?.label ?? devices.chosen}</strong>, because {devices.why}.
         </p>
       )}
+      {state.project.data && <PassEstimate project={state.project.name} modelPath={state.modelPath} preset="quick" advanced={{}} />}
       <div className="nav-buttons">
         <button type="button" className="primary" onClick={next} disabled={!state.modelPath}>
           Next: tune

@@ -7,6 +7,7 @@ import { attune, errorText } from '../api.js';
 import type { StepProps } from './types.js';
 import { LengthWarning } from './tune/LengthWarning.js';
 import { LIVE_STATES, RunPanel } from './tune/RunPanel.js';
+import { PassEstimate } from './tune/PassEstimate.js';
 import { RunHistory } from './tune/RunHistory.js';
 import { settingsProblem, TuneSettings } from './tune/TuneSettings.js';
 
@@ -119,6 +120,12 @@ export function TuneStep({ state, update, next }: StepProps) {
       {!live && (
         <section className="card" aria-labelledby="settings-h">
           <TuneSettings preset={preset} advanced={advanced} model={model} templates={templates} data={state.project.data} onPreset={choosePreset} onChange={set} />
+          <PassEstimate
+            project={project}
+            modelPath={state.modelPath}
+            preset={preset}
+            advanced={Object.fromEntries(Object.entries(advanced).filter(([k, v]) => PRESETS[preset].values[k as keyof Advanced] !== v))}
+          />
           {lengthCheck ? (
             <LengthWarning
               check={lengthCheck}
