@@ -32,8 +32,10 @@ export interface PullProgressInfo {
   file?: string;
   filesDone: number;
   filesTotal: number;
+  /** Bytes on disk so far (reused and resumed bytes included). */
   doneBytes: number;
   totalBytes: number;
+  /** Over the last few seconds; 0 before any byte arrived. */
   bytesPerSecond: number;
   secondsLeft?: number;
 }

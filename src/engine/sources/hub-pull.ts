@@ -16,22 +16,12 @@ import path from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { AttuneError, isAttuneError } from '../../shared/errors.js';
 import { checkSnapshot, hubCacheDir, parseRepoRef, repoCacheDir } from './hub-cache.js';
+import type { PullProgressInfo } from '../../shared/hub.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
-export interface PullProgress {
-  phase: 'listing' | 'downloading' | 'verifying' | 'done';
-  repo: string;
-  file?: string;
-  filesDone: number;
-  filesTotal: number;
-  /** Bytes on disk so far (reused and resumed bytes included). */
-  doneBytes: number;
-  totalBytes: number;
-  /** Over the last few seconds; 0 before any byte arrived. */
-  bytesPerSecond: number;
-  secondsLeft?: number;
-}
+/** A pull's progress (the app shows the same data: src/shared/hub.ts). */
+export type PullProgress = PullProgressInfo;
 
 export interface PullOptions {
   repo: string;
