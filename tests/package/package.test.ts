@@ -178,7 +178,9 @@ describe.runIf(process.platform === 'linux')('the Linux package', () => {
     // and links inside libraries' error messages, which nothing loads.
     const allowed = [/^http:\/\/www\.w3\.org\//, /^https:\/\/react\.dev\/errors\//, /^https:\/\/(redux|redux-toolkit)\.js\.org\/Errors/, /^https:\/\/github\.com\/recharts\//, /^https:\/\/developer\.mozilla\.org\//, /^https:\/\/bit\.ly\/3cXEKWf/,
       // zod's JSON Schema dialect names and its URL check's host template: identifiers, never loaded.
-      /^https?:\/\/json-schema\.org\/draft/, /^http:\/\/\[\$\{/];
+      /^https?:\/\/json-schema\.org\/draft/, /^http:\/\/\[\$\{/,
+      // The download address field's placeholder text (downloads run in the main process, on request).
+      /^https:\/\/huggingface\.co$/];
     for (const js of files.filter((f) => f.endsWith('.js'))) {
       const text = await readFile(js, 'utf8');
       const urls = [...text.matchAll(/https?:\/\/[^\s"'`)<>\\]+/g)].map((m) => m[0]);
