@@ -3,7 +3,7 @@
  * settings, agrees with a real run's step time, and leaves nothing behind.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,11 @@ import { writeTinyModel } from '../../helpers/tiny-model.js';
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const work = mkdtempSync(path.join(os.tmpdir(), 'attune-estimate-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+// This process's temporary folders go to a folder of its own, so that other test files working in
+// parallel (their estimates make and remove folders of the same name) cannot change the count.
+const tmp = path.join(work, 'tmp');
+mkdirSync(tmp);
+process.env.TMPDIR = tmp;
 const model = path.join(work, 'tiny');
 const data = path.join(work, 'examples.jsonl');
 writeTinyModel(model, 'llama', { hidden: 64, layers: 2 });
@@ -21,7 +26,8 @@ process.env.ATTUNE_CACHE_DIR = path.join(work, 'cache');
 
 describe('estimateTuneTime', () => {
   it('times real steps with the chosen settings and scales them to one pass over the data', async () => {
-    const before = readdirSync(os.tmpdir()).filter((d) => d.startsWith('attune-estimate-') && !d.startsWith('attune-estimate-test')).length;
+    expect(os.tmpdir()).toBe(tmp);
+    const before = readdirSync(tmp).filter((d) => d.startsWith('attune-estimate-')).length;
     const settings = { model, data, batchSize: 2, epochs: 2, template: 'alpaca', valFraction: 0.1, threads: 1 };
     const e = await estimateTuneTime(settings, { steps: 3 });
     expect(e.calibrationSteps).toBe(3);
@@ -30,7 +36,7 @@ describe('estimateTuneTime', () => {
     expect(e.secondsPerStep).toBeGreaterThan(0);
     expect(e.epochSeconds).toBeCloseTo(e.secondsPerStep * e.stepsPerEpoch, 6);
     expect(e.totalSeconds).toBeCloseTo(e.setupSeconds + 2 * e.epochSeconds, 6);
-    expect(readdirSync(os.tmpdir()).filter((d) => d.startsWith('attune-estimate-') && !d.startsWith('attune-estimate-test')).length).toBe(before);
+    expect(readdirSync(tmp).filter((d) => d.startsWith('attune-estimate-')).length).toBe(before);
 
     // A real run of one pass with the same settings: its step time is of the same size.
     const times: number[] = [];
