@@ -648,7 +648,7 @@ export const DIAGNOSTICS = entries({
     errorCode: 'hub.disk-full',
     template: 'The disk is full: Attune could not write {file}. Free some space and pull again; what was downloaded so far is kept.',
   },
-  'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}. Choose another folder with HF_HUB_CACHE or HF_HOME.' },
+  'hub.cache-unwritable': { severity: 'fatal', template: 'Attune may not write to {folder}, where downloaded models are kept. Ask whoever looks after this computer to let your account change that folder (from the command line, HF_HUB_CACHE or HF_HOME choose another one).' },
   'hub.not-downloaded': {
     severity: 'fatal',
     template: "{name} is not on this computer yet (looked in {folder}). Download it with `attune models pull {pullArgs}` or from the app's Model step.",
