@@ -4,7 +4,7 @@
 export { loadModel, type LoadedModel } from './models/load.js';
 export { inspectModel, estimateMemory, type ModelReport } from './models/inspect.js';
 export { ChatSession, type ChatOptions, type ChatResult, type OpenChatOptions } from './generate/chat-session.js';
-export { probeDevices, resolveDevice, chooseDevice, DEVICE_LABELS, type DeviceProbe } from './runtime/devices.js';
+export { probeDevices, resolveDevice, chooseDevice, DEVICE_LABELS, type DeviceProbe, type Workload } from './runtime/devices.js';
 export { fallbackProbes, rememberProbes } from './runtime/devices.js';
 export { loadAdapter, saveAdapter, type Adapter } from './adapter/adapter.js';
 export { ModelTokenizer, type ChatMessage } from './tokenizer/tokenizer.js';

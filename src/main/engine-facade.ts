@@ -97,7 +97,7 @@ export function toTuneEvent(e: engine.TuneProgress): TuneEvent | undefined {
 
 /** The worker's job: the engine's runTuning (or resumeTuning), with the device decision reported first. */
 export const runTuneJob: TuneFn = async (spec, { onEvent, signal }) => {
-  const dev = await engine.resolveDevice(spec.settings.device);
+  const dev = await engine.resolveDevice(spec.settings.device, 'training');
   onEvent({ type: 'device', device: dev.device, why: dev.reason });
   const cb = {
     signal,
@@ -187,7 +187,7 @@ export function createEngineFacade(): EngineFacade {
     },
 
     async devices(preferred) {
-      const [probes, chosen] = await Promise.all([engine.probeDevices(), engine.resolveDevice(preferred)]);
+      const [probes, chosen] = await Promise.all([engine.probeDevices(), engine.resolveDevice(preferred, 'training')]);
       return {
         available: probes.map((p) => ({ device: p.device, label: engine.DEVICE_LABELS[p.device], ok: p.available, reason: p.reason, gflops: p.gflops })),
         chosen: chosen.device,

@@ -143,7 +143,7 @@ export function baseStorageOn(device: ResolvedDevice, probe: DeviceProbe | undef
 
 /** `chosenStorage`: the base storage the user chose, if any (a resumed run's saved one). */
 async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, threads: number | undefined, cb: TuneCallbacks, chosenStorage: BaseStorage | undefined): Promise<TuneResult> {
-  const device = await resolveDevice(saved.device);
+  const device = await resolveDevice(saved.device, 'training');
   const probe = device.device === 'cpu' ? undefined : (await probeDevices()).find((p) => p.device === device.device);
   saved.hp.baseStorage = baseStorageOn(device.device, probe, chosenStorage);
   const model = await loadModel(saved.model, { template: saved.template, lazyWeights: true });

@@ -29,6 +29,21 @@ describe('the automatic device choice', () => {
     expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 200 * GPU_ADVANTAGE }, cpu(200)]).device).toBe('webgpu');
   });
 
+  it('judges tuning by the training-sized speed test and chat by the small one', () => {
+    // As measured on an H200 through WebGPU against a 16-core CPU: launch-bound at the small size,
+    // many times faster at training size (a training step ran 5.2x faster there).
+    const probes: DeviceProbe[] = [
+      { device: 'webgpu', available: true, gflops: 572, bulkGflops: 9000 },
+      { device: 'cpu', available: true, gflops: 806, bulkGflops: 900 },
+    ];
+    const training = chooseDevice(probes, 'training');
+    expect(training).toEqual({ device: 'webgpu', reason: 'WebGPU passed the check and was faster than the CPU on a speed test sized like training (9000 against 900 billion calculations a second)' });
+    expect(chooseDevice(probes, 'chat').device).toBe('cpu');
+    expect(chooseDevice(probes).device).toBe('cpu');
+    // A GPU too slow for the training-sized run (none measured) is judged by the small test.
+    expect(chooseDevice([{ device: 'webgpu', available: true, gflops: 0.9 }, probes[1]!], 'training').device).toBe('cpu');
+  });
+
   it('says why each GPU failed when none passed', () => {
     const r = chooseDevice([
       { device: 'cuda', available: false, reason: 'the CUDA runtime is not installed' },
@@ -55,6 +70,7 @@ describe('probing', () => {
     const measured = probes.find((p) => p.device === 'cpu')!;
     expect(measured.available).toBe(true);
     expect(measured.gflops).toBeGreaterThan(1);
+    expect(measured.bulkGflops).toBeGreaterThan(1);
     expect(existsSync(first)).toBe(true);
 
     // A kept result is used as it is (marked here with an impossible speed)...
