@@ -55,6 +55,11 @@ export interface StepGraphOptions {
   maxGradNorm: number;
   /** How the frozen base is stored: f32, or f16/int8/int4 to save memory (default f32). */
   baseStorage?: BaseStorage;
+  /**
+   * Multiply by an int8/int4 base without expanding it (integer kernels; default true). False
+   * expands every matrix to F32 where used: exact, slower, and the reference in tests.
+   */
+  compressedCompute?: boolean;
   /** PEFT's lora_dropout on the adapter inputs (0 = off). */
   loraDropout?: number;
   /** Seed of the dropout masks (with the step number, fed as `dropout_step`, it fixes every mask). */
@@ -161,7 +166,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const lr = g.input('lr', 'float32', []);
   const apply = g.input('apply', 'float32', []);
 
-  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
+  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, training: !opts.evalOnly });
 
   const specs = trainableTensors(cfg, opts);
   const layout = paramLayout(specs);
