@@ -94,13 +94,18 @@ export function expandedWeights(t: WeightTensor, storage: BaseStorage): Float32A
     const { q, scales } = quantizeInt8Rows(t);
     for (let i = 0; i < out.length; i++) out[i] = q[i] * scales[Math.floor(i / cols)];
   } else {
-    const { packed, scales } = quantizeInt4Blocks(t);
-    const blocks = cols / INT4_BLOCK;
-    for (let i = 0; i < out.length; i++) {
-      const nib = i & 1 ? packed[i >> 1] >> 4 : packed[i >> 1] & 0xf;
-      const v = nib >= 8 ? nib - 16 : nib;
-      out[i] = Math.fround(v * scales[Math.floor(i / cols) * blocks + Math.floor((i % cols) / INT4_BLOCK)]);
-    }
+    out.set(expandInt4(quantizeInt4Blocks(t), rows, cols));
+  }
+  return out;
+}
+
+function expandInt4({ packed, scales }: QuantizedInt4, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const blocks = cols / INT4_BLOCK;
+  for (let i = 0; i < out.length; i++) {
+    const nib = i & 1 ? packed[i >> 1] >> 4 : packed[i >> 1] & 0xf;
+    const v = nib >= 8 ? nib - 16 : nib;
+    out[i] = Math.fround(v * scales[Math.floor(i / cols) * blocks + Math.floor((i % cols) / INT4_BLOCK)]);
   }
   return out;
 }
@@ -115,6 +120,12 @@ export interface StoredWeightOptions {
   compressedCompute?: boolean;
   /** A training graph: the input gradient of each compressed product is needed (see `linear`). */
   training?: boolean;
+  /**
+   * The input gradient through an int4 matrix (training): 'int8' (default) multiplies by an int8
+   * copy quantized per input column (MatMulInteger; +1 byte per weight), 'expand' by a fresh F32
+   * expansion (no extra memory, slower).
+   */
+  int4InputGradient?: 'int8' | 'expand';
   /** Multiply GGUF Q8_0/Q4_0 matrices as the file stores them (chat), whatever `storage` says. */
   ggufBlocks?: boolean;
 }
@@ -176,7 +187,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
   if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) {
     const m = nbitsFromGguf(t.gguf, rows, cols);
     const f32 = lazy(() => g.initializer(name, 'float32', shape, bytesOf(t.data)));
-    return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? f32 : undefined) };
+    return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : undefined) };
   }
   if (storage === 'f32' || shape.length !== 2) {
     const v = g.initializer(name, 'float32', shape, bytesOf(t.data));
@@ -202,7 +213,14 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
     q = lazy(() => g.initializer(`${name}.q4`, 'int4', shape, quant.packed));
     scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], bytesOf(quant.scales)));
     attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
-    if (compressed) ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, opts.training ? () => dq(true) : undefined, scales));
+    if (compressed) {
+      // The input gradient dx = dy W: int8 by default (a copy of the expanded int4 values
+      // quantized per input column, MatMulInteger: +1 byte per weight, far faster than expanding),
+      // or a fresh F32 expansion (no extra memory).
+      const viaInt8 = opts.int4InputGradient !== 'expand';
+      const backward = !opts.training ? undefined : viaInt8 ? int8ColumnGradient(g, name, quant, rows, cols) : (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx');
+      ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+    }
   } else {
     const quant = quantizeInt8Rows(t);
     q = lazy(() => g.initializer(`${name}.q8`, 'int8', shape, bytesOf(quant.q)));
@@ -270,11 +288,29 @@ function int8Ops(g: GraphBuilder, name: string, quant: QuantizedInt8, rows: numb
 }
 
 /**
- * A MatMulNBits matrix (int4, GGUF Q8_0/Q4_0): y = MatMulNBits(x) (+ bias), accuracy level 4
- * (int8 activations per block, integer dot products). The input gradient, where wanted, is
- * dy W through `expandAgain` (a fresh F32 expansion in the backward pass).
+ * dx = dy W for an int4 matrix through MatMulInteger: W (its int4 values, expanded) quantized
+ * again to int8 with one scale per input column c, W ~ Q8 diag(c), so dx = (dy Q8) diag(c), with
+ * Q8 [out, in] as stored (MatMulInteger's B [K = out, N = in]). 8 bits over each column's range
+ * keep the int4 grid points within half a step of 1/127 of the column's largest value.
  */
-function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, expandAgain: (() => Value) | undefined, sharedScales?: () => Value) {
+function int8ColumnGradient(g: GraphBuilder, name: string, quant: QuantizedInt4, rows: number, cols: number) {
+  const w = expandInt4(quant, rows, cols);
+  const amax = new Float32Array(cols);
+  for (let i = 0; i < w.length; i++) amax[i % cols] = Math.max(amax[i % cols]!, Math.abs(w[i]!));
+  const scale = amax.map((a) => (a > 0 ? a / 127 : 1));
+  const q = new Int8Array(rows * cols);
+  for (let i = 0; i < w.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / scale[i % cols]!)));
+  const qInit = lazy(() => g.initializer(`${name}.q8cols`, 'int8', [rows, cols], bytesOf(q)));
+  const sInit = lazy(() => g.initializer(`${name}.col_scales`, 'float32', [cols], bytesOf(scale)));
+  return (gb: GraphBuilder, dy: Value) => gb.mul(integerProduct(gb, dy, qInit(), cols, 'dx_int'), sInit(), 'dx');
+}
+
+/**
+ * A MatMulNBits matrix (int4, GGUF Q8_0/Q4_0): y = MatMulNBits(x) (+ bias), accuracy level 4
+ * (int8 activations per block, integer dot products); `backward` gives the input gradient
+ * dy W where it is wanted.
+ */
+function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, sharedScales?: () => Value) {
   g.opsets.set('com.microsoft', 1);
   const blocks = cols / m.block;
   const blob = (m.block * m.bits) / 8;
@@ -283,7 +319,6 @@ function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, c
   const linear = (x: Value, bias: Value | undefined, op: string) => {
     const forward = (xin: Value) =>
       g.op('MatMulNBits', [xin, b(), scales(), null, null, bias ?? null], { K: attr.int(cols), N: attr.int(rows), bits: attr.int(m.bits), block_size: attr.int(m.block), accuracy_level: attr.int(4) }, { name: op, domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: x.shape && [x.shape[0], rows] }] })[0];
-    const backward = expandAgain && ((gb: GraphBuilder, dy: Value) => gb.gemm(dy, expandAgain(), {}, 'dx'));
     return compressedLinear(g, x, forward, backward);
   };
   // Embedding rows: gather the packed rows and expand only those.

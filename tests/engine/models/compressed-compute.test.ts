@@ -154,7 +154,7 @@ describe('training on a compressed base', () => {
     }
   }
 
-  it('int8 and int4 steps multiply with integer kernels forward; int8 also backward', async () => {
+  it('int8 and int4 steps multiply with integer kernels forward and backward, the head forward too', async () => {
     const dir = path.join(tmp, 'train-ops');
     writeTinyModel(dir, 'llama', { seed: 3, ...SHAPE });
     const model = await loadModel(dir);
@@ -162,9 +162,14 @@ describe('training on a compressed base', () => {
       const graph = buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage: storage, ...STEP_DEFAULTS });
       const { ops } = await optimisedOps(graph as never, `train-ops-${storage}`);
       const integer = (ops.get('MatMulInteger') ?? 0) + (ops.get('MatMulIntegerToFloat') ?? 0);
-      // 7 projections in 2 layers forward; input gradients for all but layer 0's q, k, v
-      if (storage === 'int8') expect(integer).toBe(14 + 11);
-      else expect(ops.get('MatMulNBits')).toBe(14);
+      // 7 projections in 2 layers and the head's logits (one loss chunk here) forward; input
+      // gradients for all but layer 0's q, k, v (int4's through its int8 copy)
+      if (storage === 'int8') expect(integer).toBe(14 + 1 + 11);
+      else {
+        expect(ops.get('MatMulNBits')).toBe(14 + 1);
+        expect(integer).toBe(11);
+      }
+      expect(ops.get('DequantizeLinear'), 'the head gradient reads one expansion of the table').toBe(1);
     }
   });
 });
