@@ -34,6 +34,8 @@ export type WeightLookup = ((name: string) => Value) & {
   recompute?: (name: string) => Value;
   linear?: (name: string, x: Value, bias: Value | undefined, opName: string) => Value | undefined;
   rows?: (name: string, ids: Value, opName: string) => Value | undefined;
+  /** x W^T without an input gradient through int8 MatMulInteger (a training head's logits). */
+  logits?: (name: string, x: Value, opName: string) => Value | undefined;
 };
 
 export interface QuantizedInt8 {
@@ -154,6 +156,7 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
   if (opts.compressedCompute ?? true) {
     lookup.linear = (name, x, bias, opName) => entry(name).linear?.(x, bias, opName);
     lookup.rows = (name, ids, opName) => entry(name).rows?.(ids, opName);
+    lookup.logits = (name, x, opName) => entry(name).logits?.(x, opName);
   }
   return lookup;
 }
@@ -162,6 +165,7 @@ interface StoredWeight {
   expand: (again: boolean) => Value;
   linear?: (x: Value, bias: Value | undefined, name: string) => Value;
   rows?: (ids: Value, name: string) => Value;
+  logits?: (x: Value, name: string) => Value;
 }
 
 const bytesOf = (a: Float32Array | Int8Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -208,6 +212,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
   let attrs: Record<string, ReturnType<typeof attr.int>>;
   let linear: StoredWeight['linear'];
   let rowsOf: StoredWeight['rows'];
+  let logits: StoredWeight['logits'];
   if (int4) {
     const quant = quantizeInt4Blocks(t);
     q = lazy(() => g.initializer(`${name}.q4`, 'int4', shape, quant.packed));
@@ -220,13 +225,20 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
       const viaInt8 = opts.int4InputGradient !== 'expand';
       const backward = !opts.training ? undefined : viaInt8 ? int8ColumnGradient(g, name, quant, rows, cols) : (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx');
       ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+      // The training head's logits: MatMulNBits is slower than an int8 GEMM for many rows, so
+      // the head (one table) gets an int8 copy of its int4 values, built only when asked for.
+      const head = lazy(() => {
+        const q8 = quantizeInt8Rows({ shape, data: expandInt4(quant, rows, cols) });
+        return int8Ops(g, `${name}.head`, q8, rows, cols, () => g.initializer(`${name}.head.q8`, 'int8', shape, bytesOf(q8.q)), false, lazy(() => g.initializer(`${name}.head.scales`, 'float32', [rows], bytesOf(q8.scales))));
+      });
+      logits = (x, op) => head().logits(x, op);
     }
   } else {
     const quant = quantizeInt8Rows(t);
     q = lazy(() => g.initializer(`${name}.q8`, 'int8', shape, bytesOf(quant.q)));
     scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows], bytesOf(quant.scales)));
     attrs = { axis: attr.int(0) };
-    if (compressed) ({ linear, rows: rowsOf } = int8Ops(g, name, quant, rows, cols, q, opts.training, scales));
+    if (compressed) ({ linear, rows: rowsOf, logits } = int8Ops(g, name, quant, rows, cols, q, opts.training, scales));
   }
   // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
   const zero = lazy(() =>
@@ -236,8 +248,11 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
   );
   const dq = (again: boolean) =>
     g.op('DequantizeLinear', again ? [q(), scales(), zero()] : [q(), scales()], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape }] })[0];
-  const first = lazy(() => dq(false));
-  return { expand: (again) => (again ? dq(true) : first()), linear, rows: rowsOf };
+  // The forward expansion is read through a no-op Flatten: ORT gives every consumer of a
+  // DequantizeLinear its own copy of the node (EnsureUniqueDQForNodeUnit), which would expand a
+  // table read by several loss chunks once per chunk.
+  const first = lazy(() => (compressed ? g.op('Flatten', [dq(false)], { axis: attr.int(1) }, { name: `${name}.expanded`, outputs: [{ dtype: 'float32', shape }] })[0] : dq(false)));
+  return { expand: (again) => (again ? dq(true) : first()), linear, rows: rowsOf, logits };
 }
 
 /**
@@ -270,11 +285,9 @@ function int8Ops(g: GraphBuilder, name: string, quant: QuantizedInt8, rows: numb
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) tr[c * rows + r] = quant.q[r * cols + c]!;
     return g.initializer(`${name}.q8t`, 'int8', [cols, rows], bytesOf(tr));
   });
+  const product = (xin: Value, op: string) => g.mul(integerProduct(g, xin, qT(), rows, `${op}_q`), scales(), op);
   const linear = (x: Value, bias: Value | undefined, op: string) => {
-    const forward = (xin: Value) => {
-      const y = g.mul(integerProduct(g, xin, qT(), rows, `${op}_q`), scales(), bias ? `${op}_nobias` : op);
-      return bias ? g.add(y, bias, op) : y;
-    };
+    const forward = (xin: Value) => (bias ? g.add(product(xin, `${op}_nobias`), bias, op) : product(xin, op));
     const backward = training ? (gb: GraphBuilder, dy: Value) => integerProduct(gb, gb.mul(dy, scales(), 'dy_scaled'), q(), cols, 'dx') : undefined;
     return compressedLinear(g, x, forward, backward);
   };
@@ -284,7 +297,7 @@ function int8Ops(g: GraphBuilder, name: string, quant: QuantizedInt8, rows: numb
     const s = g.unsqueeze(g.gather(scales(), ids, 0, `${op}_s`), [-1], `${op}_scol`);
     return g.mul(g.cast(q8, 'float32', `${op}_qf`), s, op);
   };
-  return { linear, rows: rowsOf };
+  return { linear, rows: rowsOf, logits: product };
 }
 
 /**

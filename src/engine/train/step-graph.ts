@@ -209,7 +209,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     chunks: opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch),
     trainedRows: headRows && { ids: opts.trainTokenIds, values: headRows },
     // A compressed head: the logits by integer kernels (its gradient still reads the expansion).
-    logits: compressedTable && weight.linear ? (h, name) => weight.linear!(lmHeadName(cfg), h, undefined, name) ?? g.gemm(h, headTable, { transB: true }, name) : undefined,
+    logits: compressedTable && weight.logits ? (h, name) => weight.logits!(lmHeadName(cfg), h, name) ?? g.gemm(h, headTable, { transB: true }, name) : undefined,
   });
   // The head chosen by the method: SFT's cross-entropy, or a preference loss over interleaved
   // pairs (DPO, ORPO; extra inputs `pair_scale` and, for DPO, `ref_logps`).
