@@ -115,7 +115,8 @@ function expandInt4({ packed, scales }: QuantizedInt4, rows: number, cols: numbe
 /** How the frozen matrices are multiplied. */
 export interface StoredWeightOptions {
   /**
-   * Multiply by int8/int4 (and GGUF Q8_0/Q4_0) matrices without expanding them (default true):
+   * Multiply by int8/int4 (and GGUF Q8_0/Q4_0) matrices without expanding them (default: for
+   * graphs built for the CPU):
    * int8 through MatMulInteger on per-row int8 activations, int4 and GGUF blocks through
    * MatMulNBits. False expands every matrix to F32 where used (exact; the F32 reference).
    */
@@ -140,7 +141,9 @@ export interface StoredWeightOptions {
  * expanding it (undefined where the matrix is not stored compressed); `rows(name, ids)` reads
  * single rows of one (the embedding lookup) without expanding the table.
  */
-export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, storage: BaseStorage, opts: StoredWeightOptions = {}): WeightLookup {
+export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, storage: BaseStorage, options: StoredWeightOptions = {}): WeightLookup {
+  // The integer kernels are the CPU's: graphs for a GPU provider expand (their kernels differ).
+  const opts = { ...options, compressedCompute: options.compressedCompute ?? g.device === 'cpu' };
   const stored = new Map<string, StoredWeight>();
   const entry = (name: string) => {
     let e = stored.get(name);
@@ -153,7 +156,7 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
   };
   const lookup = ((name: string) => entry(name).expand(false)) as WeightLookup;
   if (storage !== 'f32') lookup.recompute = (name) => entry(name).expand(true);
-  if (opts.compressedCompute ?? true) {
+  if (opts.compressedCompute) {
     lookup.linear = (name, x, bias, opName) => entry(name).linear?.(x, bias, opName);
     lookup.rows = (name, ids, opName) => entry(name).rows?.(ids, opName);
     lookup.logits = (name, x, opName) => entry(name).logits?.(x, opName);
@@ -186,7 +189,7 @@ function lazy<T>(make: () => T): () => T {
 function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
   const shape = t.shape;
   const [rows, cols] = shape;
-  const compressed = opts.compressedCompute ?? true;
+  const compressed = opts.compressedCompute !== false;
   // A GGUF Q8_0/Q4_0 matrix is multiplied as its file stores it.
   if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) {
     const m = nbitsFromGguf(t.gguf, rows, cols);

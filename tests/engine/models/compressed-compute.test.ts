@@ -130,28 +130,29 @@ describe('GGUF Q8_0 / Q4_0 kept compressed', () => {
 });
 
 describe('training on a compressed base', () => {
-  for (const arch of ARCHS) {
-    for (const storage of ['int8', 'int4'] as const) {
-      it(`${arch} ${storage}: loss within 1% and every LoRA gradient within 12% of the F32 step on the same weights`, async () => {
-        const dir = path.join(tmp, `train-${arch}-${storage}`);
-        writeTinyModel(dir, arch, { seed: 4, ...SHAPE });
-        const model = await loadModel(dir);
-        const params = new Map<string, Float32Array>();
-        for (let l = 0; l < SHAPE.layers; l++) {
-          for (const t of LORA_TARGETS) {
-            const [out, inp] = projectionShape(model.config, t);
-            params.set(loraParamName(l, t, 'A'), Float32Array.from({ length: 2 * inp }, (_, i) => Math.sin(i + l) * 0.2));
-            params.set(loraParamName(l, t, 'B'), Float32Array.from({ length: 2 * out }, (_, i) => Math.cos(i * 3 + l) * 0.2));
-          }
+  const variants: [TinyArch, BaseStorage, 'int8' | 'expand'][] = ARCHS.flatMap((arch) => [[arch, 'int8', 'int8'], [arch, 'int4', 'int8']] as [TinyArch, BaseStorage, 'int8'][]);
+  variants.push(['llama', 'int4', 'expand']);
+  for (const [arch, storage, int4InputGradient] of variants) {
+    const via = storage === 'int4' ? ` (input gradient via ${int4InputGradient === 'int8' ? 'an int8 copy' : 'F32 expansion'})` : '';
+    it(`${arch} ${storage}${via}: loss within 1% and every LoRA gradient within 12% of the F32 step on the same weights`, async () => {
+      const dir = path.join(tmp, `train-${arch}-${storage}-${int4InputGradient}`);
+      writeTinyModel(dir, arch, { seed: 4, ...SHAPE });
+      const model = await loadModel(dir);
+      const params = new Map<string, Float32Array>();
+      for (let l = 0; l < SHAPE.layers; l++) {
+        for (const t of LORA_TARGETS) {
+          const [out, inp] = projectionShape(model.config, t);
+          params.set(loraParamName(l, t, 'A'), Float32Array.from({ length: 2 * inp }, (_, i) => Math.sin(i + l) * 0.2));
+          params.set(loraParamName(l, t, 'B'), Float32Array.from({ length: 2 * out }, (_, i) => Math.cos(i * 3 + l) * 0.2));
         }
-        const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], baseStorage: storage, ...STEP_DEFAULTS };
-        const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
-        const ours = await stepGradients(model, opts, params, examples);
-        const ref = await stepGradients(model, { ...opts, compressedCompute: false }, params, examples);
-        expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(0.01);
-        for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(0.12);
-      });
-    }
+      }
+      const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], baseStorage: storage, int4InputGradient, ...STEP_DEFAULTS };
+      const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
+      const ours = await stepGradients(model, opts, params, examples);
+      const ref = await stepGradients(model, { ...opts, compressedCompute: false }, params, examples);
+      expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(0.01);
+      for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(0.12);
+    });
   }
 
   it('int8 and int4 steps multiply with integer kernels forward and backward, the head forward too', async () => {
