@@ -186,6 +186,7 @@ async function main(): Promise<void> {
   const inner = intArg(args, 'inner', quick ? 1 : 2);
   if (child === 'attune' || child === 'attune-build') return attuneChild(String(args.get('model')), newTokens, inner, child === 'attune-build');
   if (child === 'llama') return llamaChild(String(args.get('model')), newTokens, inner);
+  if (args.has('gguf-types')) return (await import('./gguf-compare.js')).ggufComparison(args, promptIds);
 
   const layers = intArg(args, 'layers', quick ? 6 : SMOLLM2_135M.layers);
   const repeats = intArg(args, 'repeats', quick ? 1 : 3);

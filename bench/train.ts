@@ -421,6 +421,7 @@ async function main(): Promise<void> {
   const warmup = intArg(args, 'warmup', quick ? 1 : 2);
   const child = args.get('child');
   if (child === 'gemm') return gemmChild();
+  if (args.has('base')) return (await import('./base-compare.js')).baseComparison(args, summarizeProfile as never);
   const layers = intArg(args, 'layers', quick ? 4 : SMOLLM2_135M.layers);
   if (child === 'attune') return attuneChild(String(args.get('model')), steps, warmup, args.has('profile'));
 

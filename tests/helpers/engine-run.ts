@@ -13,8 +13,9 @@ export interface TestLora {
   factors: Map<string, { a: Float32Array; b: Float32Array }>;
 }
 
-export async function allLogitsSession(model: LoadedModel, lora?: TestLora): Promise<Session> {
-  const g = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, lora: lora && { rank: lora.rank, targets: lora.targets } });
+/** `exact`: expand compressed matrices (a GGUF file's Q8_0/Q4_0 blocks) to F32 instead of integer kernels. */
+export async function allLogitsSession(model: LoadedModel, lora?: TestLora, exact = false): Promise<Session> {
+  const g = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, lora: lora && { rank: lora.rank, targets: lora.targets }, ...(exact ? { compressedCompute: false } : {}) });
   return createSession(serializeGraph(g).model, { threads: 1 });
 }
 

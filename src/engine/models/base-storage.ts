@@ -5,13 +5,17 @@
  *   int8  a quarter: symmetric per-row (output channel) scales, DequantizeLinear(axis 0)
  *   int4  an eighth: symmetric scales per block of 32 inputs, blocked DequantizeLinear (opset 21)
  * Only matrices are compressed (projections, embedding, LM head); norms and biases stay F32.
- * The compute stays F32: weights are expanded where they are used, and the training graph
- * expands them again in backward rather than keeping expanded copies alive (see decoder.ts).
+ * Products with int8/int4 matrices read them compressed (integer kernels; see `linear` below and
+ * nbits.ts); everything else (LoRA, norms, attention, the loss) computes in F32 on weights
+ * expanded where used, and the training graph expands them again in backward rather than keeping
+ * expanded copies alive (see decoder.ts).
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import { attr, type Value } from '../onnx/graph.js';
 import { f16BytesToF32, f32ToF16Bytes } from '../weights/half.js';
 import type { ModelWeights, WeightTensor } from './weights.js';
+import { nbitsFromGguf, nbitsFromInt4, type NBitsMatrix } from './nbits.js';
+import { compressedLinear } from '../onnx/autodiff/rules/linear.js';
 
 export type BaseStorage = 'f32' | 'f16' | 'int8' | 'int4';
 export const BASE_STORAGES: readonly BaseStorage[] = ['f32', 'f16', 'int8', 'int4'];
@@ -21,8 +25,18 @@ export const BYTES_PER_WEIGHT: Record<BaseStorage, number> = { f32: 4, f16: 2, i
 
 const INT4_BLOCK = 32;
 
-/** A frozen-weight lookup; `recompute` emits a fresh expansion of a compressed weight (for backward). */
-export type WeightLookup = ((name: string) => Value) & { recompute?: (name: string) => Value };
+/**
+ * A frozen-weight lookup; `recompute` emits a fresh expansion of a compressed weight (for
+ * backward); `linear` and `rows` use a compressed matrix without expanding it (see
+ * storedWeightLookup); they give undefined for a matrix that is not stored that way.
+ */
+export type WeightLookup = ((name: string) => Value) & {
+  recompute?: (name: string) => Value;
+  linear?: (name: string, x: Value, bias: Value | undefined, opName: string) => Value | undefined;
+  rows?: (name: string, ids: Value, opName: string) => Value | undefined;
+  /** x W^T without an input gradient through int8 MatMulInteger (a training head's logits). */
+  logits?: (name: string, x: Value, opName: string) => Value | undefined;
+};
 
 export interface QuantizedInt8 {
   q: Int8Array;
@@ -82,80 +96,259 @@ export function expandedWeights(t: WeightTensor, storage: BaseStorage): Float32A
     const { q, scales } = quantizeInt8Rows(t);
     for (let i = 0; i < out.length; i++) out[i] = q[i] * scales[Math.floor(i / cols)];
   } else {
-    const { packed, scales } = quantizeInt4Blocks(t);
-    const blocks = cols / INT4_BLOCK;
-    for (let i = 0; i < out.length; i++) {
-      const nib = i & 1 ? packed[i >> 1] >> 4 : packed[i >> 1] & 0xf;
-      const v = nib >= 8 ? nib - 16 : nib;
-      out[i] = Math.fround(v * scales[Math.floor(i / cols) * blocks + Math.floor((i % cols) / INT4_BLOCK)]);
-    }
+    out.set(expandInt4(quantizeInt4Blocks(t), rows, cols));
   }
   return out;
+}
+
+function expandInt4({ packed, scales }: QuantizedInt4, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const blocks = cols / INT4_BLOCK;
+  for (let i = 0; i < out.length; i++) {
+    const nib = i & 1 ? packed[i >> 1] >> 4 : packed[i >> 1] & 0xf;
+    const v = nib >= 8 ? nib - 16 : nib;
+    out[i] = Math.fround(v * scales[Math.floor(i / cols) * blocks + Math.floor((i % cols) / INT4_BLOCK)]);
+  }
+  return out;
+}
+
+/** How the frozen matrices are multiplied. */
+export interface StoredWeightOptions {
+  /**
+   * Multiply by int8/int4 (and GGUF Q8_0/Q4_0) matrices without expanding them (default: for
+   * graphs built for the CPU):
+   * int8 through MatMulInteger on per-row int8 activations, int4 and GGUF blocks through
+   * MatMulNBits. False expands every matrix to F32 where used (exact; the F32 reference).
+   */
+  compressedCompute?: boolean;
+  /** A training graph: the input gradient of each compressed product is needed (see `linear`). */
+  training?: boolean;
+  /**
+   * The input gradient through an int4 matrix (training): 'int8' (default) multiplies by an int8
+   * copy quantized per input column (MatMulInteger; +1 byte per weight), 'expand' by a fresh F32
+   * expansion (no extra memory, slower).
+   */
+  int4InputGradient?: 'int8' | 'expand';
+  /** Multiply GGUF Q8_0/Q4_0 matrices as the file stores them (chat), whatever `storage` says. */
+  ggufBlocks?: boolean;
 }
 
 /**
  * Adds each frozen weight to the graph the first time it is used, stored as `storage` says.
  * For compressed matrices `recompute(name)` builds a second expansion node, written differently
  * (explicit zero point / a Cast through a no-op Flatten) so ORT's common-subexpression pass keeps it
- * separate from the forward one.
+ * separate from the forward one. `linear(name, x, bias)` multiplies by a compressed matrix without
+ * expanding it (undefined where the matrix is not stored compressed); `rows(name, ids)` reads
+ * single rows of one (the embedding lookup) without expanding the table.
  */
-export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, storage: BaseStorage): WeightLookup {
-  const stored = new Map<string, { expand: (again: boolean) => Value }>();
+export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, storage: BaseStorage, options: StoredWeightOptions = {}): WeightLookup {
+  // The integer kernels are the CPU's: graphs for a GPU provider expand (their kernels differ).
+  const opts = { ...options, compressedCompute: options.compressedCompute ?? g.device === 'cpu' };
+  const stored = new Map<string, StoredWeight>();
   const entry = (name: string) => {
     let e = stored.get(name);
     if (e) return e;
     // Only the stored form outlives this call: with weights read from disk one at a time, the
     // full-precision tensor is garbage as soon as it is compressed (no closure below keeps it).
-    e = storeWeight(g, name, weights.get(name), storage);
+    e = storeWeight(g, name, weights.get(name), storage, opts);
     stored.set(name, e);
     return e;
   };
   const lookup = ((name: string) => entry(name).expand(false)) as WeightLookup;
   if (storage !== 'f32') lookup.recompute = (name) => entry(name).expand(true);
+  if (opts.compressedCompute) {
+    lookup.linear = (name, x, bias, opName) => entry(name).linear?.(x, bias, opName);
+    lookup.rows = (name, ids, opName) => entry(name).rows?.(ids, opName);
+    lookup.logits = (name, x, opName) => entry(name).logits?.(x, opName);
+  }
   return lookup;
 }
 
-function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage): { expand: (again: boolean) => Value } {
+interface StoredWeight {
+  expand: (again: boolean) => Value;
+  linear?: (x: Value, bias: Value | undefined, name: string) => Value;
+  rows?: (ids: Value, name: string) => Value;
+  logits?: (x: Value, name: string) => Value;
+}
+
+const bytesOf = (a: Float32Array | Int8Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Memoizes an initializer so that only the forms the graph uses are stored. */
+function lazy<T>(make: () => T): () => T {
+  let v: T | undefined;
+  let made = false;
+  return () => {
+    if (!made) {
+      v = make();
+      made = true;
+    }
+    return v as T;
+  };
+}
+
+function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
   const shape = t.shape;
   const [rows, cols] = shape;
-  let e: { expand: (again: boolean) => Value };
+  const compressed = opts.compressedCompute !== false;
+  // A GGUF Q8_0/Q4_0 matrix is multiplied as its file stores it.
+  if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) {
+    const m = nbitsFromGguf(t.gguf, rows, cols);
+    const f32 = lazy(() => g.initializer(name, 'float32', shape, bytesOf(t.data)));
+    return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : undefined) };
+  }
   if (storage === 'f32' || shape.length !== 2) {
-    const v = g.initializer(name, 'float32', shape, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    e = { expand: () => v };
-  } else if (storage === 'f16') {
+    const v = g.initializer(name, 'float32', shape, bytesOf(t.data));
+    return { expand: () => v };
+  }
+  if (storage === 'f16') {
     const half = g.keepUnfolded(g.initializer(`${name}.f16`, 'float16', shape, f32ToF16Bytes(t.data)));
     // The backward copy reads the weights through a Flatten (a no-op on a matrix): ORT drops
     // Identity nodes, and two identical Casts would be merged into one whose output then stays
     // alive from the forward pass to the backward pass, for every layer at once.
     const cast = (again: boolean) => g.cast(again ? g.op('Flatten', [half], { axis: attr.int(1) }, { name: `${name}.f16_again`, outputs: [{ dtype: 'float16', shape }] })[0] : half, 'float32', again ? `${name}_again` : name);
-    const first = cast(false);
-    e = { expand: (again) => (again ? cast(true) : first) };
-  } else {
-    const int4 = storage === 'int4' && cols % INT4_BLOCK === 0;
-    let q: Value;
-    let scales: Value;
-    let attrs: Record<string, ReturnType<typeof attr.int>>;
-    if (int4) {
-      const { packed, scales: s } = quantizeInt4Blocks(t);
-      q = g.initializer(`${name}.q4`, 'int4', shape, packed);
-      scales = g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], new Uint8Array(s.buffer));
-      attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
-    } else {
-      const { q: qi, scales: s } = quantizeInt8Rows(t);
-      q = g.initializer(`${name}.q8`, 'int8', shape, new Uint8Array(qi.buffer));
-      scales = g.initializer(`${name}.scales`, 'float32', [rows], new Uint8Array(s.buffer));
-      attrs = { axis: attr.int(0) };
-    }
-    // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
-    let zeroPoint: Value | undefined;
-    const zero = () =>
-      (zeroPoint ??= int4
-        ? g.initializer(`${name}.zero`, 'int4', [rows, cols / INT4_BLOCK], new Uint8Array(Math.ceil((rows * cols) / INT4_BLOCK / 2)))
-        : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows)));
-    const dq = (again: boolean) =>
-      g.op('DequantizeLinear', again ? [q, scales, zero()] : [q, scales], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape }] })[0];
-    const first = dq(false);
-    e = { expand: (again) => (again ? dq(true) : first) };
+    const first = lazy(() => cast(false));
+    return { expand: (again) => (again ? cast(true) : first()) };
   }
-  return e;
+  const int4 = storage === 'int4' && cols % INT4_BLOCK === 0;
+  let q: () => Value;
+  let scales: () => Value;
+  let attrs: Record<string, ReturnType<typeof attr.int>>;
+  let linear: StoredWeight['linear'];
+  let rowsOf: StoredWeight['rows'];
+  let logits: StoredWeight['logits'];
+  if (int4) {
+    const quant = quantizeInt4Blocks(t);
+    q = lazy(() => g.initializer(`${name}.q4`, 'int4', shape, quant.packed));
+    scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], bytesOf(quant.scales)));
+    attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
+    if (compressed) {
+      // The input gradient dx = dy W: int8 by default (a copy of the expanded int4 values
+      // quantized per input column, MatMulInteger: +1 byte per weight, far faster than expanding),
+      // or a fresh F32 expansion (no extra memory).
+      const viaInt8 = opts.int4InputGradient !== 'expand';
+      const backward = !opts.training ? undefined : viaInt8 ? int8ColumnGradient(g, name, quant, rows, cols) : (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx');
+      ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+      // The training head's logits: MatMulNBits is slower than an int8 GEMM for many rows, so
+      // the head (one table) gets an int8 copy of its int4 values, built only when asked for.
+      const head = lazy(() => {
+        const q8 = quantizeInt8Rows({ shape, data: expandInt4(quant, rows, cols) });
+        return int8Ops(g, `${name}.head`, q8, rows, cols, () => g.initializer(`${name}.head.q8`, 'int8', shape, bytesOf(q8.q)), false, lazy(() => g.initializer(`${name}.head.scales`, 'float32', [rows], bytesOf(q8.scales))));
+      });
+      logits = (x, op) => head().logits(x, op);
+    }
+  } else {
+    const quant = quantizeInt8Rows(t);
+    q = lazy(() => g.initializer(`${name}.q8`, 'int8', shape, bytesOf(quant.q)));
+    scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows], bytesOf(quant.scales)));
+    attrs = { axis: attr.int(0) };
+    if (compressed) ({ linear, rows: rowsOf, logits } = int8Ops(g, name, quant, rows, cols, q, opts.training, scales));
+  }
+  // Only the backward expansion names its (zero) zero point, which keeps it a distinct node.
+  const zero = lazy(() =>
+    int4
+      ? g.initializer(`${name}.zero`, 'int4', [rows, cols / INT4_BLOCK], new Uint8Array(Math.ceil((rows * cols) / INT4_BLOCK / 2)))
+      : g.initializer(`${name}.zero`, 'int8', [rows], new Uint8Array(rows)),
+  );
+  const dq = (again: boolean) =>
+    g.op('DequantizeLinear', again ? [q(), scales(), zero()] : [q(), scales()], attrs, { name: again ? `${name}_again` : name, outputs: [{ dtype: 'float32', shape }] })[0];
+  // The forward expansion is read through a no-op Flatten: ORT gives every consumer of a
+  // DequantizeLinear its own copy of the node (EnsureUniqueDQForNodeUnit), which would expand a
+  // table read by several loss chunks once per chunk.
+  const first = lazy(() => (compressed ? g.op('Flatten', [dq(false)], { axis: attr.int(1) }, { name: `${name}.expanded`, outputs: [{ dtype: 'float32', shape }] })[0] : dq(false)));
+  return { expand: (again) => (again ? dq(true) : first()), linear, rows: rowsOf, logits };
+}
+
+/**
+ * x [M, K] as uint8 with a zero point of 128 and one scale per row (max |x| / 127): per-token
+ * quantization keeps one token's large values from flattening every other token's.
+ */
+function quantizeRows(g: GraphBuilder, x: Value, name: string): { q: Value; scale: Value } {
+  const amax = g.reduceMax(g.op('Abs', [x], {}, { name: `${name}_abs`, outputs: [{ dtype: 'float32', shape: x.shape }] })[0], [-1], true, `${name}_amax`);
+  const scale = g.div(g.max(amax, g.scalar(1e-30), `${name}_amax_pos`), g.scalar(127), `${name}_scale`);
+  const rounded = g.op('Round', [g.div(x, scale, `${name}_scaled`)], {}, { name: `${name}_round`, outputs: [{ dtype: 'float32', shape: x.shape }] })[0];
+  return { q: g.cast(g.add(rounded, g.scalar(128), `${name}_shifted`), 'uint8', `${name}_q`), scale };
+}
+
+/** x Q^T for an int8 matrix Q [N, K] stored transposed ([K, N], MatMulInteger's B), in F32. */
+function integerProduct(g: GraphBuilder, x: Value, qT: Value, n: number, name: string): Value {
+  const { q, scale } = quantizeRows(g, x, `${name}_x`);
+  const [acc] = g.op('MatMulInteger', [q, qT, g.scalar(128, 'uint8')], {}, { name: `${name}_int`, outputs: [{ dtype: 'int32', shape: x.shape && [x.shape[0], n] }] });
+  return g.mul(g.cast(acc, 'float32', `${name}_acc`), scale, name);
+}
+
+/**
+ * Attune int8 (W = diag(s) Q, per output row): y = (x Q^T) diag(s) through MatMulInteger against a
+ * transposed copy of Q. The input gradient is exact in the same form: dx = dy W = (dy diag(s)) Q,
+ * a second MatMulInteger against Q as stored ([out, in]) — the training graph keeps both copies
+ * (2 bytes per weight, half of F32).
+ */
+function int8Ops(g: GraphBuilder, name: string, quant: QuantizedInt8, rows: number, cols: number, q: () => Value, training: boolean | undefined, scales: () => Value) {
+  const qT = lazy(() => {
+    const tr = new Int8Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) tr[c * rows + r] = quant.q[r * cols + c]!;
+    return g.initializer(`${name}.q8t`, 'int8', [cols, rows], bytesOf(tr));
+  });
+  const product = (xin: Value, op: string) => g.mul(integerProduct(g, xin, qT(), rows, `${op}_q`), scales(), op);
+  const linear = (x: Value, bias: Value | undefined, op: string) => {
+    const forward = (xin: Value) => (bias ? g.add(product(xin, `${op}_nobias`), bias, op) : product(xin, op));
+    const backward = training ? (gb: GraphBuilder, dy: Value) => integerProduct(gb, gb.mul(dy, scales(), 'dy_scaled'), q(), cols, 'dx') : undefined;
+    return compressedLinear(g, x, forward, backward);
+  };
+  // Embedding rows: gather int8 rows and their scales.
+  const rowsOf = (ids: Value, op: string) => {
+    const q8 = g.gather(q(), ids, 0, `${op}_q`);
+    const s = g.unsqueeze(g.gather(scales(), ids, 0, `${op}_s`), [-1], `${op}_scol`);
+    return g.mul(g.cast(q8, 'float32', `${op}_qf`), s, op);
+  };
+  return { linear, rows: rowsOf, logits: product };
+}
+
+/**
+ * dx = dy W for an int4 matrix through MatMulInteger: W (its int4 values, expanded) quantized
+ * again to int8 with one scale per input column c, W ~ Q8 diag(c), so dx = (dy Q8) diag(c), with
+ * Q8 [out, in] as stored (MatMulInteger's B [K = out, N = in]). 8 bits over each column's range
+ * keep the int4 grid points within half a step of 1/127 of the column's largest value.
+ */
+function int8ColumnGradient(g: GraphBuilder, name: string, quant: QuantizedInt4, rows: number, cols: number) {
+  const w = expandInt4(quant, rows, cols);
+  const amax = new Float32Array(cols);
+  for (let i = 0; i < w.length; i++) amax[i % cols] = Math.max(amax[i % cols]!, Math.abs(w[i]!));
+  const scale = amax.map((a) => (a > 0 ? a / 127 : 1));
+  const q = new Int8Array(rows * cols);
+  for (let i = 0; i < w.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / scale[i % cols]!)));
+  const qInit = lazy(() => g.initializer(`${name}.q8cols`, 'int8', [rows, cols], bytesOf(q)));
+  const sInit = lazy(() => g.initializer(`${name}.col_scales`, 'float32', [cols], bytesOf(scale)));
+  return (gb: GraphBuilder, dy: Value) => gb.mul(integerProduct(gb, dy, qInit(), cols, 'dx_int'), sInit(), 'dx');
+}
+
+/**
+ * A MatMulNBits matrix (int4, GGUF Q8_0/Q4_0): y = MatMulNBits(x) (+ bias), accuracy level 4
+ * (int8 activations per block, integer dot products); `backward` gives the input gradient
+ * dy W where it is wanted.
+ */
+function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, sharedScales?: () => Value) {
+  g.opsets.set('com.microsoft', 1);
+  const blocks = cols / m.block;
+  const blob = (m.block * m.bits) / 8;
+  const b = lazy(() => g.initializer(`${name}.nbits`, 'uint8', [rows, blocks, blob], m.b));
+  const scales = sharedScales ?? lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, blocks], bytesOf(m.scales)));
+  const linear = (x: Value, bias: Value | undefined, op: string) => {
+    const forward = (xin: Value) =>
+      g.op('MatMulNBits', [xin, b(), scales(), null, null, bias ?? null], { K: attr.int(cols), N: attr.int(rows), bits: attr.int(m.bits), block_size: attr.int(m.block), accuracy_level: attr.int(4) }, { name: op, domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: x.shape && [x.shape[0], rows] }] })[0];
+    return compressedLinear(g, x, forward, backward);
+  };
+  // Embedding rows: gather the packed rows and expand only those.
+  const rowsOf = (ids: Value, op: string) => {
+    let q = g.gather(b(), ids, 0, `${op}_q`); // [N, blocks, blob]
+    if (m.bits === 4) {
+      const lo = g.op('BitwiseAnd', [q, g.scalar(15, 'uint8')], {}, { name: `${op}_lo`, outputs: [{ dtype: 'uint8', shape: null }] })[0];
+      const hi = g.op('BitShift', [q, g.scalar(4, 'uint8')], { direction: attr.string('RIGHT') }, { name: `${op}_hi`, outputs: [{ dtype: 'uint8', shape: null }] })[0];
+      q = g.concat([g.unsqueeze(lo, [-1], `${op}_lo1`), g.unsqueeze(hi, [-1], `${op}_hi1`)], -1, `${op}_pairs`); // [N, blocks, blob, 2]
+    }
+    const values = g.reshape(g.cast(q, 'float32', `${op}_qf`), ['tokens', blocks, m.block], `${op}_blocks`);
+    const s = g.unsqueeze(g.gather(scales(), ids, 0, `${op}_s`), [-1], `${op}_scol`); // [N, blocks, 1]
+    const w = g.mul(g.sub(values, g.scalar(m.bits === 4 ? 8 : 128), `${op}_centred`), s, `${op}_scaled`);
+    return g.reshape(w, ['tokens', cols], op);
+  };
+  return { linear, rows: rowsOf };
 }

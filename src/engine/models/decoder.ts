@@ -102,12 +102,15 @@ export function buildDecoder(
   const projectWith = (weight: WeightLookup) => (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
     const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
     const bias = hasBias ? weight(`${mod}.bias`) : undefined;
-    // A compressed frozen weight is expanded again for the input gradient.
+    // A compressed matrix is multiplied as stored (integer kernels), else expanded to F32; an
+    // expanded compressed weight is expanded again for the input gradient.
     const again = weight.recompute;
-    const base = frozenLinear(g, x, weight(`${mod}.weight`), bias, again && (() => again(`${mod}.weight`)), TARGET_MODULE[target]);
+    const compressed = weight.linear?.(`${mod}.weight`, x, bias, TARGET_MODULE[target]);
+    const base = compressed ?? frozenLinear(g, x, weight(`${mod}.weight`), bias, again && (() => again(`${mod}.weight`)), TARGET_MODULE[target]);
     if (!lora || !lora.targets.includes(target)) return base;
     const { a, b } = lora.factors(layer, target);
-    if (lora.mergedScale !== undefined && !lora.dropout) return mergedLoraLinear(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
+    // (A compressed base keeps the adapter beside the product: merging would expand the weight.)
+    if (!compressed && lora.mergedScale !== undefined && !lora.dropout) return mergedLoraLinear(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
     const xin = lora.dropout ? lora.dropout(x, layer, target) : x;
     const down = g.mul(g.gemm(xin, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
     return g.gemm(down, b, { transB: true, c: base }, `${TARGET_MODULE[target]}_lora`);
@@ -196,7 +199,7 @@ function loraFactors(lora: LoraWiring, l: number): Value[] {
 /** A lookup whose every expansion of a compressed weight is a fresh one (none from the forward pass). */
 function recomputeLookup(weight: WeightLookup): WeightLookup {
   const again = weight.recompute!;
-  return Object.assign((name: string) => again(name), { recompute: again });
+  return Object.assign((name: string) => again(name), { recompute: again, linear: weight.linear, rows: weight.rows });
 }
 
 /**

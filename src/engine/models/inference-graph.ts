@@ -22,6 +22,11 @@ export interface InferenceGraphOptions {
   tokenRows?: number[];
   /** How the frozen weights are stored (default f32). */
   baseStorage?: BaseStorage;
+  /**
+   * Multiply by compressed matrices (int8/int4 storage, a GGUF file's Q8_0/Q4_0 blocks) without
+   * expanding them: integer kernels (default true). False expands them to F32 (the reference).
+   */
+  compressedCompute?: boolean;
 }
 
 export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | 'B'): string {
@@ -41,7 +46,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
     value: g.input(`past.${l}.value`, 'float32', ['batch', KV, 'past', hd]),
   }));
 
-  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
+  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, ggufBlocks: true });
 
   let lora;
   if (opts.lora) {
@@ -62,9 +67,11 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   }
 
   const flatIds = g.reshape(ids, ['tokens'], 'flat_ids');
-  let embedTable = weight('token_embd.weight');
-  let headTable = weight(lmHeadName(cfg));
+  let embeddings: Value; // [N, D]
+  let head: (x: Value, name: string) => Value;
   if (opts.tokenRows?.length) {
+    let embedTable = weight('token_embd.weight');
+    let headTable = weight(lmHeadName(cfg));
     // Rows replaced by an adapter's trained tokens: scatter the fed rows over the frozen table.
     const rows = g.constant('int64', [opts.tokenRows.length, 1], opts.tokenRows.map(BigInt), 'token_row_ids');
     const embedRows = g.input(TOKEN_ROWS_INPUT, 'float32', [opts.tokenRows.length, D]);
@@ -75,17 +82,22 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
       headTable = g.op('ScatterND', [headTable, rows, headRows], {}, { name: 'output_tuned', outputs: [{ dtype: 'float32', shape: [cfg.vocab, D] }] })[0];
     }
     embedTable = replaced;
+    embeddings = g.gather(embedTable, flatIds, 0, 'token_embd');
+    head = (x, name) => g.gemm(x, headTable, { transB: true }, name);
+  } else {
+    // A compressed table: the rows read from it directly, the head multiplied as stored.
+    embeddings = weight.rows?.('token_embd.weight', flatIds, 'token_embd') ?? g.gather(weight('token_embd.weight'), flatIds, 0, 'token_embd');
+    head = (x, name) => weight.linear?.(lmHeadName(cfg), x, undefined, name) ?? g.gemm(x, weight(lmHeadName(cfg)), { transB: true }, name);
   }
-  const embeddings = g.gather(embedTable, flatIds, 0, 'token_embd'); // [N, D]
   const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past }, lora);
 
   let logits: Value;
   if (opts.lastTokenOnly) {
     const h3 = g.reshapeTo(hidden, g.concat([g.shapeOf(ids, 0, 2, 'bt_out'), g.ints([D])], 0, 'shape_btd'), ['batch', 'seq', D], 'hidden_btd');
     const last = g.reshape(g.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1], 'hidden_last'), ['batch', D], 'hidden_last_flat'); // [B, D]
-    logits = g.reshape(g.gemm(last, headTable, { transB: true }, 'lm_head'), ['batch', 1, cfg.vocab], 'logits_last');
+    logits = g.reshape(head(last, 'lm_head'), ['batch', 1, cfg.vocab], 'logits_last');
   } else {
-    const flat = g.gemm(hidden, headTable, { transB: true }, 'lm_head'); // [N, V]
+    const flat = head(hidden, 'lm_head'); // [N, V]
     logits = g.reshapeTo(flat, g.concat([g.shapeOf(ids, 0, 2, 'bt_logits'), g.ints([cfg.vocab])], 0, 'shape_btv'), ['batch', 'seq', cfg.vocab], 'logits_all');
   }
   g.output(logits, 'logits');

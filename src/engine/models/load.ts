@@ -146,9 +146,9 @@ async function readGgufWeights(file: string) {
   return readGgufModel(file);
 }
 
-function canonicalGgufTensors(source: Map<string, { shape: number[]; data: Float32Array }>, config: ModelConfig, file: string): Map<string, WeightTensor> {
+function canonicalGgufTensors(source: Map<string, WeightTensor>, config: ModelConfig, file: string): Map<string, WeightTensor> {
   const tensors = new Map<string, WeightTensor>();
-  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data });
+  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data, ...(t.gguf ? { gguf: t.gguf } : {}) });
   checkWeights(config, tensors, file, GGUF_NAMING);
   return tensors;
 }

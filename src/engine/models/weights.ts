@@ -6,10 +6,13 @@ import { AttuneError } from '../../shared/errors.js';
 import type { ModelConfig } from './config.js';
 import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './lora-targets.js';
 import { GGUF_NAMING, type TensorNaming } from '../weights/tensor-names.js';
+import type { GgufBlocks } from './nbits.js';
 
 export interface WeightTensor {
   shape: number[];
   data: Float32Array;
+  /** The matrix's GGUF blocks where its file stores it in a type the graphs compute with directly (nbits.ts). */
+  gguf?: GgufBlocks;
 }
 
 export class ModelWeights {

@@ -55,6 +55,13 @@ export interface StepGraphOptions {
   maxGradNorm: number;
   /** How the frozen base is stored: f32, or f16/int8/int4 to save memory (default f32). */
   baseStorage?: BaseStorage;
+  /**
+   * Multiply by an int8/int4 base without expanding it (integer kernels; default true). False
+   * expands every matrix to F32 where used: exact, slower, and the reference in tests.
+   */
+  compressedCompute?: boolean;
+  /** The input gradient through an int4 base: an int8 copy (default, +1 byte per weight) or F32 expansion (base-storage.ts). */
+  int4InputGradient?: 'int8' | 'expand';
   /** PEFT's lora_dropout on the adapter inputs (0 = off). */
   loraDropout?: number;
   /** Seed of the dropout masks (with the step number, fed as `dropout_step`, it fixes every mask). */
@@ -161,7 +168,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const lr = g.input('lr', 'float32', []);
   const apply = g.input('apply', 'float32', []);
 
-  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32');
+  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, training: !opts.evalOnly, int4InputGradient: opts.int4InputGradient });
 
   const specs = trainableTensors(cfg, opts);
   const layout = paramLayout(specs);
@@ -171,17 +178,19 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
     specs.map((s, i) => [s.name, g.reshape(g.slice(flatParams, [layout.offsets[i]], [layout.offsets[i] + numel(s.shape)], [0], `param_slice.${s.name}`), s.shape, s.name)]),
   );
 
+  // A compressed table without trained rows: rows read from it directly, not from an expansion.
+  const flatIds = g.reshape(ids, ['tokens'], 'flat_ids');
+  const compressedTable = !opts.trainTokenIds.length;
+  const compressedEmbeddings = compressedTable ? weight.rows?.('token_embd.weight', flatIds, 'token_embd') : undefined;
   // Tables with the trained token rows written over the frozen ones.
-  let embedTable = weight('token_embd.weight');
+  let embedTable = compressedEmbeddings ? undefined : weight('token_embd.weight');
   let headTable = weight(lmHeadName(cfg));
   if (opts.trainTokenIds.length) {
     const rows = g.constant('int64', [opts.trainTokenIds.length, 1], opts.trainTokenIds.map(BigInt), 'trained_token_rows');
-    embedTable = scatterRows(g, embedTable, rows, params.get(TOKEN_EMBED_PARAM)!, 'token_embd_trained');
+    embedTable = scatterRows(g, embedTable!, rows, params.get(TOKEN_EMBED_PARAM)!, 'token_embd_trained');
     headTable = cfg.tieEmbeddings ? embedTable : scatterRows(g, headTable, rows, params.get(TOKEN_HEAD_PARAM)!, 'output_trained');
   }
-
-  const flatIds = g.reshape(ids, ['tokens'], 'flat_ids');
-  const embeddings = g.gather(embedTable, flatIds, 0, 'token_embd');
+  const embeddings = compressedEmbeddings ?? g.gather(embedTable!, flatIds, 0, 'token_embd');
   const { hidden } = buildDecoder(g, cfg, weight, { ids, embeddings }, {
     rank: opts.rank,
     targets: opts.targets,
@@ -199,6 +208,8 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const logProbs = tokenLogProbs(g, hidden, headTable, flatTargets, {
     chunks: opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch),
     trainedRows: headRows && { ids: opts.trainTokenIds, values: headRows },
+    // A compressed head: the logits by integer kernels (its gradient still reads the expansion).
+    logits: compressedTable && weight.logits ? (h, name) => weight.logits!(lmHeadName(cfg), h, name) ?? g.gemm(h, headTable, { transB: true }, name) : undefined,
   });
   // The head chosen by the method: SFT's cross-entropy, or a preference loss over interleaved
   // pairs (DPO, ORPO; extra inputs `pair_scale` and, for DPO, `ref_logps`).

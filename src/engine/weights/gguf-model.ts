@@ -7,8 +7,14 @@ import { ggufTensorToFloat32, gv, metaValue, readGguf, writeGguf, type GgufTenso
 import { tokenizerFromGguf, tokenizerToGgufMetadata, type TokenizerConfig, type TokenizerJson } from './gguf-tokenizer.js';
 import { ggmlType, quantize } from './quants.js';
 import { canonicalToHf, hfToCanonical, permuteQK, unpermuteQK } from './tensor-names.js';
+import { NBITS_GGUF_TYPES, permuteBlockRows, type GgufBlocks, type NBitsGgufType } from '../models/nbits.js';
 
-export interface FloatTensor { data: Float32Array; shape: number[] }
+export interface FloatTensor {
+  data: Float32Array;
+  shape: number[];
+  /** A Q8_0/Q4_0 matrix's blocks as well (rows in HF order): the graphs can compute with them directly. */
+  gguf?: GgufBlocks;
+}
 
 export type HfConfig = Record<string, unknown> & {
   model_type: string; hidden_size: number; intermediate_size: number; num_hidden_layers: number;
@@ -52,9 +58,15 @@ export async function readGgufModel(filePath: string): Promise<LoadedModel> {
     if (!hf) throw unsupported(filePath, t.name, `tensor ${t.name} has no Hugging Face counterpart Attune knows; this ${arch.gguf} model has parts Attune cannot load`);
     let data = ggufTensorToFloat32(t, filePath);
     const rows = t.shape[0]!, cols = t.shape[1] ?? 1;
-    if (arch.permuteQK && isQ(t.name)) data = unpermuteQK(data, nHead, rows, cols);
-    if (arch.permuteQK && isK(t.name)) data = unpermuteQK(data, nKv, rows, cols);
-    tensors.set(hf, { data: data.slice(), shape: [...t.shape] });
+    const heads = arch.permuteQK && isQ(t.name) ? nHead : arch.permuteQK && isK(t.name) ? nKv : 0;
+    if (heads) data = unpermuteQK(data, heads, rows, cols);
+    let gguf: GgufBlocks | undefined;
+    if (t.shape.length === 2 && (NBITS_GGUF_TYPES as readonly string[]).includes(t.type.name)) {
+      gguf = { type: t.type.name as NBitsGgufType, bytes: t.bytes };
+      // The same row order as the F32 values: the source row of each row, from the permutation of the row numbers.
+      if (heads) gguf = permuteBlockRows(gguf, rows, unpermuteQK(Float32Array.from({ length: rows }, (_, r) => r), heads, rows, 1));
+    }
+    tensors.set(hf, { data: data.slice(), shape: [...t.shape], ...(gguf ? { gguf } : {}) });
   }
   const embd = g.tensors.get('token_embd.weight');
   if (!embd) throw mismatch(filePath, 'token_embd.weight', 'the model has no token_embd.weight tensor');

@@ -44,7 +44,8 @@ async function roundTrip(model: LoadedModel, modelPath: string, adapterPath: str
   const file = format === 'merged' ? out : path.join(out, r.files.find((f) => f.name.endsWith('.gguf'))!.name);
   const back = await loadModel(file);
   const { allLogitsSession, forwardLogits } = await import('../../helpers/engine-run.js');
-  const s = await allLogitsSession(back);
+  // Exact F32 compute on what the file holds (chat multiplies Q8_0/Q4_0 blocks with int8 kernels).
+  const s = await allLogitsSession(back, undefined, true);
   const got = await forwardLogits(s, back, tokens);
   await s.release();
   return { r, out, file, back, err: maxAbsDiff(got, want) };
@@ -121,7 +122,7 @@ describe('GGUF export', () => {
     await ts.release();
     const { r, out, file, err, back } = await roundTrip(stories, STORIES260K_HF_DIR, adapterDir, format, want, ids);
     expect(err).toBeLessThan(1e-4);
-    const got = await (async () => { const s = await allLogitsSession(back); const x = await forwardLogits(s, back, ids); await s.release(); return x; })();
+    const got = await (async () => { const s = await allLogitsSession(back, undefined, true); const x = await forwardLogits(s, back, ids); await s.release(); return x; })();
     measured[`${format} stories260K vs unquantised`] = maxAbsDiff(got, expected);
     const agree = argmaxAgreement(got, expected, stories.config.vocab);
     measured[`${format} top-1 agreement`] = agree;

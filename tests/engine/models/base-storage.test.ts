@@ -1,7 +1,9 @@
 /**
- * Memory-saving storage of the frozen base (f16, int8, int4): the graphs compute exactly what an
- * F32 model with the expanded (dequantised) weights computes, for inference logits and for the
- * training step's LoRA gradients (whose input gradients go through the re-expanded weights).
+ * Memory-saving storage of the frozen base (f16, int8, int4), expanded where used
+ * (`compressedCompute: false`): the graphs compute exactly what an F32 model with the expanded
+ * (dequantised) weights computes, for inference logits and for the training step's LoRA gradients
+ * (whose input gradients go through the re-expanded weights). The default integer compute on the
+ * compressed matrices is tested in compressed-compute.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
@@ -49,7 +51,7 @@ describe('frozen base storage', () => {
       const dir = path.join(tmp, `inf-${storage}`);
       writeTinyModel(dir, 'llama', { seed: 3, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 });
       const model = await loadModel(dir);
-      const stored = await createSession(serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, baseStorage: storage })).model, { threads: 1 });
+      const stored = await createSession(serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, baseStorage: storage, compressedCompute: false })).model, { threads: 1 });
       const reference = expandedModel(model, storage);
       const plain = await createSession(serializeGraph(buildInferenceGraph(reference.config, reference.weights, { lastTokenOnly: false })).model, { threads: 1 });
       expect(maxAbsDiff(await forwardLogits(stored, model, IDS), await forwardLogits(plain, reference, IDS))).toBeLessThan(1e-4);
@@ -69,7 +71,7 @@ describe('frozen base storage', () => {
       }
       const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], ...STEP_DEFAULTS };
       const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
-      const ours = await stepGradients(model, { ...opts, baseStorage: storage }, params, examples);
+      const ours = await stepGradients(model, { ...opts, baseStorage: storage, compressedCompute: false }, params, examples);
       const ref = await stepGradients(expandedModel(model, storage), opts, params, examples);
       expect(Math.abs(ours.loss - ref.loss)).toBeLessThan(1e-5);
       for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(1e-4);
@@ -84,7 +86,7 @@ describe('compressed storage survives ONNX Runtime graph optimisation', () => {
       writeTinyModel(dir, 'llama', { seed: 3, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 });
       const model = await loadModel(dir);
       const optimized = path.join(tmp, `opt-${storage}.onnx`);
-      const graph = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, baseStorage: storage });
+      const graph = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, baseStorage: storage, compressedCompute: false });
       const session = await ort.InferenceSession.create(serializeGraph(graph).model, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
       await session.release();
       const inits = onnxProto.onnx.ModelProto.decode(readFileSync(optimized)).graph!.initializer!;
@@ -102,7 +104,7 @@ describe('compressed storage survives ONNX Runtime graph optimisation', () => {
       writeTinyModel(dir, 'llama', { seed: 3, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 });
       const model = await loadModel(dir);
       const optimized = path.join(tmp, `twice-${storage}.onnx`);
-      const graph = buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage: storage, ...STEP_DEFAULTS });
+      const graph = buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage: storage, compressedCompute: false, ...STEP_DEFAULTS });
       const session = await ort.InferenceSession.create(serializeGraph(graph).model, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized });
       await session.release();
       const nodes = onnxProto.onnx.ModelProto.decode(readFileSync(optimized)).graph!.node!;

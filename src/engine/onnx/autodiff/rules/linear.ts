@@ -8,6 +8,7 @@ import type { CompositeRule } from '../rule.js';
 
 export const FROZEN_LINEAR = 'FrozenLinear';
 export const MERGED_LORA_LINEAR = 'MergedLoraLinear';
+export const COMPRESSED_LINEAR = 'CompressedLinear';
 
 /**
  * y = x W^T + bias against a frozen weight W [out, in]. When `expandAgain` is given (W is a
@@ -19,6 +20,18 @@ export function frozenLinear(g: GraphBuilder, x: Value, w: Value, bias: Value | 
   const y = g.gemm(x, w, { transB: true, c: bias }, name);
   if (!expandAgain) return y;
   return g.composite(y, [x], (gb, dy) => [gb.gemm(dy, expandAgain(), {}, 'dx')], FROZEN_LINEAR);
+}
+
+/**
+ * y = x W^T (+ bias) computed by `forward` from a compressed frozen W (integer kernels that have
+ * no gradient rule: MatMulNBits, MatMulInteger after quantizing x), with the input gradient
+ * dx = dy W from `backward` (built in the backward pass). Without `backward` (inference) the
+ * product is left as it is.
+ */
+export function compressedLinear(g: GraphBuilder, x: Value, forward: (x: Value) => Value, backward?: (gb: GraphBuilder, dy: Value) => Value): Value {
+  const y = forward(x);
+  if (!backward) return y;
+  return g.composite(y, [x], (gb, dy, needs) => [needs(0) ? backward(gb, dy) : null], COMPRESSED_LINEAR);
 }
 
 /**
@@ -53,6 +66,18 @@ export const linearComposites: CompositeRule[] = [
     emitForward: (g, [x]) => {
       const w = frozen(g, [3, 5], x.dtype, 1, 'w');
       return frozenLinear(g, x, w, frozen(g, [3], x.dtype, 2, 'bias'), () => g.identity(w, 'w_again'), 'proj');
+    },
+    cases: [{ shapes: [[4, 5]] }, { label: 'symbolic rows', shapes: [[2, 5]], dims: [['n', 5]] }],
+  },
+  {
+    name: COMPRESSED_LINEAR,
+    // x [N=4, in=5] against W [out=3, in]: forward and input gradient as separate products (the
+    // real ones run integer kernels, float32 only; their agreement with F32 is tested in
+    // tests/engine/models/compressed-compute.test.ts).
+    emitForward: (g, [x]) => {
+      const w = frozen(g, [3, 5], x.dtype, 6, 'w');
+      const bias = frozen(g, [3], x.dtype, 7, 'bias');
+      return compressedLinear(g, x, (xin) => g.gemm(xin, w, { transB: true, c: bias }, 'proj'), (gb, dy) => gb.gemm(dy, gb.identity(w, 'w_again'), {}, 'dx'));
     },
     cases: [{ shapes: [[4, 5]] }, { label: 'symbolic rows', shapes: [[2, 5]], dims: [['n', 5]] }],
   },

@@ -22,6 +22,11 @@ export interface TokenLogProbsOptions {
    * gradient for the whole [V, D] table ever being formed.
    */
   trainedRows?: { ids: number[]; values: Value };
+  /**
+   * The logits of a chunk, h head^T, computed another way (a frozen head stored compressed,
+   * multiplied by integer kernels); `head` itself then only serves the gradient, dl head.
+   */
+  logits?: (h: Value, name: string) => Value;
 }
 
 /**
@@ -51,7 +56,7 @@ export function tokenLogProbs(g: GraphBuilder, hidden: Value, head: Value, targe
         g.op('Slice', [x, start, end, g.ints([0])], {}, { name, outputs: [{ dtype: x.dtype, shape }] })[0];
       const h = sl(hidden, ['chunk', D], 'hidden');
       const tgt = g.unsqueeze(sl(targets, ['chunk'], 'targets'), [1], 'targets_col'); // [C,1]
-      const logits = g.gemm(h, head, { transB: true }, 'logits'); // [C, V]
+      const logits = opts.logits ? opts.logits(h, 'logits') : g.gemm(h, head, { transB: true }, 'logits'); // [C, V]
       const logProbs = g.logSoftmax(logits, -1, 'log_probs');
       picked.push(g.op('GatherElements', [logProbs, tgt], { axis: attr.int(1) }, { name: 'target_log_prob', outputs: [{ dtype: hidden.dtype, shape: ['chunk', 1] }] })[0]);
       // dl = softmax - onehot(target), then its products with the head, kept for the backward pass.

@@ -1,0 +1,176 @@
+/**
+ * Products with the compressed frozen base computed by integer kernels (MatMulNBits for int4 and
+ * GGUF Q8_0/Q4_0 blocks, MatMulInteger for int8), not by expanding the matrices to F32. The
+ * kernels quantize the activations to int8 (per row, or per block of 32), so the results match
+ * the F32 graph on the same (expanded) weights closely but not exactly: logits and LoRA gradients
+ * are checked against it with a tolerance, on tiny random models of every architecture (64-wide,
+ * where 8-bit rounding weighs more than in real widths; a wrong Q/K row order is off by over
+ * 30%). The figure that matters, the validation loss after training, is bench:train's.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadModel, type LoadedModel } from '../../../src/engine/models/load.js';
+import { expandedWeights, quantizeInt4Blocks, type BaseStorage } from '../../../src/engine/models/base-storage.js';
+import { expandNBits, nbitsFromGguf, nbitsFromInt4 } from '../../../src/engine/models/nbits.js';
+import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
+import { LORA_TARGETS, projectionShape } from '../../../src/engine/models/lora-targets.js';
+import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
+import { createSession } from '../../../src/engine/runtime/session.js';
+import { buildTrainStepGraph, loraParamName } from '../../../src/engine/train/step-graph.js';
+import { dequantize, quantize } from '../../../src/engine/weights/quants.js';
+import { writeGgufModel, type FloatTensor } from '../../../src/engine/weights/gguf-model.js';
+import { readSafetensors, tensorToFloat32 } from '../../../src/engine/weights/safetensors.js';
+import { writeTinyModel, type TinyArch } from '../../helpers/tiny-model.js';
+import { cachedLogits, forwardLogits } from '../../helpers/engine-run.js';
+import { relativeError, STEP_DEFAULTS, stepGradients } from '../../helpers/train-step.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-nbits-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const IDS = [1, 40, 300, 22, 401, 9, 77, 2, 5, 6, 120, 33];
+const ARCHS: TinyArch[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
+const SHAPE = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 };
+
+async function session(model: LoadedModel, opts: { baseStorage?: BaseStorage; compressedCompute?: boolean }) {
+  return createSession(serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, ...opts })).model, { threads: 1 });
+}
+
+/** Op types of the session ORT optimised (what actually runs). */
+async function optimisedOps(graph: ReturnType<typeof buildInferenceGraph>, name: string): Promise<{ ops: Map<string, number>; floatMatrices: string[] }> {
+  const file = path.join(tmp, `${name}.onnx`);
+  const s = await ort.InferenceSession.create(serializeGraph(graph).model, { graphOptimizationLevel: 'all', optimizedModelFilePath: file });
+  await s.release();
+  const g = onnxProto.onnx.ModelProto.decode(readFileSync(file)).graph!;
+  const ops = new Map<string, number>();
+  for (const n of g.node!) ops.set(n.opType!, (ops.get(n.opType!) ?? 0) + 1);
+  const F32 = onnxProto.onnx.TensorProto.DataType.FLOAT;
+  const floatMatrices = g.initializer!.filter((t) => t.dataType === F32 && t.dims!.reduce((p, d) => p * Number(d), 1) >= 64 * 64 && !/scales|cache/.test(t.name!)).map((t) => t.name!);
+  return { ops, floatMatrices };
+}
+
+describe('MatMulNBits layouts are exact re-encodings', () => {
+  const x = Float32Array.from({ length: 4 * 64 }, (_, i) => Math.sin(i * 0.37) * 0.05 + (i % 7 === 0 ? 0.2 : 0));
+  it('GGUF Q8_0 and Q4_0 blocks give back the values llama.cpp dequantizes', () => {
+    for (const type of ['Q8_0', 'Q4_0'] as const) {
+      const bytes = quantize(type, x);
+      expect(expandNBits(nbitsFromGguf({ type, bytes }, 4, 64), 4, 64), type).toEqual(dequantize(type, bytes, x.length));
+    }
+  });
+  it("Attune's int4 gives back its expanded weights", () => {
+    const t = { shape: [4, 64], data: x };
+    expect(expandNBits(nbitsFromInt4(quantizeInt4Blocks(t)), 4, 64)).toEqual(expandedWeights(t, 'int4'));
+  });
+});
+
+describe('inference on a compressed base', () => {
+  for (const arch of ARCHS) {
+    for (const storage of ['int8', 'int4'] as const) {
+      it(`${arch} ${storage}: logits (whole prompt and cached decoding) within 3% of the F32 graph on the same weights`, async () => {
+        const dir = path.join(tmp, `inf-${arch}-${storage}`);
+        writeTinyModel(dir, arch, { seed: 3, ...SHAPE });
+        const model = await loadModel(dir);
+        const ours = await session(model, { baseStorage: storage });
+        const reference = await session(model, { baseStorage: storage, compressedCompute: false });
+        const ref = await forwardLogits(reference, model, IDS);
+        expect(relativeError(await forwardLogits(ours, model, IDS), ref)).toBeLessThan(0.03);
+        expect(relativeError(await cachedLogits(ours, model, IDS, 5), ref)).toBeLessThan(0.03);
+      });
+    }
+  }
+
+  for (const storage of ['int8', 'int4'] as const) {
+    it(`${storage}: the optimised session multiplies with integer kernels and holds no F32 matrix`, async () => {
+      const dir = path.join(tmp, `ops-${storage}`);
+      writeTinyModel(dir, 'llama', { seed: 3, ...SHAPE });
+      const model = await loadModel(dir);
+      const { ops, floatMatrices } = await optimisedOps(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true, baseStorage: storage }), `ops-${storage}`);
+      expect(floatMatrices).toEqual([]);
+      expect(ops.get('DequantizeLinear') ?? 0).toBe(0);
+      // 7 projections per layer and the head
+      if (storage === 'int4') expect(ops.get('MatMulNBits')).toBe(2 * 7 + 1);
+      else expect((ops.get('MatMulInteger') ?? 0) + (ops.get('MatMulIntegerToFloat') ?? 0)).toBe(2 * 7 + 1);
+    });
+  }
+});
+
+describe('GGUF Q8_0 / Q4_0 kept compressed', () => {
+  async function ggufOf(arch: TinyArch, type: 'Q8_0' | 'Q4_0'): Promise<string> {
+    const dir = path.join(tmp, `gguf-src-${arch}`);
+    writeTinyModel(dir, arch, { seed: 5, ...SHAPE });
+    const st = await readSafetensors(path.join(dir, 'model.safetensors'));
+    const tensors = new Map<string, FloatTensor>();
+    for (const [k, t] of st.tensors) tensors.set(k, { data: tensorToFloat32(t), shape: t.shape });
+    const json = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
+    const file = path.join(tmp, `${arch}-${type}.gguf`);
+    await writeGgufModel(file, { tensors, config: await json('config.json'), tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json'), type });
+    return file;
+  }
+
+  for (const arch of ['llama', 'qwen2'] as const) {
+    for (const type of ['Q8_0', 'Q4_0'] as const) {
+      it(`${arch} ${type}: chat multiplies the file's blocks (MatMulNBits ${type === 'Q8_0' ? 8 : 4} bits), logits within 2% of the file expanded to F32`, async () => {
+        const model = await loadModel(await ggufOf(arch, type));
+        expect(model.weights.get('blk.0.attn_q.weight').gguf?.type).toBe(type);
+        const ours = await session(model, {});
+        const reference = await session(model, { compressedCompute: false });
+        const ref = await forwardLogits(reference, model, IDS);
+        // Q/K rows of llama files are permuted in the file: a wrong row order would be far off.
+        expect(relativeError(await forwardLogits(ours, model, IDS), ref)).toBeLessThan(0.02);
+        expect(relativeError(await cachedLogits(ours, model, IDS, 4), ref)).toBeLessThan(0.02);
+        const { ops, floatMatrices } = await optimisedOps(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true }), `gguf-${arch}-${type}`);
+        expect(ops.get('MatMulNBits')).toBe(2 * 7 + 1);
+        expect(floatMatrices).toEqual([]);
+      });
+    }
+  }
+});
+
+describe('training on a compressed base', () => {
+  const variants: [TinyArch, BaseStorage, 'int8' | 'expand'][] = ARCHS.flatMap((arch) => [[arch, 'int8', 'int8'], [arch, 'int4', 'int8']] as [TinyArch, BaseStorage, 'int8'][]);
+  variants.push(['llama', 'int4', 'expand']);
+  for (const [arch, storage, int4InputGradient] of variants) {
+    const via = storage === 'int4' ? ` (input gradient via ${int4InputGradient === 'int8' ? 'an int8 copy' : 'F32 expansion'})` : '';
+    it(`${arch} ${storage}${via}: loss within 1% and every LoRA gradient within 12% of the F32 step on the same weights`, async () => {
+      const dir = path.join(tmp, `train-${arch}-${storage}-${int4InputGradient}`);
+      writeTinyModel(dir, arch, { seed: 4, ...SHAPE });
+      const model = await loadModel(dir);
+      const params = new Map<string, Float32Array>();
+      for (let l = 0; l < SHAPE.layers; l++) {
+        for (const t of LORA_TARGETS) {
+          const [out, inp] = projectionShape(model.config, t);
+          params.set(loraParamName(l, t, 'A'), Float32Array.from({ length: 2 * inp }, (_, i) => Math.sin(i + l) * 0.2));
+          params.set(loraParamName(l, t, 'B'), Float32Array.from({ length: 2 * out }, (_, i) => Math.cos(i * 3 + l) * 0.2));
+        }
+      }
+      const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], baseStorage: storage, int4InputGradient, ...STEP_DEFAULTS };
+      const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
+      const ours = await stepGradients(model, opts, params, examples);
+      const ref = await stepGradients(model, { ...opts, compressedCompute: false }, params, examples);
+      expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(0.01);
+      for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(0.12);
+    });
+  }
+
+  it('int8 and int4 steps multiply with integer kernels forward and backward, the head forward too', async () => {
+    const dir = path.join(tmp, 'train-ops');
+    writeTinyModel(dir, 'llama', { seed: 3, ...SHAPE });
+    const model = await loadModel(dir);
+    for (const storage of ['int8', 'int4'] as const) {
+      const graph = buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage: storage, ...STEP_DEFAULTS });
+      const { ops } = await optimisedOps(graph as never, `train-ops-${storage}`);
+      const integer = (ops.get('MatMulInteger') ?? 0) + (ops.get('MatMulIntegerToFloat') ?? 0);
+      // 7 projections in 2 layers forward; input gradients for all but layer 0's q, k, v (int4's
+      // through an int8 copy); the head's logits (one loss chunk here) by MatMulInteger for both
+      if (storage === 'int8') expect(integer).toBe(14 + 11 + 1);
+      else {
+        expect(ops.get('MatMulNBits')).toBe(14);
+        expect(integer).toBe(11 + 1);
+      }
+      expect(ops.get('DequantizeLinear'), 'the head gradient reads one expansion of the table').toBe(1);
+    }
+  });
+});
