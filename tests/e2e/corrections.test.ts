@@ -122,6 +122,8 @@ describe.skipIf(!existsSync(CHROMIUM))('learning from corrections, end to end', 
     expect(await s.focused()).toBe('review-2-correct');
     await page.keyboard.press('Escape');
     await expect.poll(() => reviewEditor.count()).toBe(0);
+    // Escape gives focus back to the thumbs-down button, ready to try again.
+    await expect.poll(() => s.focused()).toBe('review-2-down');
     await page.keyboard.press('d');
     await reviewEditor.waitFor();
     await reviewEditor.fill('We answer every message within a day.');

@@ -89,10 +89,11 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
     <div className="rate" data-testid={`${id}-rate`}>
       <div className="row" role="group" aria-label={`Rate ${p.whose}'s answer`}>
         <button type="button" className="thumb" aria-pressed={rating === 'up'} aria-label={`Thumbs up: ${p.whose}'s answer is good`} title="Good answer" onClick={up}>
-          <span aria-hidden="true">👍</span>
+          <span aria-hidden="true">👍</span> Thumbs up
         </button>
         <button
           type="button"
+          id={`${id}-down`}
           ref={downButton}
           className="thumb"
           aria-pressed={rating === 'down'}
@@ -100,7 +101,7 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
           title="Wrong answer: correct it"
           onClick={down}
         >
-          <span aria-hidden="true">👎</span>
+          <span aria-hidden="true">👎</span> Thumbs down
         </button>
       </div>
       {editing && (

@@ -367,6 +367,7 @@ function ReviewPanel({ project, runId, noHeldOut, onSaved }: { project: string; 
                   <h4>Original model</h4>
                   {x.base.trim() || <em className="muted">(no answer)</em>}
                   {score(x.baseScore, x.tunedScore)}
+                  <RateAnswer project={project} runId={runId} which="base" whose="the original model" idPrefix={`review-base-${i}`} prompt={reviewPrompt(x)} answer={x.base.trim()} onSaved={onSaved} />
                 </div>
                 <div>
                   <h4>Tuned model</h4>
