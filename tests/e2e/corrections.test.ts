@@ -114,6 +114,8 @@ describe.skipIf(!existsSync(CHROMIUM))('learning from corrections, end to end', 
     await expect.poll(() => q(2).evaluate((el) => el === document.activeElement)).toBe(true);
     await page.keyboard.press('u');
     await q(2).getByTestId('review-1-saved').waitFor();
+    // Focus moves to what the key did (the note), still inside the review: the keys go on working.
+    await expect.poll(() => s.focused()).toMatch(/^p:Marked as a good answer/);
     await expect.poll(() => page.getByTestId('corrections-count').textContent()).toMatch(/2 up, 1 down/);
     await page.keyboard.press('j');
     await page.keyboard.press('d');
@@ -129,6 +131,7 @@ describe.skipIf(!existsSync(CHROMIUM))('learning from corrections, end to end', 
     await reviewEditor.fill('We answer every message within a day.');
     await page.keyboard.press('Enter');
     await q(3).getByTestId('review-2-saved').waitFor();
+    await expect.poll(() => s.focused()).toMatch(/^p:Correction saved/);
     await expect.poll(() => page.getByTestId('corrections-count').textContent()).toMatch(/^This project has 2 corrections/);
     await page.keyboard.press('k');
     await expect.poll(() => q(2).evaluate((el) => el === document.activeElement)).toBe(true);

@@ -5,7 +5,7 @@
  * In the correction, Enter saves (Shift+Enter starts a new line) and Escape cancels. Focus moves
  * to what an action produced: the editor when it opens, the saved note when it is saved.
  */
-import { forwardRef, useImperativeHandle, useRef, useState } from 'react';
+import { forwardRef, useEffect, useImperativeHandle, useRef, useState } from 'react';
 import type { CorrectionsInfo, Example } from '../../../shared/contract.js';
 import { attune, errorText } from '../api.js';
 
@@ -39,6 +39,15 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
   const editor = useRef<HTMLTextAreaElement>(null);
   const note = useRef<HTMLParagraphElement>(null);
   const downButton = useRef<HTMLButtonElement>(null);
+  /** Where focus goes once the next render is on screen (what the action produced). */
+  const focusNext = useRef<'editor' | 'note' | 'down' | undefined>(undefined);
+  useEffect(() => {
+    const target = focusNext.current === 'editor' ? editor.current : focusNext.current === 'note' ? note.current : focusNext.current === 'down' ? downButton.current : null;
+    if (target) {
+      focusNext.current = undefined;
+      target.focus();
+    }
+  });
 
   const rate = async (r: 'up' | 'down') => {
     setError(undefined);
@@ -52,15 +61,15 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
   const up = () => {
     setEditing(false);
     setSaved('Marked as a good answer.');
+    focusNext.current = 'note';
     void rate('up');
-    requestAnimationFrame(() => note.current?.focus());
   };
   const down = () => {
     void rate('down');
     setSaved(undefined);
     setText(p.answer);
     setEditing(true);
-    requestAnimationFrame(() => editor.current?.focus());
+    focusNext.current = 'editor';
   };
   useImperativeHandle(ref, () => ({ up, down }));
 
@@ -71,7 +80,7 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
       p.onSaved(await attune.corrections.save({ project: p.project, runId: p.runId, which: p.which, prompt: p.prompt, answer: p.answer, corrected: text }));
       setEditing(false);
       setSaved('Correction saved. "Teach it again" will learn it.');
-      requestAnimationFrame(() => note.current?.focus());
+      focusNext.current = 'note';
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -81,7 +90,7 @@ export const RateAnswer = forwardRef<RateAnswerHandle, RateAnswerProps>(function
   const cancel = () => {
     setEditing(false);
     setError(undefined);
-    requestAnimationFrame(() => downButton.current?.focus());
+    focusNext.current = 'down';
   };
 
   const id = p.idPrefix;

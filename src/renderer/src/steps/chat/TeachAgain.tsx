@@ -26,6 +26,14 @@ export function TeachAgain(p: {
   const [comparing, setComparing] = useState(false);
   const [error, setError] = useState<string>();
   const headline = useRef<HTMLHeadingElement>(null);
+  /** Set when a comparison arrives: focus goes to its headline once it is drawn. */
+  const focusHeadline = useRef(false);
+  useEffect(() => {
+    if (report && focusHeadline.current && headline.current) {
+      focusHeadline.current = false;
+      headline.current.focus();
+    }
+  }, [report]);
   const count = p.corrections.corrections.length;
 
   // A teach-again run chosen in the chat shows its own before/after.
@@ -55,7 +63,7 @@ export function TeachAgain(p: {
     setProgress(undefined);
     try {
       setReport(await attune.corrections.compare({ project, runId }));
-      requestAnimationFrame(() => requestAnimationFrame(() => headline.current?.focus()));
+      focusHeadline.current = true;
     } catch (e) {
       setError(errorText(e));
     } finally {
