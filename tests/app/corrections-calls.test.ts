@@ -14,7 +14,7 @@ import { resolveSettings } from '../../src/engine/train/hyperparameters.js';
 import { toTuneConfig, toTuneEvent } from '../../src/main/engine-facade.js';
 import type { TuneJobSpec } from '../../src/main/engine.js';
 import type { RunRecord } from '../../src/main/runs.js';
-import { rateAnswer } from '../../src/main/services/corrections.js';
+import { rateAnswer, teachAgainSettings } from '../../src/main/services/corrections.js';
 import { correctionsInfo, provenanceOf } from '../../src/main/services/teach-again.js';
 import { answersCorrection } from '../../src/engine/index.js';
 
@@ -45,6 +45,14 @@ describe('preference settings to the engine', () => {
   it('a teach-again job starts from its adapter with its alpha', () => {
     const c = toTuneConfig(spec({ method: 'sft', rank: 16 }, { continueFrom: { initAdapter: '/runs/a/adapter', alpha: 32, warmupSteps: 2 } }));
     expect(c).toMatchObject({ initAdapter: '/runs/a/adapter', alpha: 32, warmupSteps: 2, rank: 16 });
+  });
+
+  it('teach again: 10 passes, or more for a few corrections, at least the 40 steps of the measured recipe', () => {
+    const a = { r: 16, lora_alpha: 32 };
+    expect(teachAgainSettings(a, 14)).toMatchObject({ method: 'sft', epochs: 10, batchSize: 4, learningRate: 2e-3, rank: 16, alpha: 32, valFraction: 0, earlyStopping: false });
+    expect(teachAgainSettings(a, 400).epochs).toBe(10);
+    expect(teachAgainSettings(a, 2).epochs).toBe(40);
+    expect(teachAgainSettings(a, 6).epochs).toBe(20);
   });
 
   it('rewards of a preference step travel to the app', () => {

@@ -109,9 +109,9 @@ describe.skipIf(!existsSync(CHROMIUM))('learning from corrections, end to end', 
     await page.getByTestId('review-report').waitFor({ timeout: 120_000 });
     expect(await page.getByTestId('review-keys').textContent()).toMatch(/J or ↓ next question, K or ↑ previous, U thumbs up for the tuned answer, D thumbs down to correct it; in the correction Enter saves and Esc cancels/);
     const q = (n: number) => page.getByRole('article', { name: new RegExp(`^Held-out question ${n} of \\d+$`) });
-    await expect.poll(() => q(1).evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => q(1).evaluate("(el) => el === document.activeElement")).toBe(true);
     await page.keyboard.press('j');
-    await expect.poll(() => q(2).evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => q(2).evaluate("(el) => el === document.activeElement")).toBe(true);
     await page.keyboard.press('u');
     await q(2).getByTestId('review-1-saved').waitFor();
     // Focus moves to what the key did (the note), still inside the review: the keys go on working.
@@ -134,7 +134,7 @@ describe.skipIf(!existsSync(CHROMIUM))('learning from corrections, end to end', 
     await expect.poll(() => s.focused()).toMatch(/^p:Correction saved/);
     await expect.poll(() => page.getByTestId('corrections-count').textContent()).toMatch(/^This project has 2 corrections/);
     await page.keyboard.press('k');
-    await expect.poll(() => q(2).evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => q(2).evaluate("(el) => el === document.activeElement")).toBe(true);
     await s.shot('2-review-keys');
 
     // Teach it again: a run with progress, then before/after.

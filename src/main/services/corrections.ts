@@ -221,6 +221,9 @@ export interface TeachAgainOptions {
   signal?: AbortSignal;
 }
 
+const TEACH_BATCH = 4;
+const TEACH_MIN_STEPS = 40;
+
 /**
  * The settings "teach it again" continues an adapter with (the app's run and `teachAgain` below).
  *
@@ -231,15 +234,18 @@ export interface TeachAgainOptions {
  * but on a set of preference pairs only, without replay (tests/engine/train/preference-real.test.ts);
  * the corrections' pairs file is kept for it (`attune tune --method dpo --data pairs.jsonl`).
  * A few passes over a small set at a higher learning rate; no validation split (the before/after
- * comparison is the check); the same rank and alpha as the adapter it continues.
+ * comparison is the check); the same rank and alpha as the adapter it continues. At least as many
+ * steps as the measured recipe took (10 passes over 14 examples in batches of 4: 40 steps), so
+ * that one or two corrections get more passes rather than fewer steps.
  */
-export function teachAgainSettings(adapter: { r: number; lora_alpha: number }) {
+export function teachAgainSettings(adapter: { r: number; lora_alpha: number }, examples = TEACH_MIN_STEPS * TEACH_BATCH) {
+  const stepsPerPass = Math.max(1, Math.ceil(examples / TEACH_BATCH));
   return {
     method: 'sft' as const,
     rank: adapter.r,
     alpha: adapter.lora_alpha,
-    epochs: 10,
-    batchSize: 4,
+    epochs: Math.max(10, Math.ceil(TEACH_MIN_STEPS / stepsPerPass)),
+    batchSize: TEACH_BATCH,
     learningRate: 2e-3,
     warmupSteps: 2,
     valFraction: 0,
@@ -272,7 +278,7 @@ export async function teachAgain(o: TeachAgainOptions): Promise<TeachAgainReport
   const heldSet = new Set(heldOut.map((e) => JSON.stringify(e.messages)));
   const data = await teachAgainData(o.projectDir, originals.filter((e) => !heldSet.has(JSON.stringify(e.messages))), { replay: o.replay });
   const run = await runTuning(
-    { model: o.modelPath, data: data.file, out: o.out, initAdapter: o.adapterDir, ...teachAgainSettings(await adapterShape(o.adapterDir)), ...o.settings },
+    { model: o.modelPath, data: data.file, out: o.out, initAdapter: o.adapterDir, ...teachAgainSettings(await adapterShape(o.adapterDir), data.corrections + data.replayed), ...o.settings },
     { onEvent: o.onEvent, signal: o.signal },
   );
   const items = beforeAfterItems(await listCorrections(o.projectDir), heldOut);

@@ -35,7 +35,7 @@ export function provenanceOf(run: DoneRun | undefined, which: 'tuned' | 'base', 
  */
 export async function teachAgainSpec(o: { projectDir: string; from: DoneRun; originals: Example[]; runDir: string }): Promise<TuneJobSpec> {
   const data = await teachAgainData(o.projectDir, o.originals);
-  const t = teachAgainSettings(await adapterShape(o.from.adapterDir));
+  const t = teachAgainSettings(await adapterShape(o.from.adapterDir), data.corrections + data.replayed);
   return {
     modelPath: o.from.modelPath,
     dataFile: data.file,
