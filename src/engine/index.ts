@@ -15,7 +15,7 @@ export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters }
 export { findUntrainedTokens } from './models/untrained-tokens.js';
 export { checkDataFile, importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type CheckOptions, type DataReport, type Example } from './data/index.js';
 export { checkLengths, type LengthCheckOptions, type LengthCheckResult } from './train/length-check.js';
-export { reviewAdapter, similarity, type ReviewReport, type ReviewSample } from './eval/review.js';
+export { answersCorrection, CORRECTION_RIGHT, reviewAdapter, similarity, type ReviewReport, type ReviewSample } from './eval/review.js';
 export { exportModel, mergeAdapterWeights, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportProgress, type ExportResult } from './export/index.js';
 export { startServer, type RunningServer, type ServeOptions } from './serve/index.js';
 export * from './sources/index.js';

@@ -60,9 +60,13 @@ function toJsonl(examples: readonly unknown[]): string {
  * written before a setting was renamed or existed read as today's names and the defaults).
  */
 export function toTuneConfig(spec: TuneJobSpec): engine.TuneConfig {
-  const { earlyStopping, patience, evalEvery: _chosen, ...s } = withCurrentNames(spec.settings);
+  const { earlyStopping, patience, evalEvery: _chosen, beta, rpoAlpha, ...s } = withCurrentNames(spec.settings);
   return {
     ...s,
+    // beta is read by dpo and orpo only, rpoAlpha by dpo only (the engine refuses them elsewhere).
+    ...(s.method && s.method !== 'sft' && beta !== undefined ? { beta } : {}),
+    ...(s.method === 'dpo' && rpoAlpha !== undefined ? { rpoAlpha } : {}),
+    ...spec.continueFrom,
     model: spec.modelPath,
     data: spec.dataFile,
     out: spec.runDir,
@@ -81,7 +85,17 @@ export function toTuneEvent(e: engine.TuneProgress): TuneEvent | undefined {
     case 'start':
       return { type: 'start', totalSteps: e.totalSteps, trainExamples: e.trainExamples, valExamples: e.valExamples, resumedFromStep: e.resumedFromStep };
     case 'step':
-      return { type: 'step', step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, loss: e.loss, lr: e.lr, tokensPerSecond: e.tokensPerSecond, etaSeconds: e.etaSeconds };
+      return {
+        type: 'step',
+        step: e.step,
+        totalSteps: e.totalSteps,
+        epoch: e.epoch,
+        loss: e.loss,
+        lr: e.lr,
+        tokensPerSecond: e.tokensPerSecond,
+        etaSeconds: e.etaSeconds,
+        ...(e.rewards ? { rewards: { chosen: e.rewards.rewards_chosen, rejected: e.rewards.rewards_rejected, margin: e.rewards.reward_margin, accuracy: e.rewards.reward_accuracy } } : {}),
+      };
     case 'eval':
       return { type: 'eval', step: e.step, valLoss: e.valLoss, best: e.best };
     case 'checkpoint':

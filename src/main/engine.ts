@@ -43,6 +43,8 @@ export interface TuneJobSpec {
   evalEvery?: number;
   /** Present when continuing from the run's last checkpoint. */
   resume?: boolean;
+  /** "Teach it again": start from this adapter (its rank and alpha), with these engine settings. */
+  continueFrom?: { initAdapter: string; alpha?: number; warmupSteps?: number };
 }
 
 export interface EngineFacade {

@@ -9,7 +9,7 @@ import { hubTokenFor, type HubTokenStore } from './services/hub-token.js';
 import { hubEndpointFor, normalizeHubEndpoint } from './services/hub-endpoint.js';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CallName, ProjectSummary, Req, Res, ReviewReport, Settings } from '../shared/contract.js';
+import type { CallName, ProjectSummary, Req, Res, ReviewReport, Settings, TeachAgainReport } from '../shared/contract.js';
 import { AttuneError } from '../shared/errors.js';
 import { EXPORT_CHOICES } from '../shared/presets.js';
 import type { EngineFacade } from './engine.js';
@@ -28,6 +28,8 @@ import { planRun, resolveTemplate, TuneRuns } from './services/tuning.js';
 import { addModel, touchRecent, type SettingsStore } from './settings.js';
 import { exists, newId, Workspace } from './workspace.js';
 import { createFirstRun } from './services/first-run.js';
+import { rateAnswer, saveCorrection } from './services/corrections.js';
+import { compareTeachAgain, correctionsInfo, provenanceOf, teachAgainSpec } from './services/teach-again.js';
 
 export type { Emit } from './services/events.js';
 export { fitFor } from './services/models.js';
@@ -84,6 +86,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
   const chats = new ChatSessions();
   const server = new LocalServer(emit);
   const reviews = new SingleFlight<ReviewReport>();
+  const comparisons = new SingleFlight<TeachAgainReport>();
+  /** The run that answered (for the provenance of a rating or correction). */
+  const answeredBy = async (project: string, runId: string | undefined) => (runId ? runs.requireDone(project, runId) : undefined);
 
   async function summary(name: string): Promise<ProjectSummary> {
     const rec = await ws().readProject(name);
@@ -228,6 +233,39 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         const onProgress = (done: number, total: number) => emit('review.progress', { project, runId, done, total });
         return { runId, ...(await engine.review({ modelPath: rec.modelPath, adapterDir: rec.adapterDir, n: n ?? 5, maxTokens: maxTokens ?? 96, onProgress })) };
       });
+    },
+
+    'corrections.list': async ({ project }) => correctionsInfo(ws().projectDir(project)),
+    'corrections.rate': async ({ project, runId, which, prompt, answer, rating }) => {
+      const dir = ws().projectDir(project);
+      await rateAnswer(dir, { prompt, answer, rating, provenance: provenanceOf(await answeredBy(project, runId), which) });
+      return correctionsInfo(dir);
+    },
+    'corrections.save': async ({ project, runId, which, prompt, answer, corrected }) => {
+      const dir = ws().projectDir(project);
+      await saveCorrection(dir, { prompt, answer, corrected, provenance: provenanceOf(await answeredBy(project, runId), which) });
+      return correctionsInfo(dir);
+    },
+    'corrections.teachAgain': async ({ project, runId }) => {
+      await ws().readProject(project);
+      runs.assertIdle();
+      const from = await runs.requireDone(project, runId);
+      await models.require(from.modelPath);
+      // Replayed originals come from the training split only: the held-out examples stay unseen.
+      const originals = (await data.examples(project, 'train', 0, Number.MAX_SAFE_INTEGER)).examples;
+      const newRunId = newId('run');
+      const spec = await teachAgainSpec({ projectDir: ws().projectDir(project), from, originals, runDir: ws().runDir(project, newRunId) });
+      return runs.start({ runId: newRunId, project, modelPath: from.modelPath, preset: from.preset, template: from.template, continues: runId, spec });
+    },
+    'corrections.compare': async ({ project, runId }) => {
+      const run = await runs.requireDone(project, runId);
+      if (!run.continues) throw new AttuneError('corrections.not-teach-again');
+      const from = await runs.requireDone(project, run.continues);
+      await models.require(run.modelPath);
+      const heldOut = (await data.examples(project, 'val', 0, 10)).examples;
+      return comparisons.run(`${project}/${runId}`, () =>
+        compareTeachAgain({ projectDir: ws().projectDir(project), run, from, heldOut, onProgress: (done, total) => emit('corrections.progress', { project, runId, done, total }) }),
+      );
     },
 
     'export.choices': async () => EXPORT_CHOICES,

@@ -1,7 +1,7 @@
 /** Run records on disk: runs/<runId>/run.json (state, request, progress) and app-metrics.jsonl. */
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MetricsPoint, RunSummary, TuneEvent } from '../shared/contract.js';
+import type { MetricsPoint, Rewards, RunSummary, TuneEvent } from '../shared/contract.js';
 import { withCurrentNames } from '../shared/tune-settings.js';
 import type { TuneJobSpec } from './engine.js';
 import { readJson, writeFileAtomic, type Workspace } from './workspace.js';
@@ -64,7 +64,7 @@ export class RunStore {
 
   async appendMetric(project: string, runId: string, e: TuneEvent): Promise<void> {
     let point: MetricsPoint | undefined;
-    if (e.type === 'step') point = { step: e.step, loss: e.loss, tokensPerSecond: e.tokensPerSecond };
+    if (e.type === 'step') point = { step: e.step, loss: e.loss, tokensPerSecond: e.tokensPerSecond, ...(e.rewards ? rewardPoint(e.rewards) : {}) };
     else if (e.type === 'eval') point = { step: e.step, valLoss: e.valLoss };
     if (point) await appendFile(this.metricsFile(project, runId), JSON.stringify(point) + '\n');
   }
@@ -87,6 +87,11 @@ export class RunStore {
     }
     return out;
   }
+}
+
+/** A step's preference rewards as chart fields. */
+export function rewardPoint(r: Rewards): Pick<MetricsPoint, 'rewardsChosen' | 'rewardsRejected' | 'rewardMargin' | 'rewardAccuracy'> {
+  return { rewardsChosen: r.chosen, rewardsRejected: r.rejected, rewardMargin: r.margin, rewardAccuracy: r.accuracy };
 }
 
 /** The UI's view of a record. A record left "running" with no live job belongs to a process that died. */

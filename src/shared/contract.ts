@@ -232,6 +232,8 @@ export interface RunSummary {
   /** Untrained special tokens this run also teaches. */
   trainedTokens?: string[];
   adapterDir?: string;
+  /** "Teach it again": the run whose adapter this run continued, on the project's corrections. */
+  continues?: string;
   /** Whether a checkpoint exists to resume from. */
   resumable: boolean;
   device?: string;
@@ -244,7 +246,7 @@ export type StopReason = 'finished' | 'max-steps' | 'early-stopping' | 'cancelle
 
 export type TuneEvent =
   | { type: 'start'; totalSteps: number; trainExamples: number; valExamples: number; resumedFromStep: number }
-  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number }
+  | { type: 'step'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number; rewards?: Rewards }
   | { type: 'eval'; step: number; valLoss: number; best: boolean }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'device'; device: string; why: string }
@@ -279,11 +281,76 @@ export interface ServerInfo {
   modelId: string;
 }
 
+/** Preference tuning's rewards of one step (DPO: beta x the log-ratio to the reference; ORPO: the log-odds), means over its pairs. */
+export interface Rewards {
+  chosen: number;
+  rejected: number;
+  /** chosen - rejected. */
+  margin: number;
+  /** The share of pairs whose chosen answer has the higher reward (0 to 1). */
+  accuracy: number;
+}
+
 export interface MetricsPoint {
   step: number;
   loss?: number;
   valLoss?: number;
   tokensPerSecond?: number;
+  /** Preference tuning (dpo, orpo) only. */
+  rewardsChosen?: number;
+  rewardsRejected?: number;
+  rewardMargin?: number;
+  rewardAccuracy?: number;
+}
+
+/** Where a rated or corrected answer came from. */
+export interface AnswerProvenance {
+  /** The run whose adapter answered (absent for the original model without a run). */
+  runId?: string;
+  adapter?: string;
+  which: 'tuned' | 'base';
+  /** ISO date. */
+  date: string;
+}
+
+/** A corrected answer, saved both as an instruction example and as a preference pair. */
+export interface CorrectionInfo {
+  id: string;
+  prompt: Example['messages'];
+  /** The model's answer (rejected). */
+  answer: string;
+  /** The person's answer (chosen). */
+  corrected: string;
+  provenance: AnswerProvenance;
+}
+
+export interface CorrectionsInfo {
+  corrections: CorrectionInfo[];
+  ratings: { up: number; down: number };
+}
+
+/** One prompt answered before and after "teach it again". */
+export interface BeforeAfterRow {
+  kind: 'correction' | 'held-out';
+  /** The question (the last user message). */
+  prompt: string;
+  /** The correction, or the held-out example's own answer. */
+  expected: string;
+  /** For a correction: the answer the person rejected. */
+  rejected?: string;
+  before: string;
+  after: string;
+  rightBefore: boolean;
+  rightAfter: boolean;
+}
+
+export interface TeachAgainReport {
+  /** The teach-again run and the run it continued. */
+  runId: string;
+  fromRunId: string;
+  rows: BeforeAfterRow[];
+  corrections: { total: number; rightBefore: number; rightAfter: number };
+  heldOut: { total: number; rightBefore: number; rightAfter: number };
 }
 
 export interface GenerateResult {
@@ -341,6 +408,12 @@ export const advanced = z
     patience: SETTINGS.patience.schema.unwrap(),
     baseStorage: SETTINGS.baseStorage.schema.unwrap(),
     recomputeActivations: SETTINGS.recomputeActivations.schema.unwrap(),
+    /** sft (instruction tuning) or preference tuning (dpo, orpo) on preference pairs. */
+    method: SETTINGS.method.schema.unwrap(),
+    /** Used only by dpo and orpo (absent = the engine's default). */
+    beta: SETTINGS.beta.schema,
+    /** Used only by dpo (absent = off). */
+    rpoAlpha: SETTINGS.rpoAlpha.schema,
   })
   .strict();
 export type Advanced = z.infer<typeof advanced>;
@@ -509,6 +582,25 @@ export const calls = {
   'chat.stop': call(z.object({ streamId: id }).strict(), shape<{ stopped: boolean }>()),
   'chat.close': call(z.object({ sessionId: id }).strict(), shape<{ closed: boolean }>()),
 
+  // Learning from corrections (src/main/services/corrections.ts): rate answers, correct them, teach again.
+  /** Thumbs up or down for an answer of a run's adapter (`which: 'tuned'`) or of the original model. */
+  'corrections.rate': call(
+    z.object({ project: projectName, runId: id.optional(), which: z.enum(['tuned', 'base']), prompt: z.array(chatMessage).min(1).max(200), answer: z.string().max(200_000), rating: z.enum(['up', 'down']) }).strict(),
+    shape<CorrectionsInfo>(),
+  ),
+  /** Saves a corrected answer (as an instruction example and as a preference pair); correcting the same question again replaces it. */
+  'corrections.save': call(
+    z
+      .object({ project: projectName, runId: id.optional(), which: z.enum(['tuned', 'base']), prompt: z.array(chatMessage).min(1).max(200), answer: z.string().max(200_000), corrected: z.string().max(200_000) })
+      .strict(),
+    shape<CorrectionsInfo>(),
+  ),
+  'corrections.list': call(z.object({ project: projectName }).strict(), shape<CorrectionsInfo>()),
+  /** Starts "teach it again": a run that continues `runId`'s adapter on the corrections, with original examples replayed. */
+  'corrections.teachAgain': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
+  /** Before/after of a finished teach-again run on every corrected prompt and the held-out examples. Streams `corrections.progress`. */
+  'corrections.compare': call(z.object({ project: projectName, runId: id }).strict(), shape<TeachAgainReport>()),
+
   /** The held-out review of a finished run: losses, and base vs tuned answers scored against yours. Streams `review.progress`. */
   'review.run': call(
     z.object({ project: projectName, runId: id, n: z.number().int().min(1).max(100).optional(), maxTokens: z.number().int().min(1).max(1024).optional() }).strict(),
@@ -547,6 +639,7 @@ export const events = {
   'tune.estimateProgress': shape<{ project: string; done: number; of: number }>(),
   'chat.token': shape<{ streamId: string; delta: string }>(),
   'export.progress': shape<{ project: string; runId: string; format: ExportFormat; fraction: number; stage: string }>(),
+  'corrections.progress': shape<{ project: string; runId: string; done: number; total: number }>(),
   'review.progress': shape<{ project: string; runId: string; done: number; total: number }>(),
   'serve.state': shape<ServerInfo | null>(),
   'hub.progress': shape<HubPullEvent>(),

@@ -555,6 +555,7 @@ export const DIAGNOSTICS = entries({
   'corrections.empty': { severity: 'error', template: 'The corrected answer is empty. Write the answer the model should have given.' },
   'corrections.unchanged': { severity: 'error', template: 'The corrected answer is the same as the model\'s answer. Change it to the answer you want, or give it a thumbs up instead.' },
   'corrections.none': { severity: 'error', template: 'There are no corrections yet. Give a wrong answer a thumbs down and write the right one first.' },
+  'corrections.not-teach-again': { severity: 'error', template: 'This run did not learn from your corrections, so there is no before and after to show. Use "Teach it again" in the Chat step first.' },
   // ── tune ─────────────────────────────────────────────────────────────────────────────────
   'tune.no-pairs': {
     severity: 'fatal',

@@ -11,7 +11,7 @@ export interface Preset {
 }
 
 /** Early stopping on, validation about 10 times a run (chosen from the data size), patience 3. */
-const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3, baseStorage: 'f32', recomputeActivations: false } as const;
+const VALIDATION_DEFAULTS = { template: 'model', trainTokens: 'auto', earlyStopping: true, evalEvery: 0, patience: 3, baseStorage: 'f32', recomputeActivations: false, method: 'sft' } as const;
 
 /** How many held-out checks a run makes when the interval is chosen automatically. */
 export const CHECKS_PER_RUN = 10;

@@ -45,6 +45,15 @@ export const BASE_STORAGE_CHOICES = ['f32', 'f16', 'int8', 'int4'] as const;
 export const DEVICE_CHOICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml'] as const;
 /** sft: learn the answers; dpo/orpo: prefer the `chosen` answers of preference pairs over the `rejected` ones. */
 export const TRAIN_METHODS = ['sft', 'dpo', 'orpo'] as const;
+/**
+ * Learning rate and passes of each preference method where none is given, measured on the bundled
+ * tiny model (the engine's METHOD_DEFAULTS; tests/engine/train/preference-real.test.ts). The app
+ * suggests them when a person chooses the method.
+ */
+export const PREFERENCE_DEFAULTS = {
+  dpo: { learningRate: 2e-4, epochs: 1 },
+  orpo: { learningRate: 2e-3, epochs: 4 },
+} as const satisfies Record<Exclude<(typeof TRAIN_METHODS)[number], 'sft'>, { learningRate: number; epochs: number }>;
 /** The projections LoRA may adapt (the engine's LORA_TARGETS, src/engine/models). */
 const TARGET_NAME = /^[a-z][a-z_]{0,15}$/;
 /** A chat template name: 'model' (the model's own) or one of the engine's named templates. */
@@ -99,6 +108,7 @@ export const SETTINGS = {
     schema: decimal(0, 1000, { above: true }).optional(),
     kind: 'number',
     help: "DPO's beta, or ORPO's weight of the preference term (only with --method dpo or orpo)",
+    explain: 'How strongly the model is pushed towards the better answer and away from the worse one. Higher keeps it closer to where it started (DPO), or weighs the preference more (ORPO). Leave it empty for the usual 0.1.',
     defaultText: '0.1',
     placeholder: '<b>',
   }),
@@ -106,6 +116,7 @@ export const SETTINGS = {
     schema: decimal(0, 1000).optional(),
     kind: 'number',
     help: "with --method dpo: also learn the chosen answers, adding this many times their mean negative log-likelihood per token to the loss (TRL's rpo_alpha)",
+    explain: 'DPO only: also learn the better answers word for word, with this weight (1 is a good start; empty or 0 is off). Without it DPO mostly unlearns the worse answer.',
     defaultText: '0, off',
     placeholder: '<a>',
   }),

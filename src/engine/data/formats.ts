@@ -199,8 +199,16 @@ export function draftRecord(value: unknown, format: DataFormat): Drafted {
     case 'qa':
       return draftPair(rec, format);
     case 'sharegpt':
-    case 'openai':
       return draftConversation(rec, format);
+    case 'openai': {
+      const d = draftConversation(rec, format);
+      // Attune's own normalised form of a preference pair (messages ending with the chosen answer,
+      // `rejected` the other answer), as a project's examples.jsonl holds it: the pair is kept.
+      if (d.ok && typeof rec.rejected === 'string' && rec.rejected.trim() && d.messages.at(-1)?.role === 'assistant') {
+        return { ...d, rejected: { role: 'assistant', content: rec.rejected.trim(), field: 'rejected', label: fieldLabel('rejected') } };
+      }
+      return d;
+    }
     case 'preference':
       return draftPreference(rec);
     default:

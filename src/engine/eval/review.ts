@@ -97,6 +97,18 @@ export function similarity(candidate: string, reference: string): number {
   return rougeL(candidate.toLowerCase(), reference.toLowerCase(), { beta: 1 });
 }
 
+/** How close an answer must come to a correction to count as right (ROUGE-L F1, as the teach-again proof scores it). */
+export const CORRECTION_RIGHT = 0.9;
+
+/**
+ * Whether a model's answer gets a correction right: word for word, or within ROUGE-L F1
+ * {@link CORRECTION_RIGHT} of it (small differences of punctuation or one word still count).
+ * The one definition the teach-again comparison and its tests use.
+ */
+export function answersCorrection(answer: string, corrected: string): boolean {
+  return answer.trim() === corrected.trim() || similarity(answer, corrected) >= CORRECTION_RIGHT;
+}
+
 /** The examples to evaluate: all of the file `data` when given, else the run's own held-out split. */
 async function heldOutExamples(opts: ReviewOptions): Promise<{ heldOut: Example[]; from: 'held-out' | 'file' }> {
   const runDir = path.dirname(path.resolve(opts.adapterDir));

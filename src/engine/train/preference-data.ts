@@ -2,6 +2,7 @@
  * Preference examples as training rows, and the defaults of each preference method.
  */
 import { AttuneError } from '../../shared/errors.js';
+import { PREFERENCE_DEFAULTS } from '../../shared/tune-settings.js';
 import { tokenizeConversation, type TokenizedConversation } from '../data/index.js';
 import type { Example } from '../data/index.js';
 import type { TokenizerLike } from '../data/tokenize.js';
@@ -15,10 +16,7 @@ import type { TrainingHyperparameters } from './hyperparameters.js';
  * and at 5e-4 x 3 passes (or 1e-3) the tiny model's format broke on held-out prompts while the
  * training margin kept growing; 2e-4 x 1 pass keeps the format.
  */
-export const METHOD_DEFAULTS: Record<PreferenceMethod, Partial<TrainingHyperparameters>> = {
-  dpo: { learningRate: 2e-4, epochs: 1 },
-  orpo: { learningRate: 2e-3, epochs: 4 },
-};
+export const METHOD_DEFAULTS: Record<PreferenceMethod, Partial<TrainingHyperparameters>> = PREFERENCE_DEFAULTS;
 
 /** Rows chosen, rejected, chosen, rejected, ... of the pairs; an example without a rejected answer is an error. */
 export function tokenizePairs(tok: TokenizerLike, examples: readonly Example[], file: string): TokenizedConversation[] {

@@ -135,3 +135,23 @@ describe('broken preference rows: line, field and reason', () => {
     expect(byLine(r).get(1)!.code).toBe('data.too-long');
   });
 });
+
+describe('a project of preference pairs', () => {
+  it('re-importing the normalised file keeps the pairs (the app tunes dpo/orpo from its examples.jsonl)', async () => {
+    const dir = tempDir();
+    const first = path.join(dir, 'first.jsonl');
+    await importDataFile(write('pairs.jsonl', [{ prompt: Q, chosen: GOOD, rejected: BAD }, { prompt: 'Do you ship abroad?', chosen: 'Yes, to all of Europe.', rejected: 'No.' }]), { out: first, force: true });
+    const again = path.join(dir, 'again.jsonl');
+    const r = await importDataFile(first, { out: again, force: true });
+    expect(r.counts.imported).toBe(2);
+    const rows = await readNormalizedJsonl(again);
+    expect(rows.map((e) => [e.messages.at(-1)!.content, e.rejected])).toEqual([
+      [GOOD, BAD],
+      ['Yes, to all of Europe.', 'No.'],
+    ]);
+    // An instruction example stays one without a rejected answer.
+    const plain = path.join(dir, 'plain.jsonl');
+    await importDataFile(write('plain.jsonl', [{ messages: [{ role: 'user', content: Q }, { role: 'assistant', content: GOOD }] }]), { out: plain, force: true });
+    expect((await readNormalizedJsonl(plain))[0]!.rejected).toBeUndefined();
+  });
+});

@@ -1,6 +1,9 @@
 /** Step 4: the tuned model and the original side by side on the same prompt, streaming. */
 import { useEffect, useRef, useState } from 'react';
-import { sampling as samplingSchema, type Example, type ReviewReport, type RunSummary, type Sampling } from '../../../shared/contract.js';
+import { sampling as samplingSchema, type CorrectionsInfo, type Example, type ReviewReport, type ReviewSample, type RunSummary, type Sampling } from '../../../shared/contract.js';
+import { RateAnswer, type RateAnswerHandle } from '../components/RateAnswer.js';
+import { TeachAgain } from './chat/TeachAgain.js';
+import { plural } from '../format.js';
 import { firstProblem, NumberField } from '../components/NumberField.js';
 import { runLabel } from '../runs.js';
 import { TaskStatus } from '../components/TaskStatus.js';
@@ -28,9 +31,17 @@ export function ChatStep({ state, update, next }: StepProps) {
   /** Set by Stop: the answers still to come are not started. */
   const stopped = useRef(false);
   const answersRef = useRef<HTMLDivElement>(null);
+  /** The question the answers shown belong to (the field may have changed since). */
+  const [asked, setAsked] = useState<Example['messages']>();
+  const [corrections, setCorrections] = useState<CorrectionsInfo>({ corrections: [], ratings: { up: 0, down: 0 } });
+  const loadRuns = () => attune.tune.runs({ project }).then((rs) => setRuns(rs.filter((r) => r.state === 'done')));
 
   useEffect(() => {
-    void attune.tune.runs({ project }).then((rs) => setRuns(rs.filter((r) => r.state === 'done')));
+    void loadRuns();
+    void attune.corrections
+      .list({ project })
+      .then(setCorrections)
+      .catch(() => undefined);
     void attune.data
       .examples({ project, split: 'val', offset: 0, limit: 10 })
       .then((p) => setHeldOut(p.examples))
@@ -70,6 +81,7 @@ export function ChatStep({ state, update, next }: StepProps) {
     if (!session || !prompt.trim()) return;
     setError(undefined);
     setAnswers({ tuned: '', base: '' });
+    setAsked([{ role: 'user', content: prompt }]);
     stopped.current = false;
     // Focus goes to the answers, which the button that was pressed now waits for.
     requestAnimationFrame(() => answersRef.current?.focus());
@@ -191,6 +203,9 @@ export function ChatStep({ state, update, next }: StepProps) {
             <p data-testid="answer-tuned" aria-live="polite">
               {answers.tuned || (busy === 'tuned' ? 'Writing…' : '')}
             </p>
+            {asked && !busy && answers.tuned.trim() && (
+              <RateAnswer key={`t-${answers.tuned}`} project={project} runId={runId} which="tuned" whose="the tuned model" idPrefix="chat-tuned" prompt={asked} answer={answers.tuned.trim()} onSaved={setCorrections} />
+            )}
           </section>
         )}
         <section className="card answer" aria-labelledby="ans-base" aria-busy={busy === 'base'}>
@@ -198,10 +213,29 @@ export function ChatStep({ state, update, next }: StepProps) {
           <p data-testid="answer-base" aria-live="polite">
             {answers.base || (busy === 'base' ? 'Writing…' : busy === 'tuned' ? 'Waits for the tuned model to finish…' : '')}
           </p>
+          {asked && !busy && answers.base.trim() && (
+            <RateAnswer key={`b-${answers.base}`} project={project} runId={runId} which="base" whose="the original model" idPrefix="chat-base" prompt={asked} answer={answers.base.trim()} onSaved={setCorrections} />
+          )}
         </section>
       </div>
 
-      {runId && <ReviewPanel project={project} runId={runId} noHeldOut={state.project.data?.val === 0} />}
+      <p className="muted" aria-live="polite" data-testid="corrections-count">
+        {corrections.corrections.length === 0
+          ? 'No corrections in this project yet: give a wrong answer a thumbs down and write the right one.'
+          : `This project has ${plural(corrections.corrections.length, 'correction')}`}
+        {corrections.corrections.length > 0 && ` (answers rated: ${corrections.ratings.up} up, ${corrections.ratings.down} down).`}
+      </p>
+
+      {runId && <ReviewPanel project={project} runId={runId} noHeldOut={state.project.data?.val === 0} onSaved={setCorrections} />}
+
+      <TeachAgain
+        project={project}
+        run={runs.find((r) => r.runId === runId)}
+        corrections={corrections}
+        onUse={(id) => {
+          void loadRuns().then(() => update({ runId: id }));
+        }}
+      />
 
       <div className="nav-buttons">
         <button type="button" className="primary" onClick={next}>
@@ -221,8 +255,29 @@ const SAMPLING_FIELDS: { key: keyof Sampling; id: string; label: string; help: s
 ];
 
 /** The held-out review: losses of base and tuned, and their answers next to yours, scored. */
-function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: string; noHeldOut: boolean }) {
+function ReviewPanel({ project, runId, noHeldOut, onSaved }: { project: string; runId: string; noHeldOut: boolean; onSaved: (info: CorrectionsInfo) => void }) {
   const [report, setReport] = useState<ReviewReport>();
+  const [current, setCurrent] = useState(0);
+  const rateRefs = useRef<(RateAnswerHandle | null)[]>([]);
+  const articles = useRef<(HTMLElement | null)[]>([]);
+  const go = (i: number) => {
+    if (!report) return;
+    const next = Math.max(0, Math.min(report.samples.length - 1, i));
+    setCurrent(next);
+    articles.current[next]?.focus();
+  };
+  /** J/K or the arrows move between questions; U gives the tuned answer a thumbs up, D a thumbs down to correct it. */
+  const onKey = (e: React.KeyboardEvent) => {
+    const t = e.target as HTMLElement;
+    if (t.tagName === 'TEXTAREA' || t.tagName === 'INPUT' || e.ctrlKey || e.metaKey || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key === 'j' || key === 'arrowdown') go(current + 1);
+    else if (key === 'k' || key === 'arrowup') go(current - 1);
+    else if (key === 'u') rateRefs.current[current]?.up();
+    else if (key === 'd') rateRefs.current[current]?.down();
+    else return;
+    e.preventDefault();
+  };
   const [progress, setProgress] = useState<{ done: number; total: number }>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -242,6 +297,9 @@ function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: st
     setProgress(undefined);
     try {
       setReport(await attune.review.run({ project, runId }));
+      setCurrent(0);
+      // The first question takes focus, ready for the keys.
+      requestAnimationFrame(() => requestAnimationFrame(() => articles.current[0]?.focus()));
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -280,11 +338,23 @@ function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: st
         error={error}
       />
       {report && words && (
-        <div data-testid="review-report">
+        <div data-testid="review-report" onKeyDown={onKey}>
           <p data-testid="review-loss">{words.loss}</p>
           <p data-testid="review-similarity">{words.similarity}</p>
+          <p className="keys" id="review-keys" data-testid="review-keys">
+            Keys: <kbd>J</kbd> or <kbd>↓</kbd> next question, <kbd>K</kbd> or <kbd>↑</kbd> previous, <kbd>U</kbd> thumbs up for the tuned answer, <kbd>D</kbd> thumbs
+            down to correct it; in the correction <kbd>Enter</kbd> saves and <kbd>Esc</kbd> cancels.
+          </p>
           {report.samples.map((x, i) => (
-            <article key={i} className="review-sample" aria-label={`Held-out question ${i + 1}`}>
+            <article
+              key={i}
+              ref={(el) => void (articles.current[i] = el)}
+              tabIndex={i === current ? 0 : -1}
+              onFocus={() => setCurrent(i)}
+              className={`review-sample${i === current ? ' current' : ''}`}
+              aria-label={`Held-out question ${i + 1} of ${report.samples.length}`}
+              aria-describedby="review-keys"
+            >
               <p>
                 Question {i + 1}: {x.prompt}
               </p>
@@ -297,11 +367,23 @@ function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: st
                   <h4>Original model</h4>
                   {x.base.trim() || <em className="muted">(no answer)</em>}
                   {score(x.baseScore, x.tunedScore)}
+                  <RateAnswer project={project} runId={runId} which="base" whose="the original model" idPrefix={`review-base-${i}`} prompt={reviewPrompt(x)} answer={x.base.trim()} onSaved={onSaved} />
                 </div>
                 <div>
                   <h4>Tuned model</h4>
                   {x.tuned.trim() || <em className="muted">(no answer)</em>}
                   {score(x.tunedScore, x.baseScore)}
+                  <RateAnswer
+                    ref={(h) => void (rateRefs.current[i] = h)}
+                    project={project}
+                    runId={runId}
+                    which="tuned"
+                    whose="the tuned model"
+                    idPrefix={`review-${i}`}
+                    prompt={reviewPrompt(x)}
+                    answer={x.tuned.trim()}
+                    onSaved={onSaved}
+                  />
                 </div>
               </div>
             </article>
@@ -310,4 +392,9 @@ function ReviewPanel({ project, runId, noHeldOut }: { project: string; runId: st
       )}
     </section>
   );
+}
+
+/** A review question as the conversation the model was asked. */
+function reviewPrompt(x: ReviewSample): Example['messages'] {
+  return [...(x.system ? [{ role: 'system' as const, content: x.system }] : []), { role: 'user' as const, content: x.prompt }];
 }

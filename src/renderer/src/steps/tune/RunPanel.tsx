@@ -24,7 +24,11 @@ function useRunProgress(project: string, runId: string, onTokens: (tokens: strin
       if (p !== project || r !== runId) return;
       if (event.type === 'step') {
         setLast(event);
-        setPoints((ps) => [...ps, { step: event.step, loss: event.loss, tokensPerSecond: event.tokensPerSecond }]);
+        const r = event.rewards;
+        setPoints((ps) => [
+          ...ps,
+          { step: event.step, loss: event.loss, tokensPerSecond: event.tokensPerSecond, ...(r ? { rewardsChosen: r.chosen, rewardsRejected: r.rejected, rewardMargin: r.margin, rewardAccuracy: r.accuracy } : {}) },
+        ]);
       } else if (event.type === 'eval') {
         setPoints((ps) => [...ps, { step: event.step, valLoss: event.valLoss }]);
       } else if (event.type === 'device') {
@@ -45,6 +49,8 @@ export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => P
   const total = last?.totalSteps ?? current.totalSteps;
   const chart = useMemo(() => mergeByStep(points), [points]);
   const deviceName = device?.device ?? current.device;
+  // Preference tuning (dpo, orpo) reports rewards: charted next to the loss.
+  const rewards = chart.some((x) => x.rewardMargin !== undefined);
 
   return (
     <section className="card" aria-labelledby="run-h">
@@ -101,6 +107,7 @@ export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => P
           </ResponsiveContainer>
         </div>
       </figure>
+      {rewards && <RewardChart points={chart} />}
       <div className="row">
         {current.state === 'running' && (
           <>
@@ -127,4 +134,30 @@ export function mergeByStep(points: MetricsPoint[]): MetricsPoint[] {
   const byStep = new Map<number, MetricsPoint>();
   for (const p of points) byStep.set(p.step, { ...byStep.get(p.step), ...p });
   return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
+
+/** Preference tuning's rewards per step: the margin between the better and the worse answer, and how often the better one wins. */
+function RewardChart({ points }: { points: MetricsPoint[] }) {
+  const data = points.filter((x) => x.rewardMargin !== undefined).map((x) => ({ ...x, rewardPercent: x.rewardAccuracy !== undefined ? x.rewardAccuracy * 100 : undefined }));
+  return (
+    <figure className="chart" aria-labelledby="reward-caption">
+      <figcaption id="reward-caption">
+        How clearly the model prefers your better answers (reward margin; higher is better) and how often it prefers them (accuracy, in % of pairs).
+      </figcaption>
+      <div className="chart-box" data-testid="reward-chart" data-points={data.length}>
+        <ResponsiveContainer width="100%" height={220}>
+          <LineChart data={data} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="var(--grid)" />
+            <XAxis dataKey="step" stroke="var(--muted)" label={{ value: 'step', position: 'insideBottomRight', offset: -4 }} />
+            <YAxis yAxisId="margin" stroke="var(--muted)" domain={['auto', 'auto']} />
+            <YAxis yAxisId="accuracy" orientation="right" stroke="var(--muted)" domain={[0, 100]} unit="%" />
+            <Tooltip contentStyle={{ background: 'var(--surface)', color: 'var(--text)' }} />
+            <Legend />
+            <Line yAxisId="margin" type="monotone" dataKey="rewardMargin" name="Reward margin" stroke="var(--accent)" dot={false} isAnimationActive={false} connectNulls />
+            <Line yAxisId="accuracy" type="monotone" dataKey="rewardPercent" name="Reward accuracy (%)" stroke="var(--accent2)" dot={false} isAnimationActive={false} connectNulls />
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+    </figure>
+  );
 }

@@ -2,6 +2,8 @@
 import { advanced as advancedSchema, type Advanced, type ModelInfo, type PresetName } from '../../../../shared/contract.js';
 import { DEVICE_LABELS, DEVICE_NAMES } from '../../../../shared/devices.js';
 import { ADVANCED_HELP, CHECKS_PER_RUN, estimateSteps, PRESETS, resolveEvalEvery, TEMPLATE_TITLES } from '../../../../shared/presets.js';
+import { z } from 'zod';
+import { PREFERENCE_DEFAULTS } from '../../../../shared/tune-settings.js';
 import { NumberField } from '../../components/NumberField.js';
 import { plural } from '../../format.js';
 import { untrainedTokensText } from '../../explain.js';
@@ -22,6 +24,18 @@ export function settingsProblem(a: Advanced): string | undefined {
   const r = advancedSchema.safeParse(a);
   return r.success ? undefined : 'Fix the settings marked in red first.';
 }
+
+/** An optional setting's schema for its field: an empty field (NaN) means "the usual value". */
+const optionalField = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'number' && Number.isNaN(v) ? undefined : v), schema);
+const BETA_FIELD = optionalField(advancedSchema.shape.beta);
+const RPO_FIELD = optionalField(advancedSchema.shape.rpoAlpha);
+
+/** What the model learns from, in plain words. */
+export const METHOD_TITLES: Record<Advanced['method'], string> = {
+  sft: 'Your answers (instruction tuning)',
+  dpo: 'Learn from corrections (preference tuning, DPO): better answers over worse ones',
+  orpo: 'Learn from corrections (preference tuning, ORPO): answers and preferences at once',
+};
 
 export function TuneSettings(p: {
   preset: PresetName;
@@ -72,6 +86,52 @@ export function TuneSettings(p: {
         <summary>Advanced settings</summary>
         <div className="grid">
           {NUMBER_FIELDS.map((f) => field(f.key, f.label, f.step, ADVANCED_HELP[f.key]))}
+          <div className="field">
+            <label htmlFor="adv-method">What it learns from</label>
+            <select
+              id="adv-method"
+              value={advanced.method}
+              aria-describedby="adv-method-help"
+              onChange={(e) => {
+                const method = e.target.value as Advanced['method'];
+                // Each preference method comes with the learning rate and passes that work for it; the person can change them.
+                set({ method, ...(method === 'sft' ? { beta: undefined, rpoAlpha: undefined } : PREFERENCE_DEFAULTS[method]), ...(method !== 'dpo' ? { rpoAlpha: undefined } : {}) });
+              }}
+            >
+              {(Object.keys(METHOD_TITLES) as Advanced['method'][]).map((m) => (
+                <option key={m} value={m}>
+                  {METHOD_TITLES[m]}
+                </option>
+              ))}
+            </select>
+            <small id="adv-method-help">
+              {ADVANCED_HELP.method} Preference tuning needs examples that hold a better and a worse answer (&ldquo;chosen&rdquo; and &ldquo;rejected&rdquo;); the
+              corrections you make in the Chat step are saved that way too.
+              {advanced.method !== 'sft' && ` Choosing it set the learning rate to ${PREFERENCE_DEFAULTS[advanced.method].learningRate} and the epochs to ${PREFERENCE_DEFAULTS[advanced.method].epochs}, which work for it.`}
+            </small>
+          </div>
+          {advanced.method !== 'sft' && (
+            <NumberField
+              id="adv-beta"
+              label="Strength of the preference (beta)"
+              help={ADVANCED_HELP.beta}
+              value={advanced.beta ?? Number.NaN}
+              step={0.05}
+              schema={BETA_FIELD}
+              onChange={(v) => set({ beta: Number.isNaN(v) ? undefined : v })}
+            />
+          )}
+          {advanced.method === 'dpo' && (
+            <NumberField
+              id="adv-rpo"
+              label="Also learn the better answers (weight)"
+              help={ADVANCED_HELP.rpoAlpha}
+              value={advanced.rpoAlpha ?? Number.NaN}
+              step={0.5}
+              schema={RPO_FIELD}
+              onChange={(v) => set({ rpoAlpha: Number.isNaN(v) ? undefined : v })}
+            />
+          )}
           <div className="field">
             <label htmlFor="adv-device">Device</label>
             <select id="adv-device" value={advanced.device} aria-describedby="adv-device-help" onChange={(e) => set({ device: e.target.value as Advanced['device'] })}>
