@@ -189,7 +189,7 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
   // model is never in memory twice.
   model.weights.release();
-  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg) };
+  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg), prepack: prepackWeights(hp.baseStorage ?? 'f32') };
   const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
   const evalSessionFor = async (): Promise<Scorer> => (shared ? scorerFor(session) : (evalSession ??= await createSession(evalFile!, sessionOpts)));
@@ -508,6 +508,16 @@ function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<s
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/**
+ * Whether the training sessions let kernels repack constant weights at start. An F32 base: no;
+ * the step's products over thousands of rows pack on the fly at little cost, and prepacking made
+ * the start far slower and bigger (session.ts `prepack`). Compressed bases: yes; kernels that
+ * compute from compressed weights (MatMulNBits) work from their packed form.
+ */
+export function prepackWeights(storage: string): boolean {
+  return storage !== 'f32' && storage !== 'f16';
 }
 
 /**
