@@ -7,7 +7,7 @@
  * "warm" reuses the cached graphs (as a resumed or repeated run does).
  *
  *   npm run bench:memory [-- --storages int4,int8,f16 --batch 2 --seq 256 --steps 3 --recompute]
- *                        [--shape 1.5b|3b] [--validation separate,shared] [--phases cold,warm]
+ *                        [--shape 1.5b|3b] [--validation separate,shared] [--phases cold,warm] [--val-fraction 0.05]
  *
  * `--validation separate,shared` runs each storage and phase once per way of validating: a
  * forward-only session of its own (a second copy of the frozen base) or the training session.
@@ -15,10 +15,10 @@
  * Peak RSS is the child's VmHWM: everything (weights, ORT arenas, activations, JS heap). Children
  * get the environment the app's tuning workers and the CLI's tune get (src/shared/tuning-env.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../src/engine/weights/safetensors.js';
+import { float32ToTensor } from '../src/engine/weights/safetensors.js';
 import { emitResult, fmt, intArg, loadLine, log, machineDescription, parseArgs, peakRssMiB, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
 import { paddedTokenizer, randomWeights, STORIES_DIR, weightPlan } from './model.js';
 import { tuningProcessEnv } from '../src/shared/tuning-env.js';
@@ -42,10 +42,9 @@ async function ensureModel(shape: ShapeName): Promise<string> {
   log(`bench model: writing a random ${m.name}-shaped model (BF16) to ${path.relative(REPO_ROOT, MODEL_DIR)} ...`);
   rmSync(MODEL_DIR, { recursive: true, force: true });
   mkdirSync(MODEL_DIR, { recursive: true });
-  // Converted to BF16 as generated: the F32 copy of only one tensor is held at a time.
-  const st = new Map<string, SafetensorsTensor>();
-  for (const [name, t] of randomWeights(weightPlan({ ...m, qkvBias: true }, m.layers), 7)) st.set(name, float32ToTensor(t.data, t.shape, 'BF16'));
-  await writeSafetensors(path.join(MODEL_DIR, 'model.safetensors'), st);
+  // Converted to BF16 and written as generated: one tensor is in memory at a time (the 3B file
+  // is 6.2 GB).
+  await writeBf16Streaming(path.join(MODEL_DIR, 'model.safetensors'), weightPlan({ ...m, qkvBias: true }, m.layers), 7);
   const { tokenizerJson, tokenizerConfig } = paddedTokenizer(m.vocab);
   writeFileSync(path.join(MODEL_DIR, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(path.join(MODEL_DIR, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
@@ -63,6 +62,29 @@ async function ensureModel(shape: ShapeName): Promise<string> {
   );
   writeFileSync(done, JSON.stringify({ written: new Date().toISOString() }) + '\n');
   return MODEL_DIR;
+}
+
+/** A BF16 safetensors file written tensor by tensor (header first: every size is known). */
+async function writeBf16Streaming(file: string, plan: ReturnType<typeof weightPlan>, seed: number): Promise<void> {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of plan) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
+    header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, len);
+    writeSync(fd, Buffer.from(json, 'utf8'));
+    for (const [, t] of randomWeights(plan, seed)) writeSync(fd, float32ToTensor(t.data, t.shape, 'BF16').bytes);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 interface ChildResult {
@@ -107,7 +129,7 @@ async function child(args: Map<string, string | true>): Promise<void> {
       maxLength: intArg(args, 'seq', 256),
       maxSteps: steps,
       evalEvery: steps,
-      valFraction: 0.05,
+      valFraction: args.has('val-fraction') ? Number(args.get('val-fraction')) : 0.05,
       trainTokens: args.get('train-tokens') === 'none' ? 'none' : 'auto',
       recomputeActivations: args.has('recompute'),
       rank: 16,
@@ -153,13 +175,14 @@ async function main(): Promise<void> {
   const phases = String(args.get('phases') ?? 'cold,warm').split(',');
   log(`bench:memory  ${machineDescription()}`);
   const model = await ensureModel(shape);
+  if (args.has('write-only')) return;
   const rows: (string | number)[][] = [];
   for (const storage of storages) {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'attune-mem-cache-'));
     try {
       for (const validation of validations) {
         for (const phase of phases) {
-          const passthrough = [...['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
+          const passthrough = [...['batch', 'seq', 'steps', 'train-tokens', 'val-fraction'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
           const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, '--validation', validation, ...passthrough], { ATTUNE_CACHE_DIR: cache, ...tuningProcessEnv(args.has('recompute')) }, `memory ${storage} ${phase}`);
           log(`${storage} ${phase} (validation ${validation}): peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all, ${loadLine()}`);
           rows.push([storage, phase, validation, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', fmt(r.validationSeconds, 1), r.stepTokens.join('/'), fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 4)]);
