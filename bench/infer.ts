@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { emitResult, engineSource, fmt, niceArg, intArg, log, machineDescription, median, parseArgs, peakRssMiB, ratio, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
+import { bestOverThreads, emitResult, engineSource, fmt, niceArg, intArg, log, machineDescription, median, parseArgs, peakRssMiB, ratio, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
 import { ensureBenchModel, REAL_TOKENS, SMOLLM2_135M } from './model.js';
 
 const PROMPTS = [128, 512] as const;
@@ -44,6 +44,10 @@ interface EngineRun {
   firstTokens: number[];
   peakRssMiB: number;
   rssAfterLoadMiB: number;
+  /** Threads the engine ran with (llama.cpp runs with 1 and with 2; its best counts). */
+  threads?: number;
+  /** llama.cpp: which thread count won each speed. */
+  winners?: string;
 }
 
 interface BuildOnly {
@@ -109,7 +113,7 @@ async function attuneChild(modelPath: string, newTokens: number, inner: number, 
   emitResult({ engine: 'attune', loadSeconds, buildSeconds, prefill, decode, generated, firstTokens, peakRssMiB: peakRssMiB(), rssAfterLoadMiB } satisfies EngineRun);
 }
 
-async function llamaChild(gguf: string, newTokens: number, inner: number): Promise<void> {
+async function llamaChild(gguf: string, newTokens: number, inner: number, threads = THREADS): Promise<void> {
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   type Token = import('node-llama-cpp').Token;
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
@@ -118,7 +122,7 @@ async function llamaChild(gguf: string, newTokens: number, inner: number): Promi
   const t1 = performance.now();
   const ctx = await model.createContext({
     contextSize: 1024,
-    threads: THREADS,
+    threads,
     batchSize: 512,
     flashAttention: false,
     experimentalKvCacheKeyType: 'F32',
@@ -165,7 +169,7 @@ async function llamaChild(gguf: string, newTokens: number, inner: number): Promi
   await ctx.dispose();
   await model.dispose();
   await llama.dispose();
-  emitResult({ engine: 'llama.cpp', loadSeconds: (t1 - t0) / 1000, buildSeconds: (t2 - t1) / 1000, prefill, decode, generated, firstTokens, peakRssMiB: peak, rssAfterLoadMiB } satisfies EngineRun);
+  emitResult({ engine: 'llama.cpp', loadSeconds: (t1 - t0) / 1000, buildSeconds: (t2 - t1) / 1000, prefill, decode, generated, firstTokens, peakRssMiB: peak, rssAfterLoadMiB, threads } satisfies EngineRun);
 }
 
 // ------------------------------------------------------------------ parent
@@ -178,6 +182,20 @@ function llamaVersion(): string {
   }
 }
 
+/** One llama.cpp result from its 1- and 2-thread children: each speed the better of the two. */
+function bestLlama(peer: EngineRun[]): EngineRun {
+  const out: EngineRun = { ...peer[peer.length - 1]!, prefill: {}, decode: {} };
+  const winners: string[] = [];
+  for (const n of PROMPTS) {
+    const p = bestOverThreads(peer.map((x) => ({ ...x, threads: x.threads ?? THREADS })), (x) => x.prefill[n]!);
+    const d = bestOverThreads(peer.map((x) => ({ ...x, threads: x.threads ?? THREADS })), (x) => x.decode[n]!);
+    out.prefill[n] = p.value;
+    out.decode[n] = d.value;
+    winners.push(`prefill ${n}: ${p.threads}t, decode ${n}: ${d.threads}t`);
+  }
+  return { ...out, winners: winners.join(', ') };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const child = args.get('child');
@@ -185,7 +203,7 @@ async function main(): Promise<void> {
   const quick = args.has('quick');
   const inner = intArg(args, 'inner', quick ? 1 : 2);
   if (child === 'attune' || child === 'attune-build') return attuneChild(String(args.get('model')), newTokens, inner, child === 'attune-build');
-  if (child === 'llama') return llamaChild(String(args.get('model')), newTokens, inner);
+  if (child === 'llama') return llamaChild(String(args.get('model')), newTokens, inner, intArg(args, 'threads', THREADS));
   if (args.has('gguf-types')) return (await import('./gguf-compare.js')).ggufComparison(args, promptIds);
 
   const layers = intArg(args, 'layers', quick ? 6 : SMOLLM2_135M.layers);
@@ -212,8 +230,13 @@ async function main(): Promise<void> {
     }
     log(`  repeat ${r + 1}/${repeats}: Attune`);
     runs.push((await runTsChild<EngineRun>('infer.ts', ['--child', 'attune', '--model', attunePath, ...common], { ATTUNE_CACHE_DIR: warmCache }, 'attune')).result);
-    log(`  repeat ${r + 1}/${repeats}: llama.cpp`);
-    runs.push((await runTsChild<EngineRun>('infer.ts', ['--child', 'llama', '--model', m.gguf, ...common], {}, 'llama.cpp')).result);
+    // llama.cpp with 1 and with 2 threads: its spinning threads can lose badly on a shared machine.
+    const peer: EngineRun[] = [];
+    for (const threads of [1, THREADS]) {
+      log(`  repeat ${r + 1}/${repeats}: llama.cpp, ${threads} thread(s)`);
+      peer.push((await runTsChild<EngineRun>('infer.ts', ['--child', 'llama', '--model', m.gguf, '--threads', String(threads), ...common], {}, `llama.cpp ${threads}t`)).result);
+    }
+    runs.push(bestLlama(peer));
     loads.push(os.loadavg()[0]!);
   }
   const a = runs.filter((x) => x.engine === 'attune');
@@ -246,7 +269,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`Inference: random SmolLM2-135M-shaped llama, ${layers} layers, F32 weights, ${THREADS} threads; speeds are the best of ${inner} tries inside a child, then the median over ${repeats} child processes per engine`);
   console.log(`Machine: ${machineDescription()}; 1-min load average during the run ${loads.map((x) => x.toFixed(1)).join(' -> ')}`);
-  console.log(`Engine source: ${engineSource()}; llama.cpp: node-llama-cpp ${llamaVersion()} (CPU build)${nice ? `; children ran at nice ${nice}` : ''}`);
+  console.log(`Engine source: ${engineSource()}; llama.cpp: node-llama-cpp ${llamaVersion()} (CPU build), best of 1 and ${THREADS} threads per figure (winning threads per repeat: ${l.map((x) => x.winners).join('; ')})${nice ? `; children ran at nice ${nice}` : ''}`);
   console.log('');
   console.log(table(['figure', 'Attune', 'llama.cpp', 'Attune/llama.cpp'], rows));
   console.log('');

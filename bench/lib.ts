@@ -125,25 +125,66 @@ export function runTsChild<T>(file: string, args: string[], env: NodeJS.ProcessE
   return runChild<T>(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, file), ...args], env, label ?? `${file} ${args.join(' ')}`);
 }
 
-export function machineDescription(): string {
-  let model = os.cpus()[0]?.model ?? 'unknown CPU';
-  try {
-    const m = /^Model name:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8').replace(/^model name\s*:/gm, 'Model name:'));
-    if (m) model = m[1]!.trim();
-  } catch {
-    /* not Linux */
-  }
-  const flags = (() => {
+/** SIMD features that decide the kernels ORT, llama.cpp and PyTorch pick (x86 flags, Arm features). */
+const SIMD_FLAGS = [
+  'sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx_vnni', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
+  'amx_tile', 'amx_bf16', 'amx_int8', 'amx_fp16', 'asimd', 'asimddp', 'sve', 'sve2', 'i8mm', 'bf16',
+];
+
+export interface CpuInfo {
+  model: string;
+  /** The SIMD flags of SIMD_FLAGS this CPU has, in that order. */
+  simd: string[];
+  logicalCpus: number;
+}
+
+/** CPU model and SIMD flags from /proc/cpuinfo (os.cpus() elsewhere, without flags). */
+export function cpuInfo(cpuinfo?: string): CpuInfo {
+  let text = cpuinfo;
+  if (text === undefined) {
     try {
-      const f = readFileSync('/proc/cpuinfo', 'utf8');
-      return ['avx2', 'avx512f', 'avx512_bf16', 'avx_vnni'].filter((x) => new RegExp(`\\b${x}\\b`).test(f));
+      text = readFileSync('/proc/cpuinfo', 'utf8');
     } catch {
-      return [];
+      text = '';
     }
-  })();
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.+)$`, 'mi').exec(text)?.[1]?.trim();
+  const name = field('model name') ?? field('Model name') ?? field('Hardware') ?? os.cpus()[0]?.model ?? 'unknown CPU';
+  // A KVM guest often shows only "AMD EPYC": the family tells Zen 4 (25) from Zen 5 (26).
+  const family = field('cpu family');
+  const model = family ? `${name} (family ${family}, model ${field('model') ?? '?'})` : name;
+  const have = new Set((field('flags') ?? field('Features') ?? '').split(/\s+/));
+  return { model, simd: SIMD_FLAGS.filter((f) => have.has(f)), logicalCpus: os.availableParallelism?.() ?? os.cpus().length };
+}
+
+/** The 1-, 5- and 15-minute load averages, e.g. "load average 1.92 1.40 1.10". */
+export function loadLine(): string {
+  return `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+}
+
+/**
+ * One line for every bench's header: CPU model, SIMD flags, CPUs, memory and the load. Machines
+ * change between sessions (Zen 4 / Zen 5, AVX-512 or not), and the peers' ratios with them.
+ */
+export function machineDescription(): string {
+  const cpu = cpuInfo();
   const mem = (os.totalmem() / 2 ** 30).toFixed(0);
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  return `${model}, ${os.availableParallelism?.() ?? os.cpus().length} logical CPUs [${flags.join(' ')}], ${mem} GiB RAM, load average ${load}`;
+  return `${cpu.model}, ${cpu.logicalCpus} logical CPUs, SIMD [${cpu.simd.join(' ') || 'none found'}], ${mem} GiB RAM, ${loadLine()}`;
+}
+
+/**
+ * The peer's best over thread counts, figure by figure: llama.cpp's threads spin at every barrier,
+ * so on a shared 2-core machine one thread is sometimes many times faster than two. `runs` holds
+ * one result per thread count; `better` says which of two values of a figure is better.
+ */
+export function bestOverThreads<T extends { threads: number }>(runs: T[], figure: (r: T) => number, better: 'higher' | 'lower' = 'higher'): { value: number; threads: number } {
+  let best = { value: NaN, threads: 0 };
+  for (const r of runs) {
+    const v = figure(r);
+    if (!Number.isFinite(v)) continue;
+    if (!Number.isFinite(best.value) || (better === 'higher' ? v > best.value : v < best.value)) best = { value: v, threads: r.threads };
+  }
+  return best;
 }
 
 /** Right-aligned plain-text table (first column left-aligned). */

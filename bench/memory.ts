@@ -7,35 +7,44 @@
  * "warm" reuses the cached graphs (as a resumed or repeated run does).
  *
  *   npm run bench:memory [-- --storages int4,int8,f16 --batch 2 --seq 256 --steps 3 --recompute]
+ *                        [--shape 1.5b|3b] [--validation separate,shared] [--phases cold,warm] [--val-fraction 0.05]
+ *
+ * `--validation separate,shared` runs each storage and phase once per way of validating: a
+ * forward-only session of its own (a second copy of the frozen base) or the training session.
  *
  * Peak RSS is the child's VmHWM: everything (weights, ORT arenas, activations, JS heap). Children
  * get the environment the app's tuning workers and the CLI's tune get (src/shared/tuning-env.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { float32ToTensor, writeSafetensors, type SafetensorsTensor } from '../src/engine/weights/safetensors.js';
-import { emitResult, fmt, intArg, log, machineDescription, parseArgs, peakRssMiB, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
+import { float32ToTensor } from '../src/engine/weights/safetensors.js';
+import { emitResult, fmt, intArg, loadLine, log, machineDescription, parseArgs, peakRssMiB, REPO_ROOT, runTsChild, table, WORK_DIR } from './lib.js';
 import { paddedTokenizer, randomWeights, STORIES_DIR, weightPlan } from './model.js';
 import { tuningProcessEnv } from '../src/shared/tuning-env.js';
 
-const QWEN25_1P5B = { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, ffn: 8960, vocab: 151936 } as const;
-const MODEL_DIR = path.join(WORK_DIR, 'qwen2.5-1.5b-random-bf16');
+/** Model shapes (`--shape`): Qwen2.5-1.5B (default) and Qwen2.5-3B, both with tied embeddings and q/k/v biases. */
+const SHAPES = {
+  '1.5b': { name: 'Qwen2.5-1.5B', params: '1.54B', hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, ffn: 8960, vocab: 151936 },
+  '3b': { name: 'Qwen2.5-3B', params: '3.09B', hidden: 2048, layers: 36, heads: 16, kvHeads: 2, headDim: 128, ffn: 11008, vocab: 151936 },
+} as const;
+type ShapeName = keyof typeof SHAPES;
+const modelDir = (shape: ShapeName) => path.join(WORK_DIR, shape === '1.5b' ? 'qwen2.5-1.5b-random-bf16' : `qwen2.5-${shape}-random-bf16`);
 
 const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
 
 /** Writes the model once (BF16 safetensors, ~3.1 GB); tensors are generated one at a time. */
-async function ensureModel(): Promise<string> {
+async function ensureModel(shape: ShapeName): Promise<string> {
+  const MODEL_DIR = modelDir(shape);
   const done = path.join(MODEL_DIR, 'done.json');
   if (existsSync(done)) return MODEL_DIR;
-  const m = QWEN25_1P5B;
-  log(`bench model: writing a random Qwen2.5-1.5B-shaped model (BF16) to ${path.relative(REPO_ROOT, MODEL_DIR)} ...`);
+  const m = SHAPES[shape];
+  log(`bench model: writing a random ${m.name}-shaped model (BF16) to ${path.relative(REPO_ROOT, MODEL_DIR)} ...`);
   rmSync(MODEL_DIR, { recursive: true, force: true });
   mkdirSync(MODEL_DIR, { recursive: true });
-  // Converted to BF16 as generated: the F32 copy of only one tensor is held at a time.
-  const st = new Map<string, SafetensorsTensor>();
-  for (const [name, t] of randomWeights(weightPlan({ ...m, qkvBias: true }, m.layers), 7)) st.set(name, float32ToTensor(t.data, t.shape, 'BF16'));
-  await writeSafetensors(path.join(MODEL_DIR, 'model.safetensors'), st);
+  // Converted to BF16 and written as generated: one tensor is in memory at a time (the 3B file
+  // is 6.2 GB).
+  await writeBf16Streaming(path.join(MODEL_DIR, 'model.safetensors'), weightPlan({ ...m, qkvBias: true }, m.layers), 7);
   const { tokenizerJson, tokenizerConfig } = paddedTokenizer(m.vocab);
   writeFileSync(path.join(MODEL_DIR, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(path.join(MODEL_DIR, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
@@ -55,6 +64,29 @@ async function ensureModel(): Promise<string> {
   return MODEL_DIR;
 }
 
+/** A BF16 safetensors file written tensor by tensor (header first: every size is known). */
+async function writeBf16Streaming(file: string, plan: ReturnType<typeof weightPlan>, seed: number): Promise<void> {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of plan) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
+    header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, len);
+    writeSync(fd, Buffer.from(json, 'utf8'));
+    for (const [, t] of randomWeights(plan, seed)) writeSync(fd, float32ToTensor(t.data, t.shape, 'BF16').bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 interface ChildResult {
   storage: string;
   phase: string;
@@ -66,6 +98,9 @@ interface ChildResult {
   stepTokens: number[];
   valLoss: number | null;
   device: string;
+  /** Peak RSS right after the (first) validation. */
+  afterValMiB: number;
+  validationSeconds: number;
 }
 
 /** Child: one short tuning run; prints peak RSS and step times. */
@@ -78,6 +113,8 @@ async function child(args: Map<string, string | true>): Promise<void> {
   let valLoss: number | null = null;
   let device = '';
   let startMiB = 0;
+  let afterValMiB = 0;
+  let validationSeconds = 0;
   const stepTokens: number[] = [];
   const out = mkdtempSync(path.join(os.tmpdir(), 'attune-mem-run-'));
   rmSync(out, { recursive: true });
@@ -92,13 +129,14 @@ async function child(args: Map<string, string | true>): Promise<void> {
       maxLength: intArg(args, 'seq', 256),
       maxSteps: steps,
       evalEvery: steps,
-      valFraction: 0.05,
+      valFraction: args.has('val-fraction') ? Number(args.get('val-fraction')) : 0.05,
       trainTokens: args.get('train-tokens') === 'none' ? 'none' : 'auto',
       recomputeActivations: args.has('recompute'),
       rank: 16,
       targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
     },
     {
+      validateInTrainingSession: args.get('validation') === 'shared' ? true : args.get('validation') === 'separate' ? false : undefined,
       onEvent: (e) => {
         if (e.type === 'start') {
           device = e.device;
@@ -113,35 +151,50 @@ async function child(args: Map<string, string | true>): Promise<void> {
           stepTokens.push(e.tokens);
           log(`step ${e.step}: ${e.tokens} tokens, peak so far ${fmt(peakRssMiB() / 1024, 2)} GiB, now ${fmt(rssMiB() / 1024, 2)} GiB`);
         }
-        if (e.type === 'eval') valLoss = e.valLoss;
+        if (e.type === 'eval') {
+          valLoss = e.valLoss;
+          validationSeconds = (performance.now() - last) / 1000;
+          afterValMiB ||= peakRssMiB();
+          log(`validation: ${validationSeconds.toFixed(1)} s, peak so far ${fmt(peakRssMiB() / 1024, 2)} GiB`);
+        }
       },
     },
   );
   rmSync(out, { recursive: true, force: true });
-  emitResult({ storage, phase: String(args.get('phase')), peakMiB: peakRssMiB(), startMiB, stepSeconds, stepTokens, valLoss, device } satisfies ChildResult);
+  emitResult({ storage, phase: String(args.get('phase')), peakMiB: peakRssMiB(), startMiB, stepSeconds, stepTokens, valLoss, device, afterValMiB, validationSeconds } satisfies ChildResult);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('child')) return child(args);
   const storages = String(args.get('storages') ?? 'int4,int8,f16').split(',');
-  const model = await ensureModel();
+  const shape = String(args.get('shape') ?? '1.5b') as ShapeName;
+  if (!(shape in SHAPES)) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${shape}`);
+  // --validation separate|shared|auto (or several, comma-separated): where validation runs.
+  const validations = String(args.get('validation') ?? 'auto').split(',');
+  const phases = String(args.get('phases') ?? 'cold,warm').split(',');
+  log(`bench:memory  ${machineDescription()}`);
+  const model = await ensureModel(shape);
+  if (args.has('write-only')) return;
   const rows: (string | number)[][] = [];
   for (const storage of storages) {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'attune-mem-cache-'));
     try {
-      for (const phase of ['cold', 'warm']) {
-        const passthrough = [...['batch', 'seq', 'steps', 'train-tokens'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
-        const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, ...passthrough], { ATTUNE_CACHE_DIR: cache, ...tuningProcessEnv(args.has('recompute')) }, `memory ${storage} ${phase}`);
-        log(`${storage} ${phase}: peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all`);
-        rows.push([storage, phase, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', r.stepTokens.join('/'), fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 3)]);
+      for (const validation of validations) {
+        for (const phase of phases) {
+          const passthrough = [...['batch', 'seq', 'steps', 'train-tokens', 'val-fraction'].flatMap((k) => (args.has(k) ? [`--${k}`, String(args.get(k))] : [])), ...(args.has('recompute') ? ['--recompute'] : [])];
+          const { result: r, seconds } = await runTsChild<ChildResult>('memory.ts', ['--child', '--model', model, '--storage', storage, '--phase', phase, '--validation', validation, ...passthrough], { ATTUNE_CACHE_DIR: cache, ...tuningProcessEnv(args.has('recompute')) }, `memory ${storage} ${phase}`);
+          log(`${storage} ${phase} (validation ${validation}): peak ${fmt(r.peakMiB / 1024, 2)} GiB, steps ${r.stepSeconds.map((s) => s.toFixed(1)).join(', ')} s, ${seconds.toFixed(0)} s in all, ${loadLine()}`);
+          rows.push([storage, phase, validation, fmt(r.startMiB / 1024, 2), fmt(r.peakMiB / 1024, 2), r.stepSeconds.length ? fmt(Math.min(...r.stepSeconds), 1) : '-', fmt(r.validationSeconds, 1), r.stepTokens.join('/'), fmt(seconds, 0), r.valLoss === null ? '-' : fmt(r.valLoss, 4)]);
+        }
       }
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
   }
-  process.stdout.write(`\nMachine: ${machineDescription()}\nModel: random Qwen2.5-1.5B shapes (1.54B parameters, BF16 file), LoRA r16 on all 7 projections, CPU${args.has('recompute') ? ', activations recomputed' : ''}\n\n`);
-  process.stdout.write(table(['base storage', 'graphs', 'peak before step 1 (GiB)', 'peak RSS (GiB)', 'best step (s)', 'tokens per step', 'whole run (s)', 'val loss'], rows) + '\n');
+  const m = SHAPES[shape];
+  process.stdout.write(`\nMachine: ${machineDescription()}\nModel: random ${m.name} shapes (${m.params} parameters, BF16 file), LoRA r16 on all 7 projections, CPU${args.has('recompute') ? ', activations recomputed' : ''}\n\n`);
+  process.stdout.write(table(['base storage', 'graphs', 'validation', 'peak before step 1 (GiB)', 'peak RSS (GiB)', 'best step (s)', 'validation (s)', 'tokens per step', 'whole run (s)', 'val loss'], rows) + '\n');
 }
 
 await main();

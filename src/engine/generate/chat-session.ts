@@ -69,7 +69,8 @@ export class ChatSession {
     // The graph file holds the weights ORT will load: drop the JavaScript copy first, so the
     // model is never in memory twice (it is read again if something needs it later).
     model.weights.release();
-    const session = await createSession(modelFile, { device: device.device, threads: opts.threads });
+    // ORT's optimised graph and packed weights are cached with the graph: a second start maps them.
+    const session = await createSession(modelFile, { device: device.device, threads: opts.threads, optimizedCache: true });
     return new ChatSession(model, adapter, session, device.device);
   }
 

@@ -7,9 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { InferenceSession } from 'onnxruntime-node';
 import { AttuneError } from '../../shared/errors.js';
 import { floatTensor, int64Tensor, type Tensor } from '../runtime/session.js';
+import type { Scorer } from './scorer.js';
 import { collate, type MicroBatch, type TokenizedExample } from './batches.js';
 import { exists, writeJsonAtomic } from './run-dir.js';
 import type { PreferenceMethod } from './losses/preference.js';
@@ -62,7 +62,7 @@ export function refRows(ref: Float32Array, pairIdx: readonly number[]): Float32A
 
 /** Summed response log-probabilities of every row, at the given parameters (one forward pass). */
 export async function sequenceLogps(
-  session: InferenceSession, rows: readonly TokenizedExample[], params: Float32Array, o: { batchPairs: number; maxLength: number; padId: number },
+  session: Scorer, rows: readonly TokenizedExample[], params: Float32Array, o: { batchPairs: number; maxLength: number; padId: number },
 ): Promise<Float32Array> {
   const out = new Float32Array(rows.length);
   const pairs = rows.length / 2;

@@ -260,7 +260,8 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
  * run draws exactly the masks the uninterrupted run would have (ORT's random ops keep hidden
  * state that a restart would reset), on any provider: an integer hash in wrapping int32
  * arithmetic, which CPU and GPU providers compute bit for bit alike (a float hash such as
- * frac(sin(x) * 43758) does not: GPU sine is coarse for large x). Kept with probability 1 - p.
+ * frac(sin(x) * 43758) does not: GPU sine is coarse for large x). Kept with probability 1 - p;
+ * a negative `dropout_step` keeps everything (validation).
  */
 export function dropoutMasks(g: GraphBuilder, p: number, seed: number) {
   const step = g.input('dropout_step', 'float32', []);
@@ -271,6 +272,12 @@ export function dropoutMasks(g: GraphBuilder, p: number, seed: number) {
   const foldHigh = (x: Value, bits: number, name: string) =>
     int32op('BitwiseXor', x, int32op('Div', int32op('BitwiseAnd', x, i32(0x7fffffff & ~((1 << bits) - 1)), `${name}_hi`), i32(1 << bits), `${name}_down`), name);
   const stepMix = g.mul(g.cast(step, 'int32', 'drop_step_i'), i32(0x9e3779b1), 'drop_step_mix');
+  // A negative dropout_step turns dropout off (validation through the training session: every
+  // element kept, gain 1). Scalar Where nodes: in training the threshold and gain are the very
+  // float32 constants they always were, so the masks and the products are bit for bit the same.
+  const off = g.less(step, g.scalar(0), 'drop_off');
+  const threshold = g.where(off, g.scalar(-1), g.scalar(Math.ceil(p * 2 ** 24) - 0.5), 'drop_threshold');
+  const gain = g.where(off, g.scalar(1), g.scalar(1 / (1 - p)), 'drop_gain');
   const grids = new Map<number, Value>();
   return (x: Value, layer: number, target: LoraTarget): Value => {
     const width = x.shape![1] as number;
@@ -295,8 +302,8 @@ export function dropoutMasks(g: GraphBuilder, p: number, seed: number) {
     h = foldHigh(h, 16, `${name}_f3`);
     // The low 24 bits as an exact float in [0, 2^24); keep where it is at least p * 2^24.
     const u = g.cast(int32op('BitwiseAnd', h, i32(0xffffff), `${name}_u24`), 'float32', `${name}_u`);
-    const keep = g.cast(g.less(g.scalar(Math.ceil(p * 2 ** 24) - 0.5), u, `${name}_keep`), 'float32', `${name}_keepf`);
-    return g.mul(x, g.mul(keep, g.scalar(1 / (1 - p)), `${name}_mask`), `${name}_x`);
+    const keep = g.cast(g.less(threshold, u, `${name}_keep`), 'float32', `${name}_keepf`);
+    return g.mul(x, g.mul(keep, gain, `${name}_mask`), `${name}_x`);
   };
 }
 

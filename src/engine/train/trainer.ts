@@ -19,6 +19,7 @@ import type { ResolvedDevice } from '../runtime/session.js';
 import { seededRandom } from '../util/random.js';
 import { collate, epochBatches, type MicroBatch, type TokenizedExample } from './batches.js';
 import { learningRate } from './schedule.js';
+import { scorerFor, type Scorer } from './scorer.js';
 import type { TrainingHyperparameters } from './hyperparameters.js';
 import {
   appendMetrics, exists, loadCheckpoint, loadTensors, runPaths, saveCheckpoint, saveTensors, truncateMetrics,
@@ -63,6 +64,11 @@ export interface TrainerInput {
   threads?: number;
   onEvent?: (e: TuneEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Validate (and compute DPO's reference) through the training session instead of a separate
+   * forward-only session, so the frozen base is held once. Default: `shareTrainingSession`.
+   */
+  validateInTrainingSession?: boolean;
 }
 
 export interface TrainerResult {
@@ -116,8 +122,8 @@ interface TrainingRun {
   /** The flat vectors the step graph reads and writes (see paramLayout); checkpoints keep names. */
   flat: { params: Float32Array; m: Float32Array; v: Float32Array };
   session: InferenceSession;
-  /** The validation session, opened at the first evaluation. */
-  evalSession: () => Promise<InferenceSession>;
+  /** What scores validation batches (and DPO's reference): see `scorerFor`. */
+  evalSession: () => Promise<Scorer>;
   releaseEvalSession: () => Promise<void>;
   baseTokenRows?: { embed: Float32Array; head?: Float32Array };
   /** Lengths of the batching units: examples, or pairs (their longer row) for preference methods. */
@@ -176,17 +182,17 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   const stepFile = (await cachedGraph('train', cacheKey({ model: model.fingerprint, graphOpts }), build(graphOpts))).modelPath;
   const evalOpts = { ...graphOpts, evalOnly: true };
   const pref = preferenceMethod(hp);
-  const evalFile = input.validation.length || pref === 'dpo' ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
+  const shared = input.validateInTrainingSession ?? shareTrainingSession(cfg, hp);
+  const evalFile = !shared && (input.validation.length || pref === 'dpo') ? (await cachedGraph('eval', cacheKey({ model: model.fingerprint, graphOpts: evalOpts }), build(evalOpts))).modelPath : undefined;
   if (input.trainTokens) await model.weights.ensureLoaded();
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
   // model is never in memory twice.
   model.weights.release();
-  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg) };
+  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg), prepack: prepackWeights(hp.baseStorage ?? 'f32') };
   const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
-
-  const evalSessionFor = async () => (evalSession ??= await createSession(evalFile!, sessionOpts));
+  const evalSessionFor = async (): Promise<Scorer> => (shared ? scorerFor(session) : (evalSession ??= await createSession(evalFile!, sessionOpts)));
 
   // DPO: the reference's log-probabilities, once, at the starting point (never a checkpoint's),
   // saved with the run so that a resumed run uses the very same constants.
@@ -244,6 +250,16 @@ function stepGraphOptions(input: TrainerInput): StepGraphOptions {
     loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
     recomputeActivations: hp.recomputeActivations ?? false,
   };
+}
+
+/**
+ * Whether validation runs through the training session (one copy of the frozen base in memory)
+ * rather than a forward-only session of its own (a second copy, but a third of the compute per
+ * batch: no backward). Wide models and the memory-saving mode share: there the second copy set
+ * the whole run's peak (bench/RESULTS.md); small models keep the faster separate session.
+ */
+export function shareTrainingSession(cfg: ModelConfig, hp: { recomputeActivations?: boolean }): boolean {
+  return !keepCpuArena(cfg) || (hp.recomputeActivations ?? false);
 }
 
 /**
@@ -492,6 +508,16 @@ function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<s
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/**
+ * Whether the training sessions let kernels repack constant weights at start. An F32 base: no;
+ * the step's products over thousands of rows pack on the fly at little cost, and prepacking made
+ * the start far slower and bigger (session.ts `prepack`). Compressed bases: yes; kernels that
+ * compute from compressed weights (MatMulNBits) work from their packed form.
+ */
+export function prepackWeights(storage: string): boolean {
+  return storage !== 'f32' && storage !== 'f16';
 }
 
 /**

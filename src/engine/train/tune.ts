@@ -42,6 +42,8 @@ export type TuneProgress = TuneEvent | { type: 'data'; report: DataReport; train
 export interface TuneCallbacks {
   onEvent?: (e: TuneProgress) => void;
   signal?: AbortSignal;
+  /** Where validation runs (trainer.ts `shareTrainingSession` decides when absent); same losses either way. */
+  validateInTrainingSession?: boolean;
 }
 
 export interface TuneResult extends TrainerResult {
@@ -201,6 +203,7 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
     threads,
     onEvent: cb.onEvent,
     signal: cb.signal,
+    validateInTrainingSession: cb.validateInTrainingSession,
   });
   const explanation = stopExplanation(result.stoppedBecause, result.steps, hp);
   const summary: RunSummaryFile = {
