@@ -10,6 +10,7 @@ import { AttuneError } from '../../shared/errors.js';
 import type { DataOptions, EngineFacade, StoredExample } from '../engine.js';
 import { exists, safeSegment, writeFileAtomic, type Workspace } from '../workspace.js';
 import { checkEditedExample, RemovedExamples } from './example-edits.js';
+import { explainReport, unreadableOriginal, withOwnName } from './file-kind.js';
 
 export const SAMPLE_FILE = 'customer-service.jsonl';
 /** Files read line by line: their rows can be shown and fixed in place. */
@@ -81,7 +82,11 @@ export class ProjectData {
     let candidate = base;
     for (let i = 2; await exists(path.join(ws.originalDir(project), candidate)); i++) candidate = `${stem} (${i})${ext}`;
     const original = path.join(ws.originalDir(project), candidate);
-    await write(original);
+    try {
+      await write(original);
+    } catch (e) {
+      throw unreadableOriginal(name, e);
+    }
     await copyFile(original, path.join(ws.workingDir(project), candidate));
     return { source: candidate, bytes: (await stat(original)).size };
   }
@@ -89,7 +94,7 @@ export class ProjectData {
   async check(project: string, source: string, choice: ReadChoice, onProgress?: Progress): Promise<DataReport> {
     const file = await this.working(project, source);
     const report = await this.engine.checkData(file, { ...readOptions(choice), onProgress });
-    return withRowText(file, { ...report, source });
+    return explainReport(await withRowText(file, { ...report, source }), file, source);
   }
 
   async fixRow(project: string, source: string, line: number, text: string, onProgress?: Progress): Promise<DataReport> {
@@ -101,11 +106,16 @@ export class ProjectData {
   async import(project: string, source: string, choice: ReadChoice & { valFraction: number; seed: number }, onProgress?: Progress) {
     const file = await this.working(project, source);
     this.removed.forget(project); // new data replaces the old: nothing to undo any more
-    const r = await this.engine.importData(file, { ...readOptions(choice), out: this.ws().examplesFile(project), valFraction: choice.valFraction, seed: choice.seed, onProgress });
+    const r = await this.engine
+      .importData(file, { ...readOptions(choice), out: this.ws().examplesFile(project), valFraction: choice.valFraction, seed: choice.seed, onProgress })
+      .catch((e: unknown) => {
+        if (e instanceof Error) e.message = withOwnName(e.message, file, source);
+        throw e;
+      });
     await this.ws().updateProject(project, {
       data: { source, train: r.train, val: r.val, valFraction: choice.valFraction, seed: choice.seed, importedAt: new Date().toISOString() },
     });
-    return { report: await withRowText(file, { ...r.report, source }), train: r.train, val: r.val };
+    return { report: await explainReport(await withRowText(file, { ...r.report, source }), file, source), train: r.train, val: r.val };
   }
 
   /** The imported examples file and its split, or a plain error when nothing was imported yet. */

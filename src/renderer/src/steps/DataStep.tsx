@@ -185,6 +185,18 @@ export function DataStep({ state, update, next }: StepProps) {
 function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem, text: string) => Promise<void> }) {
   const leftOut = report.problems.filter((p) => p.rejected);
   const warnings = report.problems.filter((p) => !p.rejected);
+  // A file that could not be read: what it is and what to add instead; nothing to count or fix.
+  if (report.fatal)
+    return (
+      <section className="card" aria-labelledby="report-h">
+        <h2 id="report-h" tabIndex={-1}>
+          What Attune found in “{report.source}”
+        </h2>
+        <p className="error" data-testid="report-fatal">
+          {report.problems.find((p) => p.severity === 'fatal')?.message ?? 'Attune could not read this file.'}
+        </p>
+      </section>
+    );
   return (
     <section className="card" aria-labelledby="report-h">
       <h2 id="report-h" tabIndex={-1}>
@@ -195,7 +207,6 @@ function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem,
         {report.duplicates > 0 ? ` (${plural(report.duplicates, 'duplicate')} among them)` : ''}
         {warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : ''}.
       </p>
-      {report.fatal && <p className="error">Attune could not read this file. The first problem below says why.</p>}
       {report.tokens && (
         <p className="muted">
           The longest example is {report.tokens.estimated ? 'about ' : ''}
