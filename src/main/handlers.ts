@@ -28,6 +28,7 @@ import { planRun, resolveTemplate, TuneRuns } from './services/tuning.js';
 import { addModel, touchRecent, type SettingsStore } from './settings.js';
 import { exists, newId, Workspace } from './workspace.js';
 import { createFirstRun } from './services/first-run.js';
+import { discardRun, runHeldOut, snapshotExamples } from './services/run-data.js';
 
 export type { Emit } from './services/events.js';
 export { fitFor } from './services/models.js';
@@ -138,7 +139,11 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'data.check': async ({ project, source, ...choice }) => data.check(project, source, choice, dataProgress(project, source)),
     'data.fixRow': async ({ project, source, line, text }) => data.fixRow(project, source, line, text, dataProgress(project, source)),
-    'data.import': async ({ project, source, ...choice }) => data.import(project, source, choice, dataProgress(project, source)),
+    'data.import': async ({ project, source, replaceWhileTuning, ...choice }) => {
+      // A running tune keeps its own copy, but the person is asked first (the examples shown change under it).
+      if (!replaceWhileTuning && (await runs.list(project)).some((r) => r.jobId)) throw new AttuneError('data.replace-while-tuning');
+      return data.import(project, source, choice, dataProgress(project, source));
+    },
     'data.examples': async ({ project, split, offset, limit }) => data.examples(project, split, offset, limit),
     'data.saveExample': async ({ project, split, index, example }) => data.saveExample(project, split, index, example),
     'data.undoRemove': async ({ project }) => data.undoRemove(project),
@@ -178,7 +183,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       const imported = await data.imported(req.project);
       const plan = planRun({ preset: req.preset, changes: req.advanced, preferredDevice: device(), data: imported, model, templateNames: engine.templateNames() });
       const runId = newId('run');
-      const spec = { modelPath: req.modelPath, dataFile: imported.file, valFraction: imported.valFraction, runDir: ws().runDir(req.project, runId), ...plan };
+      const runDir = ws().runDir(req.project, runId);
+      // The run's own copy of the examples: replacing the project's data later does not change what it learns from.
+      const spec = { modelPath: req.modelPath, dataFile: await snapshotExamples(imported.file, runDir), valFraction: imported.valFraction, runDir, ...plan };
       return runs.start({
         runId,
         project: req.project,
@@ -186,6 +193,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         preset: req.preset,
         template: plan.template ?? 'model',
         validation: { evalEvery: plan.evalEvery, patience: plan.settings.earlyStopping ? plan.settings.patience : null },
+        data: { source: imported.source, train: imported.train, val: imported.val, importedAt: imported.importedAt },
         spec,
       });
     },
@@ -211,6 +219,15 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.resume': async ({ project, runId }) => runs.resume(project, runId),
     'tune.runs': async ({ project }) => runs.list(project),
     'tune.metrics': async ({ project, runId }) => runs.metrics(project, runId),
+    'tune.discard': async ({ project, runId }) => {
+      await runs.summary(project, runId);
+      return discardRun(ws().runDir(project, runId), runs.isLive(project, runId));
+    },
+    'tune.heldOut': async ({ project, runId, limit }) => {
+      const rec = await runs.store.read(project, runId);
+      if (!rec) throw new AttuneError('run.missing');
+      return runHeldOut(engine, rec, limit);
+    },
 
     'chat.open': async ({ project, modelPath, runId }) => {
       await models.require(modelPath);

@@ -237,6 +237,8 @@ export interface RunSummary {
   device?: string;
   deviceWhy?: string;
   jobId?: string;
+  /** The examples this run was tuned on, as the project held them when it started (the run keeps its own copy). */
+  data?: { source: string; train: number; val: number; importedAt?: string };
 }
 
 /** Why a run's training ended: all its steps, its step limit, early stopping, or a person's cancel. */
@@ -435,6 +437,8 @@ export const calls = {
         seed: z.number().int().min(0).max(2 ** 31 - 1),
         /** Leave out near duplicates too (by default they are kept, with a warning naming both rows). */
         dropNearDuplicates: z.boolean().optional(),
+        /** The person confirmed replacing the examples while a tune of this project runs (it keeps its own copy). */
+        replaceWhileTuning: z.boolean().optional(),
       })
       .strict(),
     shape<ImportResult>(),
@@ -488,6 +492,10 @@ export const calls = {
   'tune.cancel': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
   'tune.runs': call(z.object({ project: projectName }).strict(), shape<RunSummary[]>()),
   'tune.metrics': call(z.object({ project: projectName, runId: id }).strict(), shape<MetricsPoint[]>()),
+  /** Removes a run that is not training (its folder, adapter and checkpoint). */
+  'tune.discard': call(z.object({ project: projectName, runId: id }).strict(), shape<{ discarded: true }>()),
+  /** A run's held-out examples, from the data it was tuned on (not the project's current file). */
+  'tune.heldOut': call(z.object({ project: projectName, runId: id, limit: z.number().int().min(1).max(100) }).strict(), shape<Example[]>()),
 
   'chat.open': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), runId: id.optional() }).strict(),

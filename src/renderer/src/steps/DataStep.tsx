@@ -1,6 +1,8 @@
 /** Step 1: add a file (drop, pick, or the sample), read the report, fix rows, split, look at examples. */
 import { useEffect, useState } from 'react';
-import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, StagedFile } from '../../../shared/contract.js';
+import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, RunSummary, StagedFile } from '../../../shared/contract.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { runTitle } from '../runs.js';
 import { attune, errorText } from '../api.js';
 import { formatDuration, plural } from '../format.js';
 import type { StepProps } from './types.js';
@@ -28,6 +30,8 @@ export function DataStep({ state, update, next }: StepProps) {
   const [dropNear, setDropNear] = useState(false);
   const [imported, setImported] = useState<ImportResult>();
   const [dragging, setDragging] = useState(false);
+  /** The running tune that uses the examples an import would replace, while the person is asked. */
+  const [confirmReplace, setConfirmReplace] = useState<RunSummary>();
 
   useEffect(() => attune.data.onProgress((p) => p.project === project && setProgress(p.rowsRead)), [project]);
 
@@ -68,10 +72,16 @@ export function DataStep({ state, update, next }: StepProps) {
     await stageAndCheck({ kind: 'bytes', name: file.name, base64: await toBase64(file) });
   };
 
-  const doImport = async () => {
+  const doImport = async (replaceWhileTuning = false) => {
     if (!staged) return;
+    setConfirmReplace(undefined);
+    // A tune of this project is running: the person confirms first (the run keeps its own copy of the examples).
+    if (!replaceWhileTuning) {
+      const live = (await attune.tune.runs({ project }).catch(() => [])).find((x) => x.jobId);
+      if (live) return setConfirmReplace(live);
+    }
     const r = await run('Importing and splitting your examples…', () =>
-      attune.data.import({ project, source: staged.source, valFraction: valPercent / 100, seed: 42, dropNearDuplicates: dropNear }),
+      attune.data.import({ project, source: staged.source, valFraction: valPercent / 100, seed: 42, dropNearDuplicates: dropNear, replaceWhileTuning }),
     );
     if (r) {
       setImported(r);
@@ -154,10 +164,26 @@ export function DataStep({ state, update, next }: StepProps) {
             an earlier one; by default they are kept, because rewording a question on purpose helps)
           </label>
           <div className="row">
-            <button type="button" className="primary" onClick={() => void doImport()} disabled={!!busy}>
+            <button type="button" id="import-button" className="primary" onClick={() => void doImport()} disabled={!!busy}>
               Import {plural(report.accepted, 'example')}
             </button>
           </div>
+          {confirmReplace && (
+            <ConfirmDialog
+              id="replace-data"
+              title="Replace the examples while a tune is running?"
+              returnTo={() => document.getElementById('import-button')}
+              choices={[
+                { label: 'Replace them', onChoose: () => void doImport(true) },
+                { label: 'Keep the current examples', primary: true, onChoose: () => setConfirmReplace(undefined) },
+              ]}
+            >
+              <p>
+                The {runTitle(confirmReplace)} is still learning from this project's examples. It keeps its own copy and goes on with the examples it started with;
+                Chat and Export will use that run with those examples. The Data and Tune steps show the new ones from now on.
+              </p>
+            </ConfirmDialog>
+          )}
           {imported && (
             <p role="status" className="ok" id="imported-status" tabIndex={-1}>
               Imported: {plural(imported.train, 'example')} to learn from and {plural(imported.val, 'example')} held out.
