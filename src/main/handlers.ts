@@ -144,7 +144,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       if (!replaceWhileTuning && (await runs.list(project)).some((r) => r.jobId)) throw new AttuneError('data.replace-while-tuning');
       return data.import(project, source, choice, dataProgress(project, source));
     },
-    'data.examples': async ({ project, split, offset, limit }) => data.examples(project, split, offset, limit),
+    'data.examples': async ({ project, split, offset, limit, query }) => data.examples(project, split, offset, limit, query),
     'data.saveExample': async ({ project, split, index, example }) => data.saveExample(project, split, index, example),
     'data.undoRemove': async ({ project }) => data.undoRemove(project),
 
@@ -211,7 +211,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.check': async (req) => {
       const model = await models.usable(req.modelPath);
       const imported = await data.imported(req.project);
-      return engine.checkLengths(imported.file, { modelPath: req.modelPath, template: resolveTemplate(req.template, model, engine.templateNames()), maxLength: req.maxLength });
+      const c = await engine.checkLengths(imported.file, { modelPath: req.modelPath, template: resolveTemplate(req.template, model, engine.templateNames()), maxLength: req.maxLength });
+      // Each long example as the Data step shows it (its number and the row of the person's file), not a line of the project's copy.
+      const places = await data.locate(req.project, c.samples.map((x) => x.line));
+      return { ...c, samples: c.samples.map((x, i) => ({ ...x, where: places[i] })) };
     },
     'tune.templates': async () => engine.templateNames(),
     'tune.pause': async ({ project, runId }) => runs.stop(project, runId, 'pause'),

@@ -158,7 +158,8 @@ export interface ExamplesPage {
   split: 'train' | 'val';
   total: number;
   offset: number;
-  examples: Example[];
+  /** Each with its number in the split (1-based; with a search, the numbers skip) and the row of the person's file it came from. */
+  examples: (Example & { number?: number; row?: number })[];
 }
 
 export interface ModelInfo {
@@ -444,7 +445,16 @@ export const calls = {
     shape<ImportResult>(),
   ),
   'data.examples': call(
-    z.object({ project: projectName, split: z.enum(['train', 'val']), offset: z.number().int().min(0), limit: z.number().int().min(1).max(500) }).strict(),
+    z
+      .object({
+        project: projectName,
+        split: z.enum(['train', 'val']),
+        offset: z.number().int().min(0),
+        limit: z.number().int().min(1).max(500),
+        /** Only examples whose text contains this (any case). */
+        query: z.string().max(500).optional(),
+      })
+      .strict(),
     shape<ExamplesPage>(),
   ),
   'data.saveExample': call(

@@ -188,4 +188,78 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     expect(s.pageErrors).toEqual([]);
     await page.getByRole('button', { name: 'Switch project' }).click();
   }, 600_000);
+  it('counts tokens with the chosen model in both steps, links each long example to its place in the list, and finds examples by search', async () => {
+    const { page, app, server } = s;
+    // Row 1 is left out (no question), so example numbers and file rows differ; row 12 is far too long.
+    const rows = [
+      JSON.stringify({ instruction: '', output: 'An answer without a question.' }),
+      ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ instruction: `Question ${i + 2}: can I get a ${i % 3 === 0 ? 'refund' : 'new card'}?`, output: `Yes, answer ${i + 2}.` })),
+      JSON.stringify({ instruction: 'Tell me the whole policy.', output: 'The policy says this. '.repeat(150) }),
+      JSON.stringify({ instruction: 'Last question?', output: 'Last answer.' }),
+    ];
+    const file = path.join(dir, 'lengths.jsonl');
+    await writeFile(file, rows.join('\n') + '\n');
+    await page.goto(server.url);
+    await page.getByLabel('Project name').fill('Lengths walk');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    app.dialogAnswers.push(file);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    await page.getByTestId('report-summary').waitFor();
+    // Before a model is chosen: a rough count, said to be one, and no guessed time.
+    expect(await page.getByTestId('report-tokens').textContent()).toMatch(/^The longest example is about [\d,]+ tokens \(a rough count: once you choose a model, its tokenizer counts them exactly/);
+    expect(await page.getByText(/may take/).count()).toBe(0);
+    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
+    await page.getByText(/^Imported: /).waitFor();
+    await page.getByRole('button', { name: 'Next: choose a model' }).click();
+    if (!(await page.getByText('stories260K-hf', { exact: true }).count())) {
+      app.dialogAnswers.push(TINY_MODEL);
+      await page.getByRole('button', { name: 'Add a model folder…' }).click();
+    }
+    await page.getByLabel(/stories260K-hf/).check();
+
+    // Data step with the model chosen: counted by its tokenizer, against the Tune step's max length.
+    await page.locator('#step-tab-data').click();
+    const summary = page.getByTestId('length-summary');
+    await summary.waitFor({ timeout: 60_000 });
+    const dataWords = (await summary.locator('p').first().textContent()) ?? '';
+    const m = /^Counted with the chosen model's tokenizer: the longest example has ([\d,]+) tokens\. (\d+) of (\d+) is longer than the max length of 512 tokens, so tuning would leave it out\./.exec(dataWords);
+    expect(m, dataWords).not.toBeNull();
+    const [, longest, tooLong] = m!;
+    const dataLink = (await page.getByTestId('long-examples').getByRole('button').first().textContent()) ?? '';
+    expect(dataLink).toMatch(/^Show example \d+ (to learn from|held out) \(row 12 of your file\)$/);
+    await s.shot('data-length-summary');
+
+    // Tune: the same numbers from the same check; the example it names opens in the Data step's list.
+    await page.locator('#step-tab-tune').click();
+    await page.getByRole('button', { name: 'Start tuning' }).click();
+    const warning = page.getByTestId('length-warning');
+    await warning.waitFor({ timeout: 60_000 });
+    const tuneWords = (await warning.locator('p').first().textContent()) ?? '';
+    expect(tuneWords).toContain(`${tooLong} example of`);
+    expect(tuneWords).toContain(`(the longest has ${longest} tokens)`);
+    const link = warning.getByRole('button', { name: dataLink });
+    await link.click();
+    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
+    const [, n, list] = /^Show example (\d+) (to learn from|held out)/.exec(dataLink)!;
+    const id = `example-${list === 'held out' ? 'val' : 'train'}-${n}`;
+    await expect.poll(() => s.focused()).toBe(id);
+    const shown = page.locator(`#${id}`);
+    expect(await shown.getAttribute('class')).toBe('marked');
+    expect(await shown.getByTestId(`example-row-${n}`).textContent()).toBe(`Example ${n}, from row 12 of your file`);
+    expect(await shown.textContent()).toContain('Tell me the whole policy.');
+    await s.shot('data-example-shown');
+
+    // Search: only the examples that contain the words, each with its own number and file row.
+    await page.locator('#step-tab-data').click();
+    await page.getByRole('button', { name: 'To learn from', exact: true }).click();
+    await page.getByLabel('Search your examples').fill('REFUND');
+    await expect.poll(() => page.getByTestId('examples-showing').textContent()).toMatch(/^\d+ examples? contains? “REFUND”; showing 1–\d+\.$/);
+    const found = await page.locator('ol.examples > li').allTextContents();
+    expect(found.length).toBeGreaterThan(0);
+    for (const t of found) expect(t.toLowerCase()).toContain('refund');
+    await page.getByLabel('Search your examples').fill('no such words anywhere');
+    await expect.poll(() => page.getByTestId('examples-showing').textContent()).toBe('No example contains “no such words anywhere”.');
+    expect(s.pageErrors).toEqual([]);
+    await page.getByRole('button', { name: 'Switch project' }).click();
+  }, 300_000);
 });

@@ -6,6 +6,7 @@
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DataReport, Example, ExamplesPage } from '../../shared/contract.js';
+import type { ExamplePlace } from '../../shared/engine-results.js';
 import { AttuneError } from '../../shared/errors.js';
 import type { DataOptions, EngineFacade, StoredExample } from '../engine.js';
 import { exists, safeSegment, writeFileAtomic, type Workspace } from '../workspace.js';
@@ -50,12 +51,15 @@ export async function replaceLine(file: string, line: number, text: string): Pro
   await writeFileAtomic(file, lines.join(eol));
 }
 
-const page = (split: Split, total: number, offset: number, examples: StoredExample[]): ExamplesPage => ({
+const page = (split: Split, total: number, offset: number, examples: StoredExample[], numbers?: number[]): ExamplesPage => ({
   split,
   total,
   offset,
-  examples: examples.map((e): Example => ({ messages: e.messages })),
+  examples: examples.map((e, i) => ({ messages: e.messages, number: numbers ? numbers[i] : offset + i + 1, row: e.source?.line || undefined })),
 });
+
+/** Whether an example's text contains `query` (any case). */
+const matches = (e: StoredExample, query: string) => e.messages.some((m) => m.content.toLowerCase().includes(query));
 
 export class ProjectData {
   /** The last example removed in each project, for Undo (kept while the app runs). */
@@ -134,9 +138,27 @@ export class ProjectData {
     return { all, list: split === 'train' ? parts.train : parts.validation, data };
   }
 
-  async examples(project: string, split: Split, offset: number, limit: number): Promise<ExamplesPage> {
+  async examples(project: string, split: Split, offset: number, limit: number, query?: string): Promise<ExamplesPage> {
     const { list } = await this.splitView(project, split);
-    return page(split, list.length, offset, list.slice(offset, offset + limit));
+    const q = query?.trim().toLowerCase();
+    if (!q) return page(split, list.length, offset, list.slice(offset, offset + limit));
+    const found = list.map((e, i) => ({ e, n: i + 1 })).filter(({ e }) => matches(e, q));
+    const shown = found.slice(offset, offset + limit);
+    return page(split, found.length, offset, shown.map((x) => x.e), shown.map((x) => x.n));
+  }
+
+  /** Where the examples at `lines` of the project's examples file (1-based, as the engine's checks name them) are in the app. */
+  async locate(project: string, lines: number[]): Promise<(ExamplePlace | undefined)[]> {
+    const { all, data } = await this.splitView(project, 'train');
+    const parts = this.engine.splitExamples(all, { valFraction: data.valFraction, seed: data.seed });
+    return lines.map((line) => {
+      const e = all[line - 1];
+      if (!e) return undefined;
+      const t = parts.train.indexOf(e);
+      const v = t < 0 ? parts.validation.indexOf(e) : -1;
+      if (t < 0 && v < 0) return undefined;
+      return { split: t >= 0 ? 'train' : 'val', number: (t >= 0 ? t : v) + 1, row: e.source?.line || undefined };
+    });
   }
 
   /** Replaces (or, with null, removes) example `index` of a split; answers with the example now at that place. */

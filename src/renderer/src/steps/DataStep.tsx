@@ -4,7 +4,11 @@ import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, RunS
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { runTitle } from '../runs.js';
 import { attune, errorText } from '../api.js';
-import { formatDuration, plural } from '../format.js';
+import { plural } from '../format.js';
+import { LengthSummary } from '../components/LengthSummary.js';
+import { PassEstimate } from './tune/PassEstimate.js';
+import { PRESETS } from '../../../shared/presets.js';
+import type { ExamplePlace } from '../../../shared/engine-results.js';
 import type { StepProps } from './types.js';
 
 const MAX_DROP_BYTES = 20 * 1024 * 1024;
@@ -30,6 +34,8 @@ export function DataStep({ state, update, next }: StepProps) {
   const [dropNear, setDropNear] = useState(false);
   const [imported, setImported] = useState<ImportResult>();
   const [dragging, setDragging] = useState(false);
+  /** Edits made in the example list (the length count follows them). */
+  const [edits, setEdits] = useState(0);
   /** The running tune that uses the examples an import would replace, while the person is asked. */
   const [confirmReplace, setConfirmReplace] = useState<RunSummary>();
 
@@ -143,6 +149,7 @@ export function DataStep({ state, update, next }: StepProps) {
       {report && staged && (
         <Report
           report={report}
+          modelChosen={!!state.modelPath}
           onFix={async (p, text) => {
             const r = await run('Checking your change…', () => attune.data.fixRow({ project, source: staged.source, line: p.line!, text }));
             if (r) setReport(r);
@@ -192,11 +199,30 @@ export function DataStep({ state, update, next }: StepProps) {
         </section>
       )}
 
+      {state.modelPath && state.project.data && (imported || !staged) && (
+        <section className="card" aria-labelledby="fit-h">
+          <h2 id="fit-h">Your examples and the chosen model</h2>
+          <LengthSummary
+            project={project}
+            modelPath={state.modelPath}
+            maxLength={state.maxLength ?? PRESETS.quick.values.maxLength}
+            version={`${state.project.data.train}/${state.project.data.val}/${edits}`}
+            onShow={(w) => update({ showExample: w })}
+          />
+          <PassEstimate project={project} modelPath={state.modelPath} preset="quick" advanced={{}} />
+        </section>
+      )}
+
       {(imported || (!staged && state.project.data)) && <ExamplesEditor
           project={project}
           key={imported ? `i${imported.train}` : 'existing'}
+          show={state.showExample}
+          onShown={() => update({ showExample: undefined })}
           // The counts the other steps show follow every edit (Tune's "With N examples").
-          onChanged={() => void attune.projects.open({ name: project }).then((p) => update({ project: p }), () => undefined)}
+          onChanged={() => {
+            setEdits((n) => n + 1);
+            void attune.projects.open({ name: project }).then((p) => update({ project: p }), () => undefined);
+          }}
         />}
 
       <div className="nav-buttons">
@@ -208,7 +234,7 @@ export function DataStep({ state, update, next }: StepProps) {
   );
 }
 
-function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem, text: string) => Promise<void> }) {
+function Report({ report, onFix, modelChosen }: { report: DataReport; onFix: (p: DataProblem, text: string) => Promise<void>; modelChosen: boolean }) {
   const leftOut = report.problems.filter((p) => p.rejected);
   const warnings = report.problems.filter((p) => !p.rejected);
   // A file that could not be read: what it is and what to add instead; nothing to count or fix.
@@ -233,11 +259,12 @@ function Report({ report, onFix }: { report: DataReport; onFix: (p: DataProblem,
         {report.duplicates > 0 ? ` (${plural(report.duplicates, 'duplicate')} among them)` : ''}
         {warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : ''}.
       </p>
-      {report.tokens && (
-        <p className="muted">
+      {report.tokens && !modelChosen && (
+        <p className="muted" data-testid="report-tokens">
           The longest example is {report.tokens.estimated ? 'about ' : ''}
-          {report.tokens.longest} tokens, {report.tokens.total} tokens in all.
-          {report.estimatedTrainingSeconds !== undefined && ` Tuning on them may take ${formatDuration(report.estimatedTrainingSeconds)}.`}
+          {plural(report.tokens.longest, 'token')}
+          {report.tokens.estimated ? " (a rough count: once you choose a model, its tokenizer counts them exactly, here and in the Tune step)" : ''}. How long tuning
+          takes is measured on this computer once you choose a model.
         </p>
       )}
       {report.problems.length > 0 ? (
@@ -298,23 +325,40 @@ function ProblemRow({ problem, onFix }: { problem: DataProblem; onFix: (p: DataP
 
 const PAGE = 5;
 
-function ExamplesEditor({ project, onChanged }: { project: string; onChanged: () => void }) {
-  const [split, setSplit] = useState<'train' | 'val'>('train');
+function ExamplesEditor({ project, onChanged, show, onShown }: { project: string; onChanged: () => void; show?: ExamplePlace; onShown: () => void }) {
+  const [split, setSplit] = useState<'train' | 'val'>(show?.split ?? 'train');
+  const [query, setQuery] = useState('');
+  /** The example a warning pointed to, marked in the list. */
+  const [marked, setMarked] = useState<ExamplePlace>();
   /** The example removed last, until it is put back or another change is made. */
   const [removed, setRemoved] = useState<{ n: number }>();
   const [page, setPage] = useState<ExamplesPage>();
-  const [offset, setOffset] = useState(0);
+  const [offset, setOffset] = useState(show ? Math.floor((show.number - 1) / PAGE) * PAGE : 0);
   const [editing, setEditing] = useState<number>();
   const [error, setError] = useState<string>();
 
-  const load = async (o = offset, s = split) => {
+  const load = async (o = offset, s = split, q = query) => {
     try {
-      setPage(await attune.data.examples({ project, split: s, offset: o, limit: PAGE }));
+      setPage(await attune.data.examples({ project, split: s, offset: o, limit: PAGE, ...(q.trim() ? { query: q } : {}) }));
     } catch (e) {
       setError(errorText(e));
     }
   };
-  useEffect(() => void load(offset, split), [offset, split]);
+  useEffect(() => void load(offset, split, query), [offset, split, query]);
+  // A warning's link: open its list at its page, mark it and move focus to it.
+  useEffect(() => {
+    if (!show) return;
+    setQuery('');
+    setSplit(show.split);
+    setOffset(Math.floor((show.number - 1) / PAGE) * PAGE);
+    setMarked(show);
+    onShown();
+  }, [show]);
+  useEffect(() => {
+    if (!marked || marked.split !== split || !page?.examples.some((e) => e.number === marked.number)) return;
+    const id = `example-${marked.split}-${marked.number}`;
+    requestAnimationFrame(() => requestAnimationFrame(() => document.getElementById(id)?.focus()));
+  }, [marked, page]);
 
   const save = async (index: number, ex: Example | null) => {
     setError(undefined);
@@ -348,10 +392,10 @@ function ExamplesEditor({ project, onChanged }: { project: string; onChanged: ()
     <section className="card" aria-labelledby="examples-h">
       <h2 id="examples-h">Your examples</h2>
       <div className="row" role="group" aria-label="Which examples">
-        <button type="button" aria-pressed={split === 'train'} onClick={() => (setSplit('train'), setOffset(0))}>
+        <button type="button" aria-pressed={split === 'train'} onClick={() => (setSplit('train'), setOffset(0), setMarked(undefined))}>
           To learn from
         </button>
-        <button type="button" aria-pressed={split === 'val'} onClick={() => (setSplit('val'), setOffset(0))}>
+        <button type="button" aria-pressed={split === 'val'} onClick={() => (setSplit('val'), setOffset(0), setMarked(undefined))}>
           Held out
         </button>
       </div>
@@ -368,35 +412,58 @@ function ExamplesEditor({ project, onChanged }: { project: string; onChanged: ()
           </button>
         </p>
       )}
+      <div className="field">
+        <label htmlFor="example-search">Search your examples</label>
+        <input
+          id="example-search"
+          type="search"
+          value={query}
+          onChange={(e) => {
+            setQuery(e.target.value);
+            setOffset(0);
+          }}
+        />
+      </div>
       {page && (
         <>
-          <p className="muted">
-            Showing {page.total === 0 ? 0 : offset + 1}–{Math.min(offset + PAGE, page.total)} of {page.total}.
+          <p className="muted" data-testid="examples-showing">
+            {query.trim()
+              ? page.total === 0
+                ? `No example contains “${query.trim()}”.`
+                : `${plural(page.total, 'example')} contain “${query.trim()}”; showing ${offset + 1}–${Math.min(offset + PAGE, page.total)}.`
+              : `Showing ${page.total === 0 ? 0 : offset + 1}–${Math.min(offset + PAGE, page.total)} of ${page.total}.`}
           </p>
-          <ol className="examples" start={offset + 1}>
-            {page.examples.map((ex, i) =>
-              editing === offset + i ? (
-                <li key={offset + i}>
-                  <ExampleForm example={ex} onSave={(e) => void save(offset + i, e)} onCancel={() => setEditing(undefined)} />
+          <ol className="examples">
+            {page.examples.map((ex, i) => {
+              const n = ex.number ?? offset + i + 1;
+              const isMarked = marked?.split === split && marked.number === n;
+              return editing === n - 1 ? (
+                <li key={n} value={n}>
+                  <ExampleForm example={ex} onSave={(e) => void save(n - 1, e)} onCancel={() => setEditing(undefined)} />
                 </li>
               ) : (
-                <li key={offset + i}>
+                <li key={n} value={n} id={`example-${split}-${n}`} tabIndex={-1} className={isMarked ? 'marked' : undefined} aria-current={isMarked ? true : undefined}>
+                  {ex.row !== undefined && (
+                    <p className="muted example-row" data-testid={`example-row-${n}`}>
+                      Example {n}, from row {ex.row} of your file
+                    </p>
+                  )}
                   {ex.messages.map((m, j) => (
                     <p key={j} className={`msg ${m.role}`}>
                       <strong>{m.role === 'user' ? 'Question' : m.role === 'assistant' ? 'Answer' : 'Instructions'}:</strong> {m.content}
                     </p>
                   ))}
                   <div className="row">
-                    <button type="button" id={`edit-example-${offset + i + 1}`} onClick={() => setEditing(offset + i)}>
-                      Edit example {offset + i + 1}
+                    <button type="button" id={`edit-example-${n}`} onClick={() => setEditing(n - 1)}>
+                      Edit example {n}
                     </button>
-                    <button type="button" onClick={() => void save(offset + i, null)}>
-                      Remove example {offset + i + 1}
+                    <button type="button" onClick={() => void save(n - 1, null)}>
+                      Remove example {n}
                     </button>
                   </div>
                 </li>
-              ),
-            )}
+              );
+            })}
           </ol>
           <div className="row">
             <button type="button" onClick={() => setOffset(Math.max(0, offset - PAGE))} disabled={offset === 0}>

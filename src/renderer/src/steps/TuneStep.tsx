@@ -59,6 +59,10 @@ export function TuneStep({ state, update, next }: StepProps) {
       .catch(() => undefined);
   }, [state.modelPath]);
 
+  // The Data step counts long examples against the max length set here.
+  useEffect(() => {
+    if (Number.isInteger(advanced.maxLength) && advanced.maxLength !== state.maxLength) update({ maxLength: advanced.maxLength });
+  }, [advanced.maxLength]);
   const choosePreset = (p: PresetName) => {
     setPreset(p);
     setAdvanced((a) => ({ ...PRESETS[p].values, template: a.template }));
@@ -133,6 +137,7 @@ export function TuneStep({ state, update, next }: StepProps) {
               onRaise={(maxLength) => launch({ ...advanced, maxLength })}
               onStartAnyway={() => launch(advanced)}
               onBack={() => setLengthCheck(undefined)}
+              onShow={(where) => update({ showExample: where })}
             />
           ) : (
             <div className="row">
