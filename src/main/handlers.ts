@@ -139,6 +139,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'data.check': async ({ project, source, ...choice }) => data.check(project, source, choice, dataProgress(project, source)),
     'data.fixRow': async ({ project, source, line, text }) => data.fixRow(project, source, line, text, dataProgress(project, source)),
+    'data.fixRowFields': async ({ project, source, line, fields }) => data.fixRowFields(project, source, line, fields, dataProgress(project, source)),
     'data.import': async ({ project, source, replaceWhileTuning, ...choice }) => {
       // A running tune keeps its own copy, but the person is asked first (the examples shown change under it).
       if (!replaceWhileTuning && (await runs.list(project)).some((r) => r.jobId)) throw new AttuneError('data.replace-while-tuning');

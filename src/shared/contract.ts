@@ -125,6 +125,14 @@ export interface DataProblem {
   field?: string;
   /** The raw text of the row, where the file is line-based, so a person can fix it in place. */
   rowText?: string;
+  /** The row as its named fields (a JSONL object's, or a CSV row's under its header), with needed ones it lacks added empty. */
+  rowFields?: RowField[];
+}
+
+/** One field of a row, by the name the person's file gives it. */
+export interface RowField {
+  name: string;
+  value: string;
 }
 
 export interface Example {
@@ -426,6 +434,18 @@ export const calls = {
   ),
   /** Replaces one line of the working copy (line-based files only), so a person can fix a rejected row. */
   'data.fixRow': call(z.object({ project: projectName, source: id, line: z.number().int().min(1), text: z.string().max(1_000_000) }).strict(), shape<DataReport>()),
+  /** Replaces one row from its edited fields, written back in the file's own syntax, and checks the file again. */
+  'data.fixRowFields': call(
+    z
+      .object({
+        project: projectName,
+        source: id,
+        line: z.number().int().min(1),
+        fields: z.array(z.object({ name: z.string().min(1).max(200), value: z.string().max(1_000_000) }).strict()).min(1).max(100),
+      })
+      .strict(),
+    shape<DataReport>(),
+  ),
   'data.import': call(
     z
       .object({

@@ -12,6 +12,8 @@ import type { DataOptions, EngineFacade, StoredExample } from '../engine.js';
 import { exists, safeSegment, writeFileAtomic, type Workspace } from '../workspace.js';
 import { checkEditedExample, RemovedExamples } from './example-edits.js';
 import { explainReport, unreadableOriginal, withOwnName } from './file-kind.js';
+import { rowFields, rowTextFromFields } from './row-fields.js';
+import type { RowField } from '../../shared/contract.js';
 
 export const SAMPLE_FILE = 'customer-service.jsonl';
 /** Files read line by line: their rows can be shown and fixed in place. */
@@ -35,7 +37,11 @@ export async function withRowText(file: string, report: DataReport): Promise<Dat
   const lines = (await readFile(file, 'utf8')).split(/\r?\n/);
   return {
     ...report,
-    problems: report.problems.map((p) => (p.line && p.rowText === undefined && lines[p.line - 1] !== undefined ? { ...p, rowText: lines[p.line - 1]!.slice(0, 4000) } : p)),
+    problems: report.problems.map((p) =>
+      p.line && p.rowText === undefined && lines[p.line - 1] !== undefined
+        ? { ...p, rowText: lines[p.line - 1]!.slice(0, 4000), rowFields: p.rejected ? rowFields(file, lines, p.line, report.format, p.field) : undefined }
+        : p,
+    ),
   };
 }
 
@@ -104,6 +110,15 @@ export class ProjectData {
   async fixRow(project: string, source: string, line: number, text: string, onProgress?: Progress): Promise<DataReport> {
     await replaceLine(await this.working(project, source), line, text);
     return this.check(project, source, {}, onProgress);
+  }
+
+  /** Replaces a rejected row from its edited fields and checks the file again. */
+  async fixRowFields(project: string, source: string, line: number, fields: RowField[], onProgress?: Progress): Promise<DataReport> {
+    const file = await this.working(project, source);
+    if (!isLineBased(file)) throw new AttuneError('data.fix-not-line-based');
+    const lines = (await readFile(file, 'utf8')).split(/\r?\n/);
+    if (line > lines.length) throw new AttuneError('data.fix-line-missing', { line });
+    return this.fixRow(project, source, line, rowTextFromFields(file, lines, line, fields), onProgress);
   }
 
   /** Imports the working copy into the project's examples and records the split it was shown with. */

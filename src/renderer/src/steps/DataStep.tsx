@@ -1,6 +1,6 @@
 /** Step 1: add a file (drop, pick, or the sample), read the report, fix rows, split, look at examples. */
 import { useEffect, useState } from 'react';
-import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, RunSummary, StagedFile } from '../../../shared/contract.js';
+import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, RowField, RunSummary, StagedFile } from '../../../shared/contract.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { runTitle } from '../runs.js';
 import { attune, errorText } from '../api.js';
@@ -34,6 +34,8 @@ export function DataStep({ state, update, next }: StepProps) {
   const [dropNear, setDropNear] = useState(false);
   const [imported, setImported] = useState<ImportResult>();
   const [dragging, setDragging] = useState(false);
+  /** Rows were fixed after the import: the project still holds what was imported before. */
+  const [importStale, setImportStale] = useState(false);
   /** Edits made in the example list (the length count follows them). */
   const [edits, setEdits] = useState(0);
   /** The running tune that uses the examples an import would replace, while the person is asked. */
@@ -78,6 +80,13 @@ export function DataStep({ state, update, next }: StepProps) {
     await stageAndCheck({ kind: 'bytes', name: file.name, base64: await toBase64(file) });
   };
 
+  /** A fixed row: the new report; an import made before it no longer holds the file as it is now. */
+  const afterFix = (r: DataReport) => {
+    setReport(r);
+    if (imported) setImportStale(true);
+    focusSoon('report-h');
+  };
+
   const doImport = async (replaceWhileTuning = false) => {
     if (!staged) return;
     setConfirmReplace(undefined);
@@ -91,6 +100,7 @@ export function DataStep({ state, update, next }: StepProps) {
     );
     if (r) {
       setImported(r);
+      setImportStale(false);
       setReport(r.report);
       update({ project: { ...state.project, data: { train: r.train, val: r.val, source: staged.source } } });
       focusSoon('imported-status');
@@ -152,7 +162,11 @@ export function DataStep({ state, update, next }: StepProps) {
           modelChosen={!!state.modelPath}
           onFix={async (p, text) => {
             const r = await run('Checking your change…', () => attune.data.fixRow({ project, source: staged.source, line: p.line!, text }));
-            if (r) setReport(r);
+            if (r) afterFix(r);
+          }}
+          onFixFields={async (p, fields) => {
+            const r = await run('Checking your change…', () => attune.data.fixRowFields({ project, source: staged.source, line: p.line!, fields }));
+            if (r) afterFix(r);
           }}
         />
       )}
@@ -173,6 +187,7 @@ export function DataStep({ state, update, next }: StepProps) {
           <div className="row">
             <button type="button" id="import-button" className="primary" onClick={() => void doImport()} disabled={!!busy}>
               Import {plural(report.accepted, 'example')}
+              {importStale ? ' again' : ''}
             </button>
           </div>
           {confirmReplace && (
@@ -191,9 +206,15 @@ export function DataStep({ state, update, next }: StepProps) {
               </p>
             </ConfirmDialog>
           )}
-          {imported && (
+          {imported && !importStale && (
             <p role="status" className="ok" id="imported-status" tabIndex={-1}>
               Imported: {plural(imported.train, 'example')} to learn from and {plural(imported.val, 'example')} held out.
+            </p>
+          )}
+          {imported && importStale && (
+            <p role="status" className="warning" id="import-stale" data-testid="import-stale" tabIndex={-1}>
+              You fixed rows after importing: the project still has the {plural(imported.train + imported.val, 'example')} imported before. Import again to use
+              the file as it is now.
             </p>
           )}
         </section>
@@ -234,7 +255,17 @@ export function DataStep({ state, update, next }: StepProps) {
   );
 }
 
-function Report({ report, onFix, modelChosen }: { report: DataReport; onFix: (p: DataProblem, text: string) => Promise<void>; modelChosen: boolean }) {
+function Report({
+  report,
+  onFix,
+  onFixFields,
+  modelChosen,
+}: {
+  report: DataReport;
+  onFix: (p: DataProblem, text: string) => Promise<void>;
+  onFixFields: (p: DataProblem, fields: RowField[]) => Promise<void>;
+  modelChosen: boolean;
+}) {
   const leftOut = report.problems.filter((p) => p.rejected);
   const warnings = report.problems.filter((p) => !p.rejected);
   // A file that could not be read: what it is and what to add instead; nothing to count or fix.
@@ -282,7 +313,7 @@ function Report({ report, onFix, modelChosen }: { report: DataReport; onFix: (p:
           </thead>
           <tbody>
             {report.problems.slice(0, 200).map((p, i) => (
-              <ProblemRow key={`${p.line}-${p.code}-${i}`} problem={p} onFix={onFix} />
+              <ProblemRow key={`${p.line}-${p.code}-${i}`} problem={p} onFix={onFix} onFixFields={onFixFields} />
             ))}
           </tbody>
         </table>
@@ -293,9 +324,11 @@ function Report({ report, onFix, modelChosen }: { report: DataReport; onFix: (p:
   );
 }
 
-function ProblemRow({ problem, onFix }: { problem: DataProblem; onFix: (p: DataProblem, text: string) => Promise<void> }) {
+function ProblemRow({ problem, onFix, onFixFields }: { problem: DataProblem; onFix: (p: DataProblem, text: string) => Promise<void>; onFixFields: (p: DataProblem, fields: RowField[]) => Promise<void> }) {
   const [text, setText] = useState(problem.rowText ?? '');
+  const [fields, setFields] = useState(problem.rowFields);
   const id = `fix-${problem.line}-${problem.code}`;
+  const changed = fields?.some((f, i) => f.value !== problem.rowFields![i]!.value);
   return (
     <tr className={problem.rejected ? 'error' : 'warning'}>
       <td>{problem.line ? problem.line : 'whole file'}</td>
@@ -305,7 +338,35 @@ function ProblemRow({ problem, onFix }: { problem: DataProblem; onFix: (p: DataP
         {problem.field && <span className="muted"> (in “{problem.field}”)</span>}
       </td>
       <td>
-        {problem.rowText !== undefined && problem.line ? (
+        {fields && problem.line ? (
+          // The row as its fields, by the names in the person's file.
+          <form
+            className="fix fields"
+            aria-label={`Fix row ${problem.line}`}
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (changed) void onFixFields(problem, fields);
+            }}
+          >
+            {fields.map((f, i) => (
+              <div key={f.name} className="field">
+                <label htmlFor={`${id}-${i}`}>
+                  Row {problem.line}: {f.name}
+                </label>
+                <textarea
+                  id={`${id}-${i}`}
+                  rows={f.value.length > 80 ? 3 : 1}
+                  value={f.value}
+                  aria-invalid={problem.field === f.name ? true : undefined}
+                  onChange={(e) => setFields(fields.map((x, k) => (k === i ? { ...x, value: e.target.value } : x)))}
+                />
+              </div>
+            ))}
+            <button type="submit" disabled={!changed}>
+              Save row {problem.line}
+            </button>
+          </form>
+        ) : problem.rowText !== undefined && problem.line ? (
           <div className="fix">
             <label className="sr-only" htmlFor={id}>
               Row {problem.line} text
