@@ -133,6 +133,8 @@ export interface DataProblem {
 export interface RowField {
   name: string;
   value: string;
+  /** The format needs this field to hold text (an empty one is why the row was left out). */
+  needed?: boolean;
 }
 
 export interface Example {
@@ -441,7 +443,7 @@ export const calls = {
         project: projectName,
         source: id,
         line: z.number().int().min(1),
-        fields: z.array(z.object({ name: z.string().min(1).max(200), value: z.string().max(1_000_000) }).strict()).min(1).max(100),
+        fields: z.array(z.object({ name: z.string().min(1).max(200), value: z.string().max(1_000_000), needed: z.boolean().optional() }).strict()).min(1).max(100),
       })
       .strict(),
     shape<DataReport>(),

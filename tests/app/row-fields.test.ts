@@ -14,14 +14,14 @@ import { createTestApp, ROOT, type TestApp } from './harness.js';
 describe('rows as fields', () => {
   it('reads JSONL rows, broken or not, and CSV rows under their header', () => {
     expect(rowFields('a.jsonl', ['{"instruction": "Broken row with no answer"'], 1, 'alpaca')).toEqual([
-      { name: 'instruction', value: 'Broken row with no answer' },
-      { name: 'output', value: '' },
+      { name: 'instruction', value: 'Broken row with no answer', needed: true },
+      { name: 'output', value: '', needed: true },
     ]);
     expect(rowFields('a.jsonl', ['{"messages":[{"role":"user","content":"x"}]}'], 1, 'openai')).toBeUndefined();
     const csv = ['question;answer', '"Hi; there";'];
-    expect(rowFields('a.csv', csv, 2, 'csv')).toEqual([
+    expect(rowFields('a.csv', csv, 2, 'csv', 'answer')).toEqual([
       { name: 'question', value: 'Hi; there' },
-      { name: 'answer', value: '' },
+      { name: 'answer', value: '', needed: true },
     ]);
     const back = rowTextFromFields('a.csv', csv, 2, [
       { name: 'question', value: 'Hi; there' },
@@ -51,8 +51,8 @@ describe('rows as fields', () => {
       const before = await app.handlers['data.check']({ project: 'Rows', source: s.source });
       const broken = before.problems.find((p) => p.line === 4)!;
       expect(broken.rowFields).toEqual([
-        { name: 'instruction', value: 'Broken row with no answer' },
-        { name: 'output', value: '' },
+        { name: 'instruction', value: 'Broken row with no answer', needed: true },
+        { name: 'output', value: '', needed: true },
       ]);
       const after = await app.handlers['data.fixRowFields']({ project: 'Rows', source: s.source, line: 4, fields: [{ name: 'instruction', value: 'Do you open on Sundays?' }, { name: 'output', value: 'No, we are closed on Sundays.' }] });
       expect(after.rejected).toBe(0);
@@ -68,7 +68,7 @@ describe('rows as fields', () => {
       const before = await app.handlers['data.check']({ project: 'Rows', source: s.source });
       expect(before.problems.find((p) => p.line === 3)?.rowFields).toEqual([
         { name: 'question', value: 'No answer?' },
-        { name: 'answer', value: '' },
+        { name: 'answer', value: '', needed: true },
       ]);
       const after = await app.handlers['data.fixRowFields']({ project: 'Rows', source: s.source, line: 3, fields: [{ name: 'question', value: 'No answer?' }, { name: 'answer', value: 'Now; there is one.' }] });
       expect(after.rejected).toBe(0);

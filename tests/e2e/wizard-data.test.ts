@@ -228,15 +228,21 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     const dataLink = (await page.getByTestId('long-examples').getByRole('button').first().textContent()) ?? '';
     expect(dataLink).toMatch(/^Show example \d+ (to learn from|held out) \(row 12 of your file\)$/);
     await s.shot('data-length-summary');
+    // Fault 16: the time is the measured one (the same Measure line as the Model and Tune steps), not a guess.
+    await expect.poll(() => page.getByTestId('pass-estimate').count()).toBe(1);
 
     // Tune: the same numbers from the same check; the example it names opens in the Data step's list.
     await page.locator('#step-tab-tune').click();
+    // Fault 16: the help and the warning use the same words for what happens to longer examples.
+    await page.getByText('Advanced settings').click();
+    expect(await page.locator('#adv-maxLength-help').textContent()).toMatch(/Longer examples are left out of tuning/);
     await page.getByRole('button', { name: 'Start tuning' }).click();
     const warning = page.getByTestId('length-warning');
     await warning.waitFor({ timeout: 60_000 });
     const tuneWords = (await warning.locator('p').first().textContent()) ?? '';
     expect(tuneWords).toContain(`${tooLong} example of`);
     expect(tuneWords).toContain(`(the longest has ${longest} tokens)`);
+    expect(tuneWords).toContain('tuning would leave it out');
     const link = warning.getByRole('button', { name: dataLink });
     await link.click();
     await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
@@ -262,4 +268,38 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     expect(s.pageErrors).toEqual([]);
     await page.getByRole('button', { name: 'Switch project' }).click();
   }, 300_000);
+  it('fixes a rejected row by its fields, and says an import made before the fix must be made again', async () => {
+    const { page, app, server } = s;
+    await page.goto(server.url);
+    await page.getByLabel('Project name').fill('Fix walk');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    app.dialogAnswers.push(FIXTURE);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    const summary = page.getByTestId('report-summary');
+    await summary.waitFor();
+    expect(await summary.textContent()).toMatch(/: 10 ready to use, 1 left out/);
+    await page.getByRole('button', { name: 'Import 10 examples' }).click();
+    await page.getByText(/^Imported: /).waitFor();
+
+    // Fault 4: the broken row is its fields, the answer it lacks empty and marked; no raw JSON to edit.
+    expect(await page.getByLabel('Row 4: instruction').inputValue()).toBe('Broken row with no answer');
+    const answer = page.getByLabel('Row 4: output');
+    expect(await answer.inputValue()).toBe('');
+    expect(await answer.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Row 4 text').count()).toBe(0);
+    await answer.fill('Yes: write to us and we answer within a day.');
+    await page.getByRole('button', { name: 'Save row 4' }).click();
+    await expect.poll(() => summary.textContent()).toMatch(/: 11 ready to use\./);
+    // The earlier import is not shown as if current: it says to import again, and the button says so.
+    expect(await page.getByText(/^Imported: /).count()).toBe(0);
+    expect(await page.getByTestId('import-stale').textContent()).toMatch(/^You fixed rows after importing: the project still has the 10 examples imported before\. Import again/);
+    await s.shot('fix-row-stale');
+    await page.getByRole('button', { name: 'Import 11 examples again' }).click();
+    await page.getByText(/^Imported: 1\d examples to learn from/).waitFor();
+    expect(await page.getByTestId('import-stale').count()).toBe(0);
+    const project = await app.handlers['projects.open']({ name: 'Fix walk' });
+    expect(project.data!.train + project.data!.val).toBe(11);
+    expect(s.pageErrors).toEqual([]);
+    await page.getByRole('button', { name: 'Switch project' }).click();
+  }, 120_000);
 });

@@ -84,12 +84,12 @@ export function rowFields(file: string, lines: string[], line: number, format: s
   if (isJsonLines(file)) {
     const pairs = jsonPairs(text);
     if (!pairs) return undefined;
-    const fields = pairs.map(([name, value]) => ({ name, value }));
-    const needed = [...(NEEDED[format] ?? []), ...(missing ? [missing] : [])];
+    const names = new Set(pairs.map(([name]) => name));
     // A question/answer file may name its fields prompt/completion instead.
-    const names = new Set(fields.map((f) => f.name));
     const alt = format === 'qa' && (names.has('prompt') || names.has('completion'));
-    for (const n of alt ? ['prompt', 'completion'] : needed) if (!names.has(n)) fields.push({ name: n, value: '' }), names.add(n);
+    const needed = new Set([...(alt ? ['prompt', 'completion'] : (NEEDED[format] ?? [])), ...(missing ? [missing] : [])]);
+    const fields: RowField[] = pairs.map(([name, value]) => ({ name, value, ...(needed.has(name) ? { needed: true } : {}) }));
+    for (const n of needed) if (!names.has(n)) fields.push({ name: n, value: '', needed: true });
     return fields;
   }
   if (isTable(file) && format === 'csv' && line > 1) {
@@ -97,7 +97,7 @@ export function rowFields(file: string, lines: string[], line: number, format: s
     const header = splitCells(lines[0] ?? '', delimiter).map((h) => h.trim());
     if (header.length < 2 || header.some((h) => !h)) return undefined;
     const cells = splitCells(text, delimiter);
-    return header.map((name, i) => ({ name, value: cells[i] ?? '' }));
+    return header.map((name, i) => ({ name, value: cells[i] ?? '', ...(name === missing ? { needed: true } : {}) }));
   }
   return undefined;
 }

@@ -357,9 +357,15 @@ function ProblemRow({ problem, onFix, onFixFields }: { problem: DataProblem; onF
                   id={`${id}-${i}`}
                   rows={f.value.length > 80 ? 3 : 1}
                   value={f.value}
-                  aria-invalid={problem.field === f.name ? true : undefined}
+                  aria-invalid={f.needed && !f.value.trim() ? true : undefined}
+                  aria-describedby={f.needed && !f.value.trim() ? `${id}-${i}-problem` : undefined}
                   onChange={(e) => setFields(fields.map((x, k) => (k === i ? { ...x, value: e.target.value } : x)))}
                 />
+                {f.needed && !f.value.trim() && (
+                  <span id={`${id}-${i}-problem`} className="field-problem error">
+                    Write the {f.name} here: every example needs one.
+                  </span>
+                )}
               </div>
             ))}
             <button type="submit" disabled={!changed}>
