@@ -141,7 +141,7 @@ export function ChatStep({ state, update, next }: StepProps) {
 
       {heldOut.length > 0 && (
         <details className="card">
-          <summary>Try one of the held-out examples this run never learned from{run?.data ? ` (from “${run.data.source}”)` : ''}</summary>
+          <summary>Try one of your held-out examples{run?.data ? ` (from “${run.data.source}”, which this run was tuned on)` : ''}</summary>
           <ul className="plain">
             {heldOut.map((ex, i) => (
               <li key={i}>

@@ -1,5 +1,5 @@
 /** Step 1: add a file (drop, pick, or the sample), read the report, fix rows, split, look at examples. */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { DataProblem, DataReport, Example, ExamplesPage, ImportResult, RowField, RunSummary, StagedFile } from '../../../shared/contract.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { runTitle } from '../runs.js';
@@ -404,9 +404,17 @@ function ExamplesEditor({ project, onChanged, show, onShown }: { project: string
   const [editing, setEditing] = useState<number>();
   const [error, setError] = useState<string>();
 
+  /** The search the shown page answers (the box may already hold the next one). */
+  const [pageQuery, setPageQuery] = useState('');
+  const latest = useRef(0);
   const load = async (o = offset, s = split, q = query) => {
+    const ask = ++latest.current;
     try {
-      setPage(await attune.data.examples({ project, split: s, offset: o, limit: PAGE, ...(q.trim() ? { query: q } : {}) }));
+      const p = await attune.data.examples({ project, split: s, offset: o, limit: PAGE, ...(q.trim() ? { query: q } : {}) });
+      // Only the answer to the latest request is shown (typing sends one per key).
+      if (ask !== latest.current) return;
+      setPage(p);
+      setPageQuery(q.trim());
     } catch (e) {
       setError(errorText(e));
     }
@@ -494,10 +502,10 @@ function ExamplesEditor({ project, onChanged, show, onShown }: { project: string
       {page && (
         <>
           <p className="muted" data-testid="examples-showing">
-            {query.trim()
+            {pageQuery
               ? page.total === 0
-                ? `No example contains “${query.trim()}”.`
-                : `${plural(page.total, 'example')} contain “${query.trim()}”; showing ${offset + 1}–${Math.min(offset + PAGE, page.total)}.`
+                ? `No example contains “${pageQuery}”.`
+                : `${plural(page.total, 'example')} ${page.total === 1 ? 'contains' : 'contain'} “${pageQuery}”; showing ${page.offset + 1}–${Math.min(page.offset + PAGE, page.total)}.`
               : `Showing ${page.total === 0 ? 0 : offset + 1}–${Math.min(offset + PAGE, page.total)} of ${page.total}.`}
           </p>
           <ol className="examples">
