@@ -148,6 +148,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'data.examples': async ({ project, split, offset, limit, query }) => data.examples(project, split, offset, limit, query),
     'data.saveExample': async ({ project, split, index, example }) => data.saveExample(project, split, index, example),
     'data.undoRemove': async ({ project }) => data.undoRemove(project),
+    'data.locateRow': async ({ project, row }) => data.locateRow(project, row),
 
     'models.list': async () => models.list(),
     'models.remove': async ({ path: p }) => ({ removed: removeAddedModel(deps.settings, p) }),

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { CLI_ONLY_EXPORT_FORMATS, DATA_FORMAT_CHOICES, EXPORT_FORMATS, type AppExportFormat } from './formats.js';
-import type { LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
+import type { ExamplePlace, LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
 export type { LengthCheck };
 import { SETTINGS, withCurrentNames } from './tune-settings.js';
 import type { HubPullEvent, SourceModel } from './hub.js';
@@ -479,6 +479,8 @@ export const calls = {
       .strict(),
     shape<ExamplesPage>(),
   ),
+  /** Where the example read from a row of the person's file is in the lists (null when that row was not imported). */
+  'data.locateRow': call(z.object({ project: projectName, row: z.number().int().min(1) }).strict(), shape<ExamplePlace | null>()),
   'data.saveExample': call(
     z.object({ project: projectName, split: z.enum(['train', 'val']), index: z.number().int().min(0), example: example.nullable() }).strict(),
     shape<ExamplesPage>(),

@@ -8,7 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sniffKind } from '../../src/main/services/file-kind.js';
+import { appWords, sniffKind } from '../../src/main/services/file-kind.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
 import { createTestApp, type TestApp } from './harness.js';
 
 /** A minimal .docx: a zip with word/document.xml, written by Python's zipfile. */
@@ -59,6 +60,21 @@ describe('files that hold no examples', () => {
     await expect(app.handlers['data.add']({ project: 'Files', from: { kind: 'dialog' } })).rejects.toThrow(
       'Attune could not open “gone.csv”: the file is no longer there. Check that the file is still there and that you may open it, then choose it again.',
     );
+  });
+
+  it("speaks of the app's own controls, not command-line options", async () => {
+    await writeFile(path.join(dir, 'near.jsonl'), '{"instruction": "How do I reset my password please?", "output": "Open Settings."}\n{"instruction": "How do I reset my password, please?", "output": "Open Settings."}\n');
+    const r = await check('near.jsonl');
+    const near = r.problems.find((p) => p.code === 'data.near-duplicate')!;
+    expect(near.message).toMatch(/\(tick “Leave out near duplicates” under “Keep some examples aside”\)\.$/);
+    for (const [code, params] of [
+      ['data.near-duplicate', { where: 'Line 3', first: 'Line 1', similarity: 97 }],
+      ['data.columns-unrecognised', { file: 'a.csv', columns: 'A, B', first: 'A', second: 'B' }],
+      ['data.template-unstable', { where: 'Line 2', detail: 'x' }],
+    ] as const) {
+      const words = appWords(formatDiagnostic(code, params));
+      expect(words, code).not.toMatch(/--[a-z]/);
+    }
   });
 
   it('tells file kinds by their first bytes', () => {

@@ -54,4 +54,13 @@ describe('finding examples', () => {
     const ex = (await app.handlers['data.examples']({ project: 'F', split: 'train', offset: where.number - 1, limit: 1 })).examples[0]!;
     expect(ex.messages[0]!.content).toBe('The long one?');
   });
+
+  it('finds the example read from a row of the file (a warning names rows)', async () => {
+    const where = (await app.handlers['data.locateRow']({ project: 'F', row: 5 }))!;
+    expect(where).toMatchObject({ split: 'train', row: 5 });
+    const ex = (await app.handlers['data.examples']({ project: 'F', split: 'train', offset: where.number - 1, limit: 1 })).examples[0]!;
+    expect(ex.messages[0]!.content).toBe('Question 5 about a refund?');
+    // Row 1 was left out: it is not among the examples.
+    expect(await app.handlers['data.locateRow']({ project: 'F', row: 1 })).toBeNull();
+  });
 });

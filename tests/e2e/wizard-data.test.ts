@@ -205,7 +205,9 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
       JSON.stringify({ instruction: '', output: 'An answer without a question.' }),
       ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ instruction: `Question ${i + 2}: can I get a ${i % 3 === 0 ? 'refund' : 'new card'}?`, output: `Yes, answer ${i + 2}.` })),
       JSON.stringify({ instruction: 'Tell me the whole policy.', output: 'The policy says this. '.repeat(150) }),
-      JSON.stringify({ instruction: 'Last question?', output: 'Last answer.' }),
+      JSON.stringify({ instruction: 'How do I reset my password please?', output: 'Open Settings and choose Reset.' }),
+      // Row 14: almost the same as row 13, kept with a warning that names it.
+      JSON.stringify({ instruction: 'How do I reset my password, please?', output: 'Open Settings and choose Reset.' }),
     ];
     const file = path.join(dir, 'lengths.jsonl');
     await writeFile(file, rows.join('\n') + '\n');
@@ -220,6 +222,14 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     expect(await page.getByText(/may take/).count()).toBe(0);
     await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
     await page.getByText(/^Imported: /).waitFor();
+    // A warning that names a row opens that example in the list, once imported; no command-line words.
+    const near = page.locator('table.problems tr', { hasText: 'almost the same' });
+    expect(await near.textContent()).not.toMatch(/--[a-z]/);
+    await near.getByRole('button', { name: 'Show row 14 in your examples' }).click();
+    await expect.poll(() => s.focused()).toMatch(/^example-(train|val)-\d+$/);
+    const focusedId = await s.focused();
+    expect(await page.locator(`#${focusedId}`).textContent()).toContain('from row 14 of your file');
+    expect(await page.locator(`#${focusedId}`).textContent()).toContain('How do I reset my password, please?');
     await page.getByRole('button', { name: 'Next: choose a model' }).click();
     if (!(await page.getByText('stories260K-hf', { exact: true }).count())) {
       app.dialogAnswers.push(TINY_MODEL);

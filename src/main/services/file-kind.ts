@@ -58,13 +58,21 @@ export function withOwnName(text: string, workingFile: string, name: string): st
   return text.split(workingFile).join(`“${name}”`);
 }
 
+/** A data problem's words for the app: what the command line says with an option, the app says with its own controls. */
+export function appWords(message: string): string {
+  return message
+    .replace(/ \(--drop-near-duplicates, or "Leave out near duplicates" in the app\)/, ' (tick “Leave out near duplicates” under “Keep some examples aside”)')
+    .replace(/ Say which is which, for example --map [^ ]+\.$/, ' Name the columns in the first row, for example “question” and “answer”, then add the file again.')
+    .replace(/ \(--template\)/, ' (Chat template, in the Tune step’s advanced settings)');
+}
+
 /**
  * The report as the Data step shows it: the person's file name instead of the working copy's path;
  * for a file that could not be read, one message saying what the file is and what Attune reads,
  * and no token counts or time (there is nothing to count).
  */
 export async function explainReport(report: DataReport, workingFile: string, name: string): Promise<DataReport> {
-  const problems = report.problems.map((p) => ({ ...p, message: withOwnName(p.message, workingFile, name) }));
+  const problems = report.problems.map((p) => ({ ...p, message: appWords(withOwnName(p.message, workingFile, name)) }));
   const nothing = report.fatal || report.accepted === 0;
   const out: DataReport = { ...report, problems, tokens: nothing ? undefined : report.tokens, estimatedTrainingSeconds: nothing ? undefined : report.estimatedTrainingSeconds };
   if (!report.fatal) return out;

@@ -162,6 +162,13 @@ export class ProjectData {
     return page(split, found.length, offset, shown.map((x) => x.e), shown.map((x) => x.n));
   }
 
+  /** Where the example read from row `row` of the person's file is in the app (null when it was not imported). */
+  async locateRow(project: string, row: number): Promise<ExamplePlace | null> {
+    const { all } = await this.splitView(project, 'train');
+    const at = all.findIndex((e) => e.source?.line === row);
+    return at < 0 ? null : ((await this.locate(project, [at + 1]))[0] ?? null);
+  }
+
   /** Where the examples at `lines` of the project's examples file (1-based, as the engine's checks name them) are in the app. */
   async locate(project: string, lines: number[]): Promise<(ExamplePlace | undefined)[]> {
     const { all, data } = await this.splitView(project, 'train');

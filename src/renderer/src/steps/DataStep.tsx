@@ -160,6 +160,16 @@ export function DataStep({ state, update, next }: StepProps) {
         <Report
           report={report}
           modelChosen={!!state.modelPath}
+          // After an import (of the file as it is now), a warning's row opens in the example list.
+          onShowRow={
+            imported && !importStale
+              ? async (row) => {
+                  const where = await attune.data.locateRow({ project, row }).catch(() => null);
+                  if (where) update({ showExample: where });
+                  else setError(`Row ${row} is not among the imported examples.`);
+                }
+              : undefined
+          }
           onFix={async (p, text) => {
             const r = await run('Checking your change…', () => attune.data.fixRow({ project, source: staged.source, line: p.line!, text }));
             if (r) afterFix(r);
@@ -260,11 +270,13 @@ function Report({
   onFix,
   onFixFields,
   modelChosen,
+  onShowRow,
 }: {
   report: DataReport;
   onFix: (p: DataProblem, text: string) => Promise<void>;
   onFixFields: (p: DataProblem, fields: RowField[]) => Promise<void>;
   modelChosen: boolean;
+  onShowRow?: (row: number) => void;
 }) {
   const leftOut = report.problems.filter((p) => p.rejected);
   const warnings = report.problems.filter((p) => !p.rejected);
@@ -313,7 +325,7 @@ function Report({
           </thead>
           <tbody>
             {report.problems.slice(0, 200).map((p, i) => (
-              <ProblemRow key={`${p.line}-${p.code}-${i}`} problem={p} onFix={onFix} onFixFields={onFixFields} />
+              <ProblemRow key={`${p.line}-${p.code}-${i}`} problem={p} onFix={onFix} onFixFields={onFixFields} onShowRow={onShowRow} />
             ))}
           </tbody>
         </table>
@@ -324,7 +336,17 @@ function Report({
   );
 }
 
-function ProblemRow({ problem, onFix, onFixFields }: { problem: DataProblem; onFix: (p: DataProblem, text: string) => Promise<void>; onFixFields: (p: DataProblem, fields: RowField[]) => Promise<void> }) {
+function ProblemRow({
+  problem,
+  onFix,
+  onFixFields,
+  onShowRow,
+}: {
+  problem: DataProblem;
+  onFix: (p: DataProblem, text: string) => Promise<void>;
+  onFixFields: (p: DataProblem, fields: RowField[]) => Promise<void>;
+  onShowRow?: (row: number) => void;
+}) {
   const [text, setText] = useState(problem.rowText ?? '');
   const [fields, setFields] = useState(problem.rowFields);
   const id = `fix-${problem.line}-${problem.code}`;
@@ -338,7 +360,12 @@ function ProblemRow({ problem, onFix, onFixFields }: { problem: DataProblem; onF
         {problem.field && <span className="muted"> (in “{problem.field}”)</span>}
       </td>
       <td>
-        {fields && problem.line ? (
+        {!problem.rejected && problem.line && onShowRow ? (
+          // A warning about a row that was imported: open that example in the list below.
+          <button type="button" className="link" onClick={() => onShowRow(problem.line!)}>
+            Show row {problem.line} in your examples
+          </button>
+        ) : fields && problem.line ? (
           // The row as its fields, by the names in the person's file.
           <form
             className="fix fields"
