@@ -30,6 +30,7 @@ import { exists, newId, Workspace } from './workspace.js';
 import { createFirstRun } from './services/first-run.js';
 import { rateAnswer, saveCorrection } from './services/corrections.js';
 import { compareTeachAgain, correctionsInfo, provenanceOf, teachAgainSpec } from './services/teach-again.js';
+import { discardRun, runHeldOut, snapshotExamples } from './services/run-data.js';
 
 export type { Emit } from './services/events.js';
 export { fitFor } from './services/models.js';
@@ -143,10 +144,16 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     },
     'data.check': async ({ project, source, ...choice }) => data.check(project, source, choice, dataProgress(project, source)),
     'data.fixRow': async ({ project, source, line, text }) => data.fixRow(project, source, line, text, dataProgress(project, source)),
-    'data.import': async ({ project, source, ...choice }) => data.import(project, source, choice, dataProgress(project, source)),
-    'data.examples': async ({ project, split, offset, limit }) => data.examples(project, split, offset, limit),
+    'data.fixRowFields': async ({ project, source, line, fields }) => data.fixRowFields(project, source, line, fields, dataProgress(project, source)),
+    'data.import': async ({ project, source, replaceWhileTuning, ...choice }) => {
+      // A running tune keeps its own copy, but the person is asked first (the examples shown change under it).
+      if (!replaceWhileTuning && (await runs.list(project)).some((r) => r.jobId)) throw new AttuneError('data.replace-while-tuning');
+      return data.import(project, source, choice, dataProgress(project, source));
+    },
+    'data.examples': async ({ project, split, offset, limit, query }) => data.examples(project, split, offset, limit, query),
     'data.saveExample': async ({ project, split, index, example }) => data.saveExample(project, split, index, example),
     'data.undoRemove': async ({ project }) => data.undoRemove(project),
+    'data.locateRow': async ({ project, row }) => data.locateRow(project, row),
 
     'models.list': async () => models.list(),
     'models.remove': async ({ path: p }) => ({ removed: removeAddedModel(deps.settings, p) }),
@@ -183,7 +190,9 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
       const imported = await data.imported(req.project);
       const plan = planRun({ preset: req.preset, changes: req.advanced, preferredDevice: device(), data: imported, model, templateNames: engine.templateNames() });
       const runId = newId('run');
-      const spec = { modelPath: req.modelPath, dataFile: imported.file, valFraction: imported.valFraction, runDir: ws().runDir(req.project, runId), ...plan };
+      const runDir = ws().runDir(req.project, runId);
+      // The run's own copy of the examples: replacing the project's data later does not change what it learns from.
+      const spec = { modelPath: req.modelPath, dataFile: await snapshotExamples(imported.file, runDir), valFraction: imported.valFraction, runDir, ...plan };
       return runs.start({
         runId,
         project: req.project,
@@ -191,6 +200,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
         preset: req.preset,
         template: plan.template ?? 'model',
         validation: { evalEvery: plan.evalEvery, patience: plan.settings.earlyStopping ? plan.settings.patience : null },
+        data: { source: imported.source, train: imported.train, val: imported.val, importedAt: imported.importedAt },
         spec,
       });
     },
@@ -208,7 +218,10 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.check': async (req) => {
       const model = await models.usable(req.modelPath);
       const imported = await data.imported(req.project);
-      return engine.checkLengths(imported.file, { modelPath: req.modelPath, template: resolveTemplate(req.template, model, engine.templateNames()), maxLength: req.maxLength });
+      const c = await engine.checkLengths(imported.file, { modelPath: req.modelPath, template: resolveTemplate(req.template, model, engine.templateNames()), maxLength: req.maxLength });
+      // Each long example as the Data step shows it (its number and the row of the person's file), not a line of the project's copy.
+      const places = await data.locate(req.project, c.samples.map((x) => x.line));
+      return { ...c, samples: c.samples.map((x, i) => ({ ...x, where: places[i] })) };
     },
     'tune.templates': async () => engine.templateNames(),
     'tune.pause': async ({ project, runId }) => runs.stop(project, runId, 'pause'),
@@ -216,6 +229,15 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.resume': async ({ project, runId }) => runs.resume(project, runId),
     'tune.runs': async ({ project }) => runs.list(project),
     'tune.metrics': async ({ project, runId }) => runs.metrics(project, runId),
+    'tune.discard': async ({ project, runId }) => {
+      await runs.summary(project, runId);
+      return discardRun(ws().runDir(project, runId), runs.isLive(project, runId));
+    },
+    'tune.heldOut': async ({ project, runId, limit }) => {
+      const rec = await runs.store.read(project, runId);
+      if (!rec) throw new AttuneError('run.missing');
+      return runHeldOut(engine, rec, limit);
+    },
 
     'chat.open': async ({ project, modelPath, runId }) => {
       await models.require(modelPath);

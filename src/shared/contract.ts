@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { CLI_ONLY_EXPORT_FORMATS, DATA_FORMAT_CHOICES, EXPORT_FORMATS, type AppExportFormat } from './formats.js';
-import type { LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
+import type { ExamplePlace, LengthCheck, ReviewReport as EngineReviewReport, ReviewSample as EngineReviewSample } from './engine-results.js';
 export type { LengthCheck };
 import { SETTINGS, withCurrentNames } from './tune-settings.js';
 import type { HubPullEvent, SourceModel } from './hub.js';
@@ -125,6 +125,16 @@ export interface DataProblem {
   field?: string;
   /** The raw text of the row, where the file is line-based, so a person can fix it in place. */
   rowText?: string;
+  /** The row as its named fields (a JSONL object's, or a CSV row's under its header), with needed ones it lacks added empty. */
+  rowFields?: RowField[];
+}
+
+/** One field of a row, by the name the person's file gives it. */
+export interface RowField {
+  name: string;
+  value: string;
+  /** The format needs this field to hold text (an empty one is why the row was left out). */
+  needed?: boolean;
 }
 
 export interface Example {
@@ -158,7 +168,8 @@ export interface ExamplesPage {
   split: 'train' | 'val';
   total: number;
   offset: number;
-  examples: Example[];
+  /** Each with its number in the split (1-based; with a search, the numbers skip) and the row of the person's file it came from. */
+  examples: (Example & { number?: number; row?: number })[];
 }
 
 export interface ModelInfo {
@@ -239,6 +250,8 @@ export interface RunSummary {
   device?: string;
   deviceWhy?: string;
   jobId?: string;
+  /** The examples this run was tuned on, as the project held them when it started (the run keeps its own copy). */
+  data?: { source: string; train: number; val: number; importedAt?: string };
 }
 
 /** Why a run's training ended: all its steps, its step limit, early stopping, or a person's cancel. */
@@ -496,6 +509,18 @@ export const calls = {
   ),
   /** Replaces one line of the working copy (line-based files only), so a person can fix a rejected row. */
   'data.fixRow': call(z.object({ project: projectName, source: id, line: z.number().int().min(1), text: z.string().max(1_000_000) }).strict(), shape<DataReport>()),
+  /** Replaces one row from its edited fields, written back in the file's own syntax, and checks the file again. */
+  'data.fixRowFields': call(
+    z
+      .object({
+        project: projectName,
+        source: id,
+        line: z.number().int().min(1),
+        fields: z.array(z.object({ name: z.string().min(1).max(200), value: z.string().max(1_000_000), needed: z.boolean().optional() }).strict()).min(1).max(100),
+      })
+      .strict(),
+    shape<DataReport>(),
+  ),
   'data.import': call(
     z
       .object({
@@ -508,14 +533,27 @@ export const calls = {
         seed: z.number().int().min(0).max(2 ** 31 - 1),
         /** Leave out near duplicates too (by default they are kept, with a warning naming both rows). */
         dropNearDuplicates: z.boolean().optional(),
+        /** The person confirmed replacing the examples while a tune of this project runs (it keeps its own copy). */
+        replaceWhileTuning: z.boolean().optional(),
       })
       .strict(),
     shape<ImportResult>(),
   ),
   'data.examples': call(
-    z.object({ project: projectName, split: z.enum(['train', 'val']), offset: z.number().int().min(0), limit: z.number().int().min(1).max(500) }).strict(),
+    z
+      .object({
+        project: projectName,
+        split: z.enum(['train', 'val']),
+        offset: z.number().int().min(0),
+        limit: z.number().int().min(1).max(500),
+        /** Only examples whose text contains this (any case). */
+        query: z.string().max(500).optional(),
+      })
+      .strict(),
     shape<ExamplesPage>(),
   ),
+  /** Where the example read from a row of the person's file is in the lists (null when that row was not imported). */
+  'data.locateRow': call(z.object({ project: projectName, row: z.number().int().min(1) }).strict(), shape<ExamplePlace | null>()),
   'data.saveExample': call(
     z.object({ project: projectName, split: z.enum(['train', 'val']), index: z.number().int().min(0), example: example.nullable() }).strict(),
     shape<ExamplesPage>(),
@@ -561,6 +599,10 @@ export const calls = {
   'tune.cancel': call(z.object({ project: projectName, runId: id }).strict(), shape<RunSummary>()),
   'tune.runs': call(z.object({ project: projectName }).strict(), shape<RunSummary[]>()),
   'tune.metrics': call(z.object({ project: projectName, runId: id }).strict(), shape<MetricsPoint[]>()),
+  /** Removes a run that is not training (its folder, adapter and checkpoint). */
+  'tune.discard': call(z.object({ project: projectName, runId: id }).strict(), shape<{ discarded: true }>()),
+  /** A run's held-out examples, from the data it was tuned on (not the project's current file). */
+  'tune.heldOut': call(z.object({ project: projectName, runId: id, limit: z.number().int().min(1).max(100) }).strict(), shape<Example[]>()),
 
   'chat.open': call(
     z.object({ project: projectName, modelPath: z.string().min(1).max(4096), runId: id.optional() }).strict(),

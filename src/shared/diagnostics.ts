@@ -675,6 +675,24 @@ export const DIAGNOSTICS = entries({
   // ── tune --estimate (src/engine/train/estimate.ts) ──────────────────────────────────────────
   'tune.estimate-cancelled': { severity: 'info', template: 'The time estimate was cancelled.' },
   'tune.estimate-too-short': { severity: 'fatal', template: 'There are too few training steps in this data to time (at least two are needed): add examples or lower the batch size.' },
+  // ── the Data step's own words about a person's file, and runs tied to their data (#19) ───────
+  'data.not-examples-file': {
+    severity: 'fatal',
+    template: '“{name}” looks like {what}, which Attune cannot read examples from. Attune reads {readable}. Save your questions and answers in one of these, then add that file.',
+  },
+  'data.kind-unknown': {
+    severity: 'fatal',
+    template: 'Attune could not tell what kind of file “{name}” is. It reads {readable}. Save your questions and answers in one of these, then add that file.',
+  },
+  'data.original-unreadable': {
+    severity: 'fatal',
+    template: 'Attune could not open “{name}”: {detail}. Check that the file is still there and that you may open it, then choose it again.',
+  },
+  'run.discard-live': { severity: 'fatal', template: 'This run is still training. Pause or cancel it first, then discard it.' },
+  'data.replace-while-tuning': {
+    severity: 'fatal',
+    template: 'A tune of this project is running. Pause or cancel it first, or confirm that you want to replace the examples anyway (the running tune keeps its own copy).',
+  },
 } as const);
 
 export type DiagnosticCode = keyof typeof DIAGNOSTICS;

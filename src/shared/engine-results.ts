@@ -45,5 +45,13 @@ export interface LengthCheck {
   /** Examples the chat template could not format. */
   otherRejected: number;
   /** A few of the long ones: line in the project's examples, and the engine's sentence about it. */
-  samples: { line: number; message: string }[];
+  samples: { line: number; message: string; where?: ExamplePlace }[];
+}
+
+/** Where an example is in the app: its side of the split, its number there (1-based), and its row in the person's file. */
+export interface ExamplePlace {
+  split: 'train' | 'val';
+  number: number;
+  /** The line or row of the person's file it was read from. */
+  row?: number;
 }

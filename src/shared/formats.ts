@@ -21,3 +21,6 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /** Formats the app does not offer (F32 GGUF is as large as the model and only for the CLI). */
 export const CLI_ONLY_EXPORT_FORMATS = ['gguf-f32'] as const;
 export type AppExportFormat = Exclude<ExportFormat, (typeof CLI_ONLY_EXPORT_FORMATS)[number]>;
+
+/** What the app says it reads, in words (the data formats above, as a person knows their files). */
+export const READABLE_IN_WORDS = 'a CSV file, an Excel workbook (.xlsx), a JSON or JSONL file, or a plain text file with Q: and A: lines';

@@ -149,7 +149,7 @@ export const SETTINGS = {
     schema: whole(16, 131072).default(512),
     kind: 'int',
     help: 'longest example in tokens; longer ones are left out',
-    explain: 'The longest example, in tokens, it will read. Longer examples are cut.',
+    explain: 'The longest example, in tokens, it will read. Longer examples are left out of tuning (they are not cut short).',
     placeholder: '<l>',
   }),
   seed: entry({

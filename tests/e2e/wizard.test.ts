@@ -84,8 +84,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the wizard, end to end', () => {
     expect(await summary.textContent()).toMatch(/Read \d+ rows: \d+ ready to use/);
     if (!existsSync(SAMPLE)) {
       // The test file has one broken row: the table shows it, the person fixes it in place.
-      const row = page.getByLabel('Row 4 text');
-      await row.fill('{"instruction": "Do you open on Sundays?", "output": "No, we are closed on Sundays."}');
+      // (Its fields, as the file names them: the answer it lacks is there to fill in.)
+      await page.getByLabel('Row 4: output').fill('No, we are closed on Sundays.');
       await shot('1-data-report-problem');
       await page.getByRole('button', { name: 'Save row 4' }).click();
       await expect.poll(() => summary.textContent()).toMatch(/11 ready to use$|11 ready to use\./);

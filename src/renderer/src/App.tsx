@@ -77,7 +77,11 @@ export function App() {
       .catch((e) => setError(errorText(e)));
   }, []);
 
-  const update = useCallback((patch: Partial<WizardState>) => setState((s) => (s ? { ...s, ...patch } : s)), []);
+  const update = useCallback((patch: Partial<WizardState>) => {
+    setState((s) => (s ? { ...s, ...patch } : s));
+    // A warning's link to an example opens the Data step's list there.
+    if (patch.showExample) setStep('data');
+  }, []);
   const focusHeading = useRef(false);
   const go = useCallback((id: StepId) => {
     setStep(id);

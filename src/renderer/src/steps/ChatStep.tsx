@@ -42,10 +42,6 @@ export function ChatStep({ state, update, next }: StepProps) {
       .list({ project })
       .then(setCorrections)
       .catch(() => undefined);
-    void attune.data
-      .examples({ project, split: 'val', offset: 0, limit: 10 })
-      .then((p) => setHeldOut(p.examples))
-      .catch(() => undefined);
     const off = attune.chat.onToken(({ streamId, delta }) => {
       const which = streams.current.get(streamId);
       if (which) setAnswers((a) => ({ ...a, [which]: a[which] + delta }));
@@ -55,6 +51,16 @@ export function ChatStep({ state, update, next }: StepProps) {
 
   const samplingProblem = firstProblem(SAMPLING_FIELDS.map((f) => ({ schema: samplingSchema.shape[f.key], value: sampling[f.key] })));
   const runId = state.runId && runs.some((r) => r.runId === state.runId) ? state.runId : runs[0]?.runId;
+  const run = runs.find((r) => r.runId === runId);
+  // The held-out examples of the run that answers, from the data it was tuned on (not the project's current file).
+  useEffect(() => {
+    setHeldOut([]);
+    if (!runId) return;
+    void attune.tune
+      .heldOut({ project, runId, limit: 10 })
+      .then(setHeldOut)
+      .catch(() => undefined);
+  }, [project, runId]);
 
   useEffect(() => {
     if (!state.modelPath) return;
@@ -132,9 +138,9 @@ export function ChatStep({ state, update, next }: StepProps) {
           </select>
         </label>
       )}
-      {runs.length === 1 && runs[0] && (
+      {run && (
         <p className="muted" data-testid="chat-run">
-          The tuned model is from the {runLabel(runs[0])}.
+          The tuned model is from the {runLabel(run)}.
         </p>
       )}
       {error && (
@@ -147,7 +153,7 @@ export function ChatStep({ state, update, next }: StepProps) {
 
       {heldOut.length > 0 && (
         <details className="card">
-          <summary>Try one of your held-out examples</summary>
+          <summary>Try one of your held-out examples{run?.data ? ` (from “${run.data.source}”, which this run was tuned on)` : ''}</summary>
           <ul className="plain">
             {heldOut.map((ex, i) => (
               <li key={i}>

@@ -8,7 +8,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { TaskStatus } from '../components/TaskStatus.js';
 import type { StepProps } from './types.js';
 
-export function ExportStep({ state }: StepProps) {
+export function ExportStep({ state, update }: StepProps) {
   const project = state.project.name;
   const [choices, setChoices] = useState<ExportChoice[]>([]);
   const [format, setFormat] = useState<ExportFormat>('peft');
@@ -61,9 +61,28 @@ export function ExportStep({ state }: StepProps) {
       {!run && <p>Finish a training run in the Tune step first.</p>}
       {run && (
         <p data-testid="export-run">
-          This saves the tuned model from the <strong>{runLabel(run)}</strong>
-          {runs.length > 1 ? '; choose another run in the Tune step.' : '.'}
+          This saves the tuned model from the <strong>{runLabel(run)}</strong>.
         </p>
+      )}
+      {runs.length > 1 && run && (
+        <div className="field">
+          <label htmlFor="export-run-choice">Which run to save</label>
+          <select
+            id="export-run-choice"
+            value={run.runId}
+            onChange={(e) => {
+              update({ runId: e.target.value });
+              setResult(undefined);
+              setConfirmReplace(false);
+            }}
+          >
+            {runs.map((r) => (
+              <option key={r.runId} value={r.runId}>
+                {runLabel(r)}
+              </option>
+            ))}
+          </select>
+        </div>
       )}
       <fieldset className="choices">
         <legend>How to save it</legend>

@@ -12,6 +12,7 @@ import { RunHistory } from './tune/RunHistory.js';
 import { settingsProblem, TuneSettings } from './tune/TuneSettings.js';
 
 /** Moves focus to the run's heading once it is drawn, so the person hears what their action did. */
+const focusSettings = () => requestAnimationFrame(() => requestAnimationFrame(() => (document.getElementById('run-h') ?? document.getElementById('settings-h'))?.focus()));
 const focusRun = () => requestAnimationFrame(() => requestAnimationFrame(() => document.getElementById('run-h')?.focus()));
 
 /** The project's runs, newest first, kept current by the run events. */
@@ -58,6 +59,10 @@ export function TuneStep({ state, update, next }: StepProps) {
       .catch(() => undefined);
   }, [state.modelPath]);
 
+  // The Data step counts long examples against the max length set here.
+  useEffect(() => {
+    if (Number.isInteger(advanced.maxLength) && advanced.maxLength !== state.maxLength) update({ maxLength: advanced.maxLength });
+  }, [advanced.maxLength]);
   const choosePreset = (p: PresetName) => {
     setPreset(p);
     setAdvanced((a) => ({ ...PRESETS[p].values, template: a.template }));
@@ -132,6 +137,7 @@ export function TuneStep({ state, update, next }: StepProps) {
               onRaise={(maxLength) => launch({ ...advanced, maxLength })}
               onStartAnyway={() => launch(advanced)}
               onBack={() => setLengthCheck(undefined)}
+              onShow={(where) => update({ showExample: where })}
             />
           ) : (
             <div className="row">
@@ -155,6 +161,11 @@ export function TuneStep({ state, update, next }: StepProps) {
           run={current}
           act={act}
           onTokens={(tokens) => setRuns((rs) => rs.map((x) => (x.runId === current.runId ? { ...x, trainedTokens: tokens } : x)))}
+          onDiscarded={(runId) => {
+            setRuns((rs) => rs.filter((x) => x.runId !== runId));
+            update({ runId: undefined });
+            focusSettings();
+          }}
         />
       )}
 

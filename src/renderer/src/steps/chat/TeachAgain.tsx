@@ -124,7 +124,7 @@ export function TeachAgain(p: {
           {error}
         </p>
       )}
-      {run && <RunPanel key={run.runId} project={project} run={run} act={act} onTokens={() => undefined} />}
+      {run && <RunPanel key={run.runId} project={project} run={run} act={act} onTokens={() => undefined} onDiscarded={() => setRun(undefined)} />}
       <TaskStatus
         id="compare-progress"
         busy={comparing}

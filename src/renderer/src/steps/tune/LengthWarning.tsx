@@ -1,9 +1,17 @@
 /** Before a run: some examples are longer than the max length; raise it, start anyway, or go back. */
 import { useEffect, useRef } from 'react';
 import type { LengthCheck } from '../../../../shared/contract.js';
+import type { ExamplePlace } from '../../../../shared/engine-results.js';
+import { LongExamples } from '../../components/LengthSummary.js';
 import { lengthWarningText } from '../../explain.js';
 
-export function LengthWarning(p: { check: LengthCheck; onRaise: (maxLength: number) => void; onStartAnyway: () => void; onBack: () => void }) {
+export function LengthWarning(p: {
+  check: LengthCheck;
+  onRaise: (maxLength: number) => void;
+  onStartAnyway: () => void;
+  onBack: () => void;
+  onShow: (where: ExamplePlace) => void;
+}) {
   const { check } = p;
   const first = useRef<HTMLButtonElement>(null);
   // The choice takes focus, so a keyboard or screen-reader user lands on it.
@@ -11,16 +19,8 @@ export function LengthWarning(p: { check: LengthCheck; onRaise: (maxLength: numb
   return (
     <div className="card warning-box" role="alert" data-testid="length-warning">
       <p>{lengthWarningText(check)}</p>
-      {check.samples.length > 0 && (
-        <details>
-          <summary>Which examples</summary>
-          <ul>
-            {check.samples.map((x) => (
-              <li key={x.line}>{x.message}</li>
-            ))}
-          </ul>
-        </details>
-      )}
+      {/* Each example it names opens in the Data step's list, by the number and file row shown there. */}
+      <LongExamples check={check} onShow={p.onShow} />
       <div className="row">
         {check.suggestedMaxLength !== undefined && (
           <button ref={first} type="button" className="primary" onClick={() => p.onRaise(check.suggestedMaxLength!)}>

@@ -3,10 +3,11 @@ import { useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricsPoint, RunSummary, TuneEvent } from '../../../../shared/contract.js';
 import { DEVICE_LABELS, type DeviceName } from '../../../../shared/devices.js';
-import { attune } from '../../api.js';
+import { attune, errorText } from '../../api.js';
 import { formatDuration, formatEpoch, formatNumber } from '../../format.js';
 import { outcomeText } from '../../explain.js';
-import { runTitle, STATE_TEXT } from '../../runs.js';
+import { runDataText, runTitle, STATE_TEXT } from '../../runs.js';
+import { ConfirmDialog } from '../../components/ConfirmDialog.js';
 
 export const LIVE_STATES: RunSummary['state'][] = ['running', 'pausing', 'cancelling', 'queued'];
 
@@ -41,8 +42,26 @@ function useRunProgress(project: string, runId: string, onTokens: (tokens: strin
   return { points, last, device };
 }
 
-export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => Promise<RunSummary>) => Promise<void>; onTokens: (tokens: string[]) => void }) {
+export function RunPanel(p: {
+  project: string;
+  run: RunSummary;
+  act: (f: () => Promise<RunSummary>) => Promise<void>;
+  onTokens: (tokens: string[]) => void;
+  /** After the person confirmed and main removed the run. */
+  onDiscarded: (runId: string) => void;
+}) {
   const { project, run: current, act } = p;
+  const [confirmDiscard, setConfirmDiscard] = useState(false);
+  const [discardError, setDiscardError] = useState<string>();
+  const discard = async () => {
+    setConfirmDiscard(false);
+    try {
+      await attune.tune.discard({ project, runId: current.runId });
+      p.onDiscarded(current.runId);
+    } catch (e) {
+      setDiscardError(errorText(e));
+    }
+  };
   const { points, last, device } = useRunProgress(project, current.runId, p.onTokens);
   const live = LIVE_STATES.includes(current.state);
   const step = last?.step ?? current.step ?? 0;
@@ -58,6 +77,11 @@ export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => P
         {runTitle(current)}: <span data-testid="run-state">{STATE_TEXT[current.state]}</span>
       </h2>
       {current.message && <p className={current.state === 'done' ? 'ok' : 'error'}>{current.message}</p>}
+      {current.data && (
+        <p className="muted" data-testid="run-data">
+          {runDataText(current)}
+        </p>
+      )}
       {(current.state === 'done' || current.state === 'cancelled') && current.stoppedBecause && (
         <p className="outcome" data-testid="run-outcome">
           {outcomeText(current)}
@@ -124,7 +148,33 @@ export function RunPanel(p: { project: string; run: RunSummary; act: (f: () => P
             Resume from the last saved point
           </button>
         )}
+        {!live && (
+          <button type="button" id="discard-run" onClick={() => setConfirmDiscard(true)}>
+            Discard this run
+          </button>
+        )}
       </div>
+      {discardError && (
+        <p role="alert" className="error">
+          {discardError}
+        </p>
+      )}
+      {confirmDiscard && (
+        <ConfirmDialog
+          id="discard"
+          title="Discard this run?"
+          returnTo={() => document.getElementById('discard-run')}
+          choices={[
+            { label: 'Discard it', primary: true, onChoose: () => void discard() },
+            { label: 'Keep it', onChoose: () => setConfirmDiscard(false) },
+          ]}
+        >
+          <p>
+            The {runTitle(current)} and what it learned are deleted from this project{current.resumable ? '; it can no longer be resumed' : ''}. Copies you already
+            saved in the Export step stay.
+          </p>
+        </ConfirmDialog>
+      )}
     </section>
   );
 }

@@ -71,7 +71,7 @@ export function TuneSettings(p: {
 
   return (
     <>
-      <h2 id="settings-h">How thoroughly</h2>
+      <h2 id="settings-h" tabIndex={-1}>How thoroughly</h2>
       <fieldset className="presets">
         <legend className="sr-only">Preset</legend>
         {Object.values(PRESETS).map((x) => (
