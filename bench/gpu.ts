@@ -17,7 +17,7 @@ import { fmt, intArg, log, machineDescription, parseArgs, ratio, table, WORK_DIR
 import { ensureBenchModel, REAL_TOKENS } from './model.js';
 import { loadModel } from '../src/engine/models/load.js';
 import { ChatSession } from '../src/engine/generate/chat-session.js';
-import { probeDevices } from '../src/engine/runtime/devices.js';
+import { chooseDevice, probeDevices } from '../src/engine/runtime/devices.js';
 import { LORA_TARGETS } from '../src/engine/models/lora-targets.js';
 import { buildTrainStepGraph, packTensors, trainableTensors } from '../src/engine/train/step-graph.js';
 import { writeModelDir } from '../src/engine/onnx/serialize.js';
@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   mkdirSync(WORK_DIR, { recursive: true });
   console.log(`CPU: ${machineDescription()}`);
   const probes = await probeDevices({ fresh: true });
-  for (const p of probes) console.log(`device ${p.device}: ${p.available ? 'works' : 'not usable'}${p.gflops ? `, ${fmt(p.gflops)} GFLOP/s (F32 matrix probe)` : ''}${p.device !== 'cpu' && p.f16 ? ', shader-f16' : ''}${p.reason ? ` (${p.reason})` : ''}`);
+  for (const p of probes) console.log(`device ${p.device}: ${p.available ? 'works' : 'not usable'}${p.gflops ? `, ${fmt(p.gflops)} GFLOP/s (F32 matrix probe)` : ''}${p.bulkGflops ? `, ${fmt(p.bulkGflops)} GFLOP/s sized like training` : ''}${p.device !== 'cpu' && p.f16 ? ', shader-f16' : ''}${p.reason ? ` (${p.reason})` : ''}`);
+  for (const workload of ['training', 'chat'] as const) console.log(`automatic choice for ${workload}: ${chooseDevice(probes, workload).device} (${chooseDevice(probes, workload).reason})`);
   if (!probes.find((p) => p.device === 'webgpu')?.available) throw new Error('WebGPU is not usable on this machine; nothing to compare.');
 
   const bench = await ensureBenchModel({ layers: LAYERS });
