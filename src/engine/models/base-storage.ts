@@ -186,16 +186,24 @@ function lazy<T>(make: () => T): () => T {
   };
 }
 
+/**
+ * A GGUF Q8_0/Q4_0 matrix multiplied as its file stores it. A function of its own on purpose: a
+ * closure that reads `t` keeps the whole scope's `t` alive in V8, and inside storeWeight it kept
+ * every F32 tensor of the model alive (a 3B model peaked at 13.8 GiB instead of 4.8).
+ */
+function storeGgufBlocks(g: GraphBuilder, name: string, t: WeightTensor, opts: StoredWeightOptions): StoredWeight {
+  const [rows, cols] = t.shape;
+  const m = nbitsFromGguf(t.gguf!, rows, cols);
+  const f32 = lazy(() => g.initializer(name, 'float32', t.shape, bytesOf(t.data)));
+  return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : undefined) };
+}
+
 function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
   const shape = t.shape;
   const [rows, cols] = shape;
   const compressed = opts.compressedCompute !== false;
   // A GGUF Q8_0/Q4_0 matrix is multiplied as its file stores it.
-  if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) {
-    const m = nbitsFromGguf(t.gguf, rows, cols);
-    const f32 = lazy(() => g.initializer(name, 'float32', shape, bytesOf(t.data)));
-    return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : undefined) };
-  }
+  if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) return storeGgufBlocks(g, name, t, opts);
   if (storage === 'f32' || shape.length !== 2) {
     const v = g.initializer(name, 'float32', shape, bytesOf(t.data));
     return { expand: () => v };

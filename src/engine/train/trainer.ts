@@ -250,10 +250,10 @@ function stepGraphOptions(input: TrainerInput): StepGraphOptions {
     loraDropout: hp.loraDropout, seed: hp.seed, baseStorage: hp.baseStorage ?? 'f32', device: input.device,
     recomputeActivations: hp.recomputeActivations ?? false,
     // Integer kernels on the compressed base are faster but hold more (int8: Q and its transpose;
-    // int4: blocks plus an int8 copy, packed again by ORT). Measured on random 3B shapes (int4,
-    // recomputed, batch 2 x 256): peak 20.2 GiB with them against 4.84 GiB expanding the blocks in
-    // the graph. So wide models and the memory-saving mode keep the expanding path, where memory
-    // is the point; narrow models (the 135M class) take the fast one.
+    // int4: blocks plus an int8 copy, packed again by ORT). Their memory on big models is not
+    // measured yet (the 3B run that peaked at 20.2 GiB also had an F32 copy kept alive by a
+    // closure, since fixed in base-storage.ts), so wide models and the memory-saving mode keep
+    // the expanding path, where memory is the point; narrow models (the 135M class) take the fast one.
     ...(!keepCpuArena(input.model.config) || hp.recomputeActivations ? { compressedCompute: false } : {}),
   };
 }
