@@ -12,16 +12,16 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type ort from 'onnxruntime-node';
 import { fmt, intArg, log, machineDescription, parseArgs, ratio, table, WORK_DIR } from './lib.js';
 import { ensureBenchModel, REAL_TOKENS } from './model.js';
 import { loadModel } from '../src/engine/models/load.js';
 import { ChatSession } from '../src/engine/generate/chat-session.js';
 import { chooseDevice, probeDevices } from '../src/engine/runtime/devices.js';
 import { LORA_TARGETS } from '../src/engine/models/lora-targets.js';
-import { buildTrainStepGraph, packTensors, trainableTensors } from '../src/engine/train/step-graph.js';
+import { buildTrainStepGraph, trainableTensors } from '../src/engine/train/step-graph.js';
+import { STATE_NAMES, stepFeeds } from './step-feeds.js';
 import { writeModelDir } from '../src/engine/onnx/serialize.js';
-import { createSession, floatTensor, int64Tensor } from '../src/engine/runtime/session.js';
+import { createSession, floatTensor } from '../src/engine/runtime/session.js';
 import type { BaseStorage } from '../src/engine/models/base-storage.js';
 
 type Device = 'cpu' | 'webgpu';
@@ -102,36 +102,15 @@ async function train(hfDir: string, device: Device, storage: BaseStorage): Promi
   const sessionSeconds = (performance.now() - t0) / 1000;
   rmSync(dir, { recursive: true, force: true });
 
-  let s = 12345;
-  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const N = BATCH * SEQ;
-  const fixed: Record<string, ort.Tensor> = {
-    input_ids: int64Tensor(Array.from({ length: N }, () => 3 + Math.floor(rand() * (REAL_TOKENS - 3))), [BATCH, SEQ]),
-    targets: int64Tensor(Array.from({ length: N }, () => 3 + Math.floor(rand() * (REAL_TOKENS - 3))), [BATCH, SEQ]),
-    loss_weight: floatTensor(new Float32Array(N).fill(1), [BATCH, SEQ]),
-    loss_scale: floatTensor(Float32Array.of(1 / N), []),
-    lr: floatTensor(Float32Array.of(2e-4), []),
-    apply: floatTensor(Float32Array.of(1), []),
-  };
-  const specs = trainableTensors(model.config, opts);
-  const initial = new Map<string, Float32Array>();
-  for (const t of specs) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const bound = t.name.endsWith('.A') ? 1 / Math.sqrt(t.shape[1]!) : 0.01 * Math.sqrt(3);
-    for (let i = 0; i < n; i++) data[i] = (2 * rand() - 1) * bound;
-    initial.set(t.name, data);
-  }
-  const flat = packTensors(specs, initial);
-  const state: Record<string, ort.Tensor> = { params: floatTensor(flat, [flat.length]) };
-  for (const p of ['adam.m', 'adam.v', 'acc']) state[p] = floatTensor(new Float32Array(flat.length), [flat.length]);
+  const { fixed, state } = stepFeeds(trainableTensors(model.config, opts), BATCH, SEQ, 2e-4);
   const times: number[] = [];
   const losses: number[] = [];
   for (let i = 0; i < STEPS + 1; i++) {
     const ts = performance.now();
     const out = await session.run({ ...fixed, ...state, step: floatTensor(Float32Array.of(i + 1), []) });
     const dt = (performance.now() - ts) / 1000;
-    for (const p of ['params', 'adam.m', 'adam.v', 'acc']) state[p] = out[`new.${p}`]!;
+    for (const p of STATE_NAMES) state[p] = out[`new.${p}`]!;
     losses.push((out.loss_sum!.data as Float32Array)[0]! / N);
     if (i > 0) times.push(dt); // the first step compiles shaders / grows the arena
     log(`${device} ${storage} step ${i + 1}: ${dt.toFixed(3)} s loss ${losses.at(-1)!.toFixed(5)}`);

@@ -44,7 +44,8 @@ import {
   table,
   WORK_DIR,
 } from './lib.js';
-import { ensureBenchModel, REAL_TOKENS, SMOLLM2_135M } from './model.js';
+import { ensureBenchModel, SMOLLM2_135M } from './model.js';
+import { STATE_NAMES, stepFeeds } from './step-feeds.js';
 
 const THREADS = 2;
 const RANK = 16;
@@ -167,9 +168,9 @@ function sessionOptions(profilePrefix?: string): ort.InferenceSession.SessionOpt
 async function attuneChild(hfDir: string, steps: number, warmup: number, profile: boolean): Promise<void> {
   const { loadModel } = await import('../src/engine/models/load.js');
   const { LORA_TARGETS } = await import('../src/engine/models/lora-targets.js');
-  const { buildTrainStepGraph, trainableTensors, packTensors } = await import('../src/engine/train/step-graph.js');
+  const { buildTrainStepGraph, trainableTensors } = await import('../src/engine/train/step-graph.js');
   const { writeModelDir } = await import('../src/engine/onnx/serialize.js');
-  const { createSession, floatTensor, int64Tensor } = await import('../src/engine/runtime/session.js');
+  const { createSession, floatTensor } = await import('../src/engine/runtime/session.js');
 
   const model = await loadModel(hfDir);
   const opts = {
@@ -206,40 +207,8 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
   (globalThis as { gc?: () => void }).gc?.();
   resetPeakRss();
 
-  // Feeds: random ids < REAL_TOKENS, loss on every token, LoRA A kaiming-uniform, B small random.
-  let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const { fixed, state, loraParams } = stepFeeds(trainableTensors(model.config, opts), BATCH, SEQ, LR);
   const N = BATCH * SEQ;
-  const ids = Array.from({ length: N }, () => 3 + Math.floor(rand() * (REAL_TOKENS - 3)));
-  const targets = Array.from({ length: N }, () => 3 + Math.floor(rand() * (REAL_TOKENS - 3)));
-  const fixed: Record<string, ort.Tensor> = {
-    input_ids: int64Tensor(ids, [BATCH, SEQ]),
-    targets: int64Tensor(targets, [BATCH, SEQ]),
-    loss_weight: floatTensor(new Float32Array(N).fill(1), [BATCH, SEQ]),
-    loss_scale: floatTensor(Float32Array.of(1 / N), []),
-    lr: floatTensor(Float32Array.of(LR), []),
-    apply: floatTensor(Float32Array.of(1), []),
-  };
-  const state: Record<string, ort.Tensor> = {};
-  let loraParams = 0;
-  const specs = trainableTensors(model.config, opts);
-  const initial = new Map<string, Float32Array>();
-  for (const t of specs) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    loraParams += n;
-    const data = new Float32Array(n);
-    if (t.name.endsWith('.A')) {
-      const bound = 1 / Math.sqrt(t.shape[1]!);
-      for (let i = 0; i < n; i++) data[i] = (2 * rand() - 1) * bound;
-    } else {
-      for (let i = 0; i < n; i++) data[i] = (2 * rand() - 1) * 0.01 * Math.sqrt(3);
-    }
-    initial.set(t.name, data);
-  }
-  // The step graph reads all trainable tensors as one flat vector (and the same for m, v, acc).
-  const flat = packTensors(specs, initial);
-  state.params = floatTensor(flat, [flat.length]);
-  for (const p of ['adam.m', 'adam.v', 'acc']) state[p] = floatTensor(new Float32Array(flat.length), [flat.length]);
   const stepSeconds: number[] = [];
   const stepCpuSeconds: number[] = [];
   const losses: number[] = [];
@@ -251,7 +220,7 @@ async function attuneChild(hfDir: string, steps: number, warmup: number, profile
     const out = await session.run(feeds);
     const dt = (performance.now() - ts) / 1000;
     const cpu = process.cpuUsage(c0);
-    for (const p of ['params', 'adam.m', 'adam.v', 'acc']) state[p] = out[`new.${p}`]!;
+    for (const p of STATE_NAMES) state[p] = out[`new.${p}`]!;
     const loss = (out.loss_sum!.data as Float32Array)[0]! / N;
     const norm = (out.grad_norm!.data as Float32Array)[0]!;
     losses.push(loss);
