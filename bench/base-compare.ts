@@ -149,7 +149,7 @@ export async function baseComparison(args: Map<string, string | true>, summarize
       side.session.endProfiling();
       const file = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
       if (file) side.profile = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')));
-      rmSync(dir, { recursive: true, force: true });
+      if (!process.env.KEEP_PROFILE) rmSync(dir, { recursive: true, force: true });
     }
     await side.session.release();
   }

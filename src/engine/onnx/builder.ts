@@ -229,6 +229,7 @@ export class GraphBuilder extends Graph {
     return this.op(op, [x, this.ints(axes)], { keepdims: attr.int(keepdims ? 1 : 0) }, { name, outputs: [{ dtype: x.dtype, shape }] })[0];
   }
   reduceSum(x: Value, axes: Axes, keepdims = true, name = 'reduce_sum') { return this.reduce('ReduceSum', x, axes, keepdims, name); }
+  reduceMin(x: Value, axes: Axes, keepdims = true, name = 'reduce_min') { return this.reduce('ReduceMin', x, axes, keepdims, name); }
   reduceMean(x: Value, axes: Axes, keepdims = true, name = 'reduce_mean') {
     // ReduceMean takes axes as an input only from opset 18; ours is 21.
     return this.reduce('ReduceMean', x, axes, keepdims, name);
