@@ -83,6 +83,16 @@ export class Graph {
   readonly values = new Map<string, Value>();
   /** Opsets this graph imports besides the default domain. */
   readonly opsets = new Map<string, number>([['', 21]]);
+  /**
+   * Declare inputs with a symbolic dimension (batch, sequence) without a shape in the model file.
+   * ORT's allocation planner compares the shape of every freed buffer with that of every new
+   * output (FindReusableTensor), which is quadratic in the nodes, with a costly step per pair;
+   * values of unknown shape skip it and are recycled by the memory arena at run time instead. For
+   * the 7,513-node training step of a 30-layer model the planner took 16.6 s of a 17 s session
+   * start; unshaped, 2.6 s of 3.8 s, with the same peak memory (2.77 GB) and a smaller optimised
+   * graph (6,812 nodes instead of 6,932: more transposes fused into matrix products).
+   */
+  unshapedDynamicInputs = false;
   private scopeStack: string[] = [];
   private counter = 0;
 

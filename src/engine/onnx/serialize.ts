@@ -56,12 +56,12 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
     return entry;
   };
 
-  const valueInfo = (io: GraphIO) => ({
+  const valueInfo = (io: GraphIO, unshaped = false) => ({
     name: io.name,
     type: {
       tensorType: {
         elemType: ONNX_DTYPE_CODE[io.dtype],
-        shape: { dim: io.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        ...(unshaped ? {} : { shape: { dim: io.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } }),
       },
     },
   });
@@ -82,8 +82,8 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
         attribute: Object.entries(n.attrs).map(([name, a]) => attributeProto(name, a)),
       })),
       initializer: [...graph.initializers.values()].map(tensorProto),
-      input: graph.inputs.map(valueInfo),
-      output: graph.outputs.map(valueInfo),
+      input: graph.inputs.map((io) => valueInfo(io, graph.unshapedDynamicInputs && io.shape.some((d) => typeof d !== 'number'))),
+      output: graph.outputs.map((io) => valueInfo(io)),
     },
   });
   return { model: onnx.ModelProto.encode(model).finish(), externalChunks: chunks };
