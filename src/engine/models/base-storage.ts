@@ -124,9 +124,9 @@ export interface StoredWeightOptions {
   /** A training graph: the input gradient of each compressed product is needed (see `linear`). */
   training?: boolean;
   /**
-   * The input gradient through an int4 matrix (training): 'int8' (default) multiplies by an int8
-   * copy quantized per input column (MatMulInteger; +1 byte per weight), 'expand' by a fresh F32
-   * expansion (no extra memory, slower).
+   * An int4 matrix in training: 'int8' (default) multiplies an int8 copy of its values, forward and
+   * input gradient (MatMulInteger; 2 bytes per weight), 'expand' multiplies its blocks forward
+   * (MatMulNBits) and a fresh F32 expansion for the input gradient (no extra memory, slower).
    */
   int4InputGradient?: 'int8' | 'expand';
   /** Multiply GGUF Q8_0/Q4_0 matrices as the file stores them (chat), whatever `storage` says. */
@@ -231,23 +231,30 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
     scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, cols / INT4_BLOCK], bytesOf(quant.scales)));
     attrs = { axis: attr.int(1), block_size: attr.int(INT4_BLOCK) };
     if (compressed) {
-      // The input gradient dx = dy W: int8 by default (a copy of the expanded int4 values
-      // quantized per input column, MatMulInteger: +1 byte per weight, far faster than expanding),
-      // or a fresh F32 expansion (no extra memory).
-      const viaInt8 = opts.int4InputGradient !== 'expand';
-      const backward = !opts.training ? undefined : viaInt8 ? int8ColumnGradient(g, name, quant, rows, cols) : (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx');
-      ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
-      // The training head's logits: MatMulNBits is slower than an int8 GEMM for many rows, so
-      // the head (one table) gets an int8 copy of its int4 values, built only when asked for.
-      const head = lazy(() => {
+      // Products with many rows (a training step) run fastest as int8 GEMMs: MatMulInteger goes
+      // 2-3x MatMulNBits' speed at 1,024 rows (bench/RESULTS.md). So a training step multiplies an
+      // int8 copy of the int4 values requantized per output row (off by at most 1/254 of the row's
+      // largest value, about a twentieth of int4's own rounding), forward and input gradient alike
+      // (2 bytes per weight, as the int8 base), and differentiates exactly the product it computes.
+      // Chat and validation (forward only) read the int4 blocks by MatMulNBits. 'expand' (the
+      // memory-saving choice) keeps the blocks and expands them for the input gradient instead.
+      const asInt8 = lazy(() => {
         const q8 = quantizeInt8Rows({ shape, data: expandInt4(quant, rows, cols) });
-        return int8Ops(g, `${name}.head`, q8, rows, cols, () => g.initializer(`${name}.head.q8`, 'int8', shape, bytesOf(q8.q)), false, lazy(() => g.initializer(`${name}.head.scales`, 'float32', [rows], bytesOf(q8.scales))));
+        const q8Init = lazy(() => g.initializer(`${name}.i8`, 'int8', shape, bytesOf(q8.q)));
+        return int8Ops(g, `${name}.i8`, q8, rows, cols, q8Init, opts.training, lazy(() => g.initializer(`${name}.i8.scales`, 'float32', [rows], bytesOf(q8.scales))));
       });
-      logits = (x, op) => head().logits(x, op);
-      // A table read whole (the head's gradient, trained token rows) expands the same int8 copy:
-      // the gradient of the logits as computed, and a per-row expansion costs a seventh of the
-      // int4 blocks' (45 -> 6 ms per step for the 49k-row table).
-      tableExpansion = () => head().expanded();
+      if (opts.training && opts.int4InputGradient !== 'expand') {
+        linear = (x, bias, op) => asInt8().linear(x, bias, op);
+        rowsOf = (ids, op) => asInt8().rows(ids, op);
+      } else {
+        const backward = opts.training ? (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx') : undefined;
+        ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+      }
+      // The head's logits (many rows) and a table read whole (the head's gradient, trained token
+      // rows) use the same int8 copy: the gradient of the logits as computed, and a per-row
+      // expansion costs a seventh of the int4 blocks' (45 -> 6 ms per step for the 49k-row table).
+      logits = (x, op) => asInt8().logits(x, op);
+      tableExpansion = () => asInt8().expanded();
     }
   } else {
     const quant = quantizeInt8Rows(t);

@@ -60,7 +60,7 @@ export interface StepGraphOptions {
    * expands every matrix to F32 where used: exact, slower, and the reference in tests.
    */
   compressedCompute?: boolean;
-  /** The input gradient through an int4 base: an int8 copy (default, +1 byte per weight) or F32 expansion (base-storage.ts). */
+  /** An int4 base in training: multiplied as an int8 copy of its values (default, 2 bytes per weight) or as its blocks with an F32 expansion for the input gradient (base-storage.ts). */
   int4InputGradient?: 'int8' | 'expand';
   /** PEFT's lora_dropout on the adapter inputs (0 = off). */
   loraDropout?: number;
