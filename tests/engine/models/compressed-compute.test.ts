@@ -60,6 +60,24 @@ describe('MatMulNBits layouts are exact re-encodings', () => {
       expect(expandNBits(nbitsFromGguf({ type, bytes }, 4, 64), 4, 64), type).toEqual(dequantize(type, bytes, x.length));
     }
   });
+  it('GGUF Q6_K blocks (8 bits, blocks of 16, q + 96) give back exactly the values llama.cpp dequantizes', () => {
+    const wide = Float32Array.from({ length: 4 * 512 }, (_, i) => Math.sin(i * 0.37) * 0.05 + (i % 7 === 0 ? 0.2 : 0) - (i % 300 === 0 ? 0.5 : 0));
+    const bytes = quantize('Q6_K', wide);
+    const m = nbitsFromGguf({ type: 'Q6_K', bytes }, 4, 512);
+    expect([m.bits, m.block, m.offsets]).toEqual([8, 16, undefined]);
+    expect(expandNBits(m, 4, 512)).toEqual(dequantize('Q6_K', bytes, wide.length));
+  });
+  it('GGUF Q4_K blocks (4 bits, blocks of 32, plus a constant per block) give back the values llama.cpp dequantizes', () => {
+    const wide = Float32Array.from({ length: 4 * 512 }, (_, i) => Math.sin(i * 0.37) * 0.05 + (i % 7 === 0 ? 0.2 : 0) + (i % 96 < 32 ? 0.1 : 0));
+    const bytes = quantize('Q4_K', wide);
+    const m = nbitsFromGguf({ type: 'Q4_K', bytes }, 4, 512);
+    const want = dequantize('Q4_K', bytes, wide.length);
+    const got = expandNBits(m, 4, 512);
+    // s (q - 8) + (8 s - dmin m) is s q - dmin m up to float32 rounding of the sum.
+    const scale = Math.max(...want.map(Math.abs));
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!), `value ${i}`).toBeLessThan(scale * 2 ** -21);
+    expect(Math.max(...m.offsets!.map(Math.abs))).toBeGreaterThan(0);
+  });
   it("Attune's int4 gives back its expanded weights", () => {
     const t = { shape: [4, 64], data: x };
     expect(expandNBits(nbitsFromInt4(quantizeInt4Blocks(t)), 4, 64)).toEqual(expandedWeights(t, 'int4'));
