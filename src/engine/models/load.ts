@@ -148,7 +148,8 @@ async function readGgufWeights(file: string) {
 
 function canonicalGgufTensors(source: Map<string, WeightTensor>, config: ModelConfig, file: string): Map<string, WeightTensor> {
   const tensors = new Map<string, WeightTensor>();
-  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data, ...(t.gguf ? { gguf: t.gguf } : {}) });
+  // The tensors themselves: a kept GGUF matrix expands `data` only when read (gguf-model.ts).
+  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), t);
   checkWeights(config, tensors, file, GGUF_NAMING);
   return tensors;
 }

@@ -10,7 +10,7 @@ import type { Graph } from '../onnx/graph.js';
 import { writeModelDir } from '../onnx/serialize.js';
 
 /** Bump when graph-building code changes in a way that invalidates cached graphs. */
-export const GRAPH_FORMAT_VERSION = 10; // 9: compressed compute (MatMulNBits / MatMulInteger); 10: dropout off by a negative dropout_step
+export const GRAPH_FORMAT_VERSION = 11; // 9: compressed compute (MatMulNBits / MatMulInteger); 10: dropout off by a negative dropout_step; 11: GGUF Q4_K/Q6_K blocks kept, GGUF blocks in training
 
 export function cacheRoot(): string {
   if (process.env.ATTUNE_CACHE_DIR) return process.env.ATTUNE_CACHE_DIR;

@@ -188,8 +188,9 @@ async function openRun(input: TrainerInput): Promise<TrainingRun> {
   const baseTokenRows = input.trainTokens ? baseRows(model, input.trainTokens.ids) : undefined;
   // The graph files hold the frozen weights ORT will load: drop the JavaScript copy first, so the
   // model is never in memory twice.
+  const ggufBlocks = multipliesGgufBlocks(model, graphOpts);
   model.weights.release();
-  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg), prepack: prepackWeights(hp.baseStorage ?? 'f32') };
+  const sessionOpts = { device: input.device, threads: input.threads, cpuArena: keepCpuArena(cfg), prepack: prepackWeights(hp.baseStorage ?? 'f32') || ggufBlocks };
   const session = await createSession(stepFile, sessionOpts);
   let evalSession: InferenceSession | undefined;
   const evalSessionFor = async (): Promise<Scorer> => (shared ? scorerFor(session) : (evalSession ??= await createSession(evalFile!, sessionOpts)));
@@ -524,6 +525,16 @@ function round(x: number, digits: number): number {
  */
 export function prepackWeights(storage: string): boolean {
   return storage !== 'f32' && storage !== 'f16';
+}
+
+/**
+ * Whether a step graph multiplies a GGUF base's blocks as the file stores them (step-graph.ts:
+ * the default storage, compressed compute on the CPU): MatMulNBits computes from its prepacked
+ * form (unpacked, its 8-bit kernel fails), so those sessions prepack.
+ */
+function multipliesGgufBlocks(model: { source: string; weights: { loaded: boolean; tensors: Map<string, { gguf?: unknown }> } }, opts: StepGraphOptions): boolean {
+  if (model.source !== 'gguf' || (opts.baseStorage ?? 'f32') !== 'f32' || opts.compressedCompute === false || (opts.device ?? 'cpu') !== 'cpu') return false;
+  return model.weights.loaded && [...model.weights.tensors.values()].some((t) => t.gguf);
 }
 
 /**

@@ -23,7 +23,7 @@ import { serializeGraph } from '../../../src/engine/onnx/serialize.js';
 import { createSession } from '../../../src/engine/runtime/session.js';
 import { buildTrainStepGraph, loraParamName } from '../../../src/engine/train/step-graph.js';
 import { dequantize, quantize } from '../../../src/engine/weights/quants.js';
-import { writeGgufModel, type FloatTensor } from '../../../src/engine/weights/gguf-model.js';
+import { writeGgufModel, type FloatTensor, type GgufExportType } from '../../../src/engine/weights/gguf-model.js';
 import { readSafetensors, tensorToFloat32 } from '../../../src/engine/weights/safetensors.js';
 import { writeTinyModel, type TinyArch } from '../../helpers/tiny-model.js';
 import { cachedLogits, forwardLogits } from '../../helpers/engine-run.js';
@@ -34,6 +34,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const IDS = [1, 40, 300, 22, 401, 9, 77, 2, 5, 6, 120, 33];
 const ARCHS: TinyArch[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 const SHAPE = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 };
+/** K-quant super-blocks hold 256 values: every matrix's rows a whole number of them. */
+const K_SHAPE = { hidden: 256, layers: 2, heads: 4, kvHeads: 2, ffn: 512 };
 
 async function session(model: LoadedModel, opts: { baseStorage?: BaseStorage; compressedCompute?: boolean }) {
   return createSession(serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, ...opts })).model, { threads: 1 });
@@ -48,7 +50,7 @@ async function optimisedOps(graph: ReturnType<typeof buildInferenceGraph>, name:
   const ops = new Map<string, number>();
   for (const n of g.node!) ops.set(n.opType!, (ops.get(n.opType!) ?? 0) + 1);
   const F32 = onnxProto.onnx.TensorProto.DataType.FLOAT;
-  const floatMatrices = g.initializer!.filter((t) => t.dataType === F32 && t.dims!.reduce((p, d) => p * Number(d), 1) >= 64 * 64 && !/scales|cache/.test(t.name!)).map((t) => t.name!);
+  const floatMatrices = g.initializer!.filter((t) => t.dataType === F32 && t.dims!.reduce((p, d) => p * Number(d), 1) >= 64 * 64 && !/scales|offsets|cache/.test(t.name!)).map((t) => t.name!);
   return { ops, floatMatrices };
 }
 
@@ -115,33 +117,44 @@ describe('inference on a compressed base', () => {
   }
 });
 
-describe('GGUF Q8_0 / Q4_0 kept compressed', () => {
-  async function ggufOf(arch: TinyArch, type: 'Q8_0' | 'Q4_0'): Promise<string> {
-    const dir = path.join(tmp, `gguf-src-${arch}`);
-    writeTinyModel(dir, arch, { seed: 5, ...SHAPE });
-    const st = await readSafetensors(path.join(dir, 'model.safetensors'));
-    const tensors = new Map<string, FloatTensor>();
-    for (const [k, t] of st.tensors) tensors.set(k, { data: tensorToFloat32(t), shape: t.shape });
-    const json = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
-    const file = path.join(tmp, `${arch}-${type}.gguf`);
-    await writeGgufModel(file, { tensors, config: await json('config.json'), tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json'), type });
-    return file;
-  }
+/** The tiny model of `arch` written as a GGUF of `type` (K-quants need rows of whole 256-value super-blocks: 256 wide). */
+async function ggufOf(arch: TinyArch, type: GgufExportType): Promise<string> {
+  const shape = type.endsWith('_K') ? K_SHAPE : SHAPE;
+  const dir = path.join(tmp, `gguf-src-${arch}-${shape.hidden}`);
+  writeTinyModel(dir, arch, { seed: 5, ...shape });
+  const st = await readSafetensors(path.join(dir, 'model.safetensors'));
+  const tensors = new Map<string, FloatTensor>();
+  for (const [k, t] of st.tensors) tensors.set(k, { data: tensorToFloat32(t), shape: t.shape });
+  const json = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
+  const file = path.join(tmp, `${arch}-${type}.gguf`);
+  await writeGgufModel(file, { tensors, config: await json('config.json'), tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json'), type });
+  return file;
+}
 
+describe('GGUF Q8_0 / Q4_0 / Q4_K / Q6_K kept compressed', () => {
   for (const arch of ['llama', 'qwen2'] as const) {
-    for (const type of ['Q8_0', 'Q4_0'] as const) {
-      it(`${arch} ${type}: chat multiplies the file's blocks (MatMulNBits ${type === 'Q8_0' ? 8 : 4} bits), logits within 2% of the file expanded to F32`, async () => {
+    for (const type of ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const) {
+      it(`${arch} ${type}: chat multiplies the file's blocks (MatMulNBits ${type === 'Q8_0' || type === 'Q6_K' ? 8 : 4} bits), logits within 2% of the file expanded to F32`, async () => {
         const model = await loadModel(await ggufOf(arch, type));
         expect(model.weights.get('blk.0.attn_q.weight').gguf?.type).toBe(type);
+        // No F32 copy of a kept matrix is held, and building the chat graph expands none.
+        const kept = [...model.weights.tensors.values()].filter((t) => t.gguf);
+        expect(kept.length).toBe(2 * 7 + (model.config.tieEmbeddings ? 1 : 2));
+        const getters = kept.map((t) => [t, Object.getOwnPropertyDescriptor(t, 'data')!] as const);
+        for (const [t, d] of getters) {
+          expect(d.get).toBeDefined();
+          Object.defineProperty(t, 'data', { get: () => expect.unreachable('chat read the F32 values of a kept matrix'), configurable: true });
+        }
         const ours = await session(model, {});
+        const { ops, floatMatrices } = await optimisedOps(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true }), `gguf-${arch}-${type}`);
+        expect(ops.get('MatMulNBits')).toBe(2 * 7 + 1);
+        expect(floatMatrices).toEqual([]);
+        for (const [t, d] of getters) Object.defineProperty(t, 'data', d);
         const reference = await session(model, { compressedCompute: false });
         const ref = await forwardLogits(reference, model, IDS);
         // Q/K rows of llama files are permuted in the file: a wrong row order would be far off.
         expect(relativeError(await forwardLogits(ours, model, IDS), ref)).toBeLessThan(0.02);
         expect(relativeError(await cachedLogits(ours, model, IDS, 4), ref)).toBeLessThan(0.02);
-        const { ops, floatMatrices } = await optimisedOps(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true }), `gguf-${arch}-${type}`);
-        expect(ops.get('MatMulNBits')).toBe(2 * 7 + 1);
-        expect(floatMatrices).toEqual([]);
       });
     }
   }
