@@ -529,8 +529,8 @@ export function prepackWeights(storage: string): boolean {
 
 /**
  * Whether a step graph multiplies a GGUF base's blocks as the file stores them (step-graph.ts:
- * the default storage, compressed compute on the CPU): MatMulNBits computes from its prepacked
- * form (unpacked, its 8-bit kernel fails), so those sessions prepack.
+ * the default storage, compressed compute on the CPU): those sessions prepack, as for an int4
+ * base (prepackWeights: MatMulNBits computes from its packed form).
  */
 function multipliesGgufBlocks(model: { source: string; weights: { loaded: boolean; tensors: Map<string, { gguf?: unknown }> } }, opts: StepGraphOptions): boolean {
   if (model.source !== 'gguf' || (opts.baseStorage ?? 'f32') !== 'f32' || opts.compressedCompute === false || (opts.device ?? 'cpu') !== 'cpu') return false;

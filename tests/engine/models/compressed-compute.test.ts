@@ -118,15 +118,15 @@ describe('inference on a compressed base', () => {
 });
 
 /** The tiny model of `arch` written as a GGUF of `type` (K-quants need rows of whole 256-value super-blocks: 256 wide). */
-async function ggufOf(arch: TinyArch, type: GgufExportType): Promise<string> {
+async function ggufOf(arch: TinyArch, type: GgufExportType, seed = 5): Promise<string> {
   const shape = type.endsWith('_K') ? K_SHAPE : SHAPE;
-  const dir = path.join(tmp, `gguf-src-${arch}-${shape.hidden}`);
-  writeTinyModel(dir, arch, { seed: 5, ...shape });
+  const dir = path.join(tmp, `gguf-src-${arch}-${shape.hidden}-${seed}`);
+  writeTinyModel(dir, arch, { seed, ...shape });
   const st = await readSafetensors(path.join(dir, 'model.safetensors'));
   const tensors = new Map<string, FloatTensor>();
   for (const [k, t] of st.tensors) tensors.set(k, { data: tensorToFloat32(t), shape: t.shape });
   const json = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
-  const file = path.join(tmp, `${arch}-${type}.gguf`);
+  const file = path.join(tmp, `${arch}-${type}-${seed}.gguf`);
   await writeGgufModel(file, { tensors, config: await json('config.json'), tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json'), type });
   return file;
 }
@@ -160,6 +160,19 @@ describe('GGUF Q8_0 / Q4_0 / Q4_K / Q6_K kept compressed', () => {
   }
 });
 
+/** Rank-2 LoRA factors on every projection, fixed values. */
+function loraParams(model: LoadedModel): Map<string, Float32Array> {
+  const params = new Map<string, Float32Array>();
+  for (let l = 0; l < model.config.layers; l++) {
+    for (const t of LORA_TARGETS) {
+      const [out, inp] = projectionShape(model.config, t);
+      params.set(loraParamName(l, t, 'A'), Float32Array.from({ length: 2 * inp }, (_, i) => Math.sin(i + l) * 0.2));
+      params.set(loraParamName(l, t, 'B'), Float32Array.from({ length: 2 * out }, (_, i) => Math.cos(i * 3 + l) * 0.2));
+    }
+  }
+  return params;
+}
+
 describe('training on a compressed base', () => {
   const variants: [TinyArch, BaseStorage, 'int8' | 'expand'][] = ARCHS.flatMap((arch) => [[arch, 'int8', 'int8'], [arch, 'int4', 'int8']] as [TinyArch, BaseStorage, 'int8'][]);
   variants.push(['llama', 'int4', 'expand']);
@@ -169,14 +182,7 @@ describe('training on a compressed base', () => {
       const dir = path.join(tmp, `train-${arch}-${storage}-${int4InputGradient}`);
       writeTinyModel(dir, arch, { seed: 4, ...SHAPE });
       const model = await loadModel(dir);
-      const params = new Map<string, Float32Array>();
-      for (let l = 0; l < SHAPE.layers; l++) {
-        for (const t of LORA_TARGETS) {
-          const [out, inp] = projectionShape(model.config, t);
-          params.set(loraParamName(l, t, 'A'), Float32Array.from({ length: 2 * inp }, (_, i) => Math.sin(i + l) * 0.2));
-          params.set(loraParamName(l, t, 'B'), Float32Array.from({ length: 2 * out }, (_, i) => Math.cos(i * 3 + l) * 0.2));
-        }
-      }
+      const params = loraParams(model);
       const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], baseStorage: storage, int4InputGradient, ...STEP_DEFAULTS };
       const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
       const ours = await stepGradients(model, opts, params, examples);
@@ -185,6 +191,34 @@ describe('training on a compressed base', () => {
       for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(0.12);
     });
   }
+
+  const ggufVariants: [TinyArch, GgufExportType, 'int8' | 'expand'][] = [['llama', 'Q4_K', 'int8'], ['qwen2', 'Q4_K', 'int8'], ['llama', 'Q6_K', 'int8'], ['qwen2', 'Q6_K', 'int8'], ['llama', 'Q8_0', 'int8'], ['qwen2', 'Q4_0', 'int8'], ['llama', 'Q4_K', 'expand']];
+  for (const [arch, type, int4InputGradient] of ggufVariants) {
+    it(`GGUF ${type} ${arch}, tuned on as stored (input gradient via ${int4InputGradient === 'int8' ? 'an int8 copy' : 'the F32 values'}): loss within 1% and every LoRA gradient within 12% of the F32 step on the expanded file`, async () => {
+      // The training tests' seed (4): on seed 5's 256-wide model the layer-0 gradients are
+      // ill-conditioned: 8-bit rounding of the activations moves them by up to 15% (Q8_0) and
+      // 30% (Q4_K) while the loss agrees within 0.1% (seed 4: within 5%).
+      const model = await loadModel(await ggufOf(arch, type, 4));
+      const params = loraParams(model);
+      const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], int4InputGradient, ...STEP_DEFAULTS };
+      const examples = [{ ids: IDS, lossMask: IDS.map((_, i) => (i > 3 ? 1 : 0)) }];
+      const ours = await stepGradients(model, opts, params, examples);
+      const ref = await stepGradients(model, { ...opts, compressedCompute: false }, params, examples);
+      expect(Math.abs(ours.loss - ref.loss) / ref.loss).toBeLessThan(0.01);
+      for (const [name, g] of ref.grads) expect(relativeError(ours.grads.get(name)!, g), name).toBeLessThan(0.12);
+    });
+  }
+
+  it('a GGUF step multiplies the blocks forward (MatMulNBits) and the input gradients by int8 copies; another storage chosen requantizes', async () => {
+    const model = await loadModel(await ggufOf('llama', 'Q4_K'));
+    const step = (baseStorage: BaseStorage) => buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage, ...STEP_DEFAULTS });
+    const { ops } = await optimisedOps(step('f32') as never, 'train-ops-gguf');
+    // 7 projections in 2 layers forward; input gradients for all but layer 0's q, k, v
+    expect(ops.get('MatMulNBits')).toBe(14);
+    expect((ops.get('MatMulInteger') ?? 0) + (ops.get('MatMulIntegerToFloat') ?? 0)).toBe(11);
+    const { ops: int8 } = await optimisedOps(step('int8') as never, 'train-ops-gguf-int8');
+    expect(int8.get('MatMulNBits') ?? 0).toBe(0);
+  });
 
   it('int8 and int4 steps multiply with integer kernels forward and backward, the head forward too', async () => {
     const dir = path.join(tmp, 'train-ops');
