@@ -191,15 +191,32 @@ function lazy<T>(make: () => T): () => T {
  * purpose: a closure that reads `t` keeps the whole scope's `t` alive in V8, and inside storeWeight
  * it kept every F32 tensor of the model alive (a 3B model peaked at 13.8 GiB instead of 4.8).
  * Training: the input gradient dx = dy W through an int8 copy quantized per input column (as for
- * Attune int4), or with `int4InputGradient: 'expand'` through the F32 values (4 bytes per weight).
+ * Attune int4), or with `int4InputGradient: 'expand'` through a fresh expansion of the blocks in
+ * the backward pass (DequantizeLinear of a signed copy of the MatMulNBits values: +1 byte per
+ * weight for 8 bits, +0.5 for 4, and slower). `expand` (the token-row table of an adapter, the
+ * training head) gives the F32 values.
  */
 function storeGgufBlocks(g: GraphBuilder, name: string, t: WeightTensor, opts: StoredWeightOptions): StoredWeight {
   const [rows, cols] = t.shape;
   const m = nbitsFromGguf(t.gguf!, rows, cols);
   const f32 = lazy(() => g.initializer(name, 'float32', t.shape, bytesOf(t.data)));
+  const scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, cols / m.block], bytesOf(m.scales)));
+  const offsets = m.offsets && lazy(() => g.initializer(`${name}.offsets`, 'float32', [rows, cols / m.block], bytesOf(m.offsets!)));
   let backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined;
-  if (opts.training) backward = opts.int4InputGradient === 'expand' ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : int8ColumnGradient(g, name, expandNBits(m, rows, cols), rows, cols);
-  return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, backward) };
+  if (opts.training && opts.int4InputGradient === 'expand') {
+    // MatMulNBits' unsigned values with their zero point (128 or 8) as signed ones: v ^ 0x80 per byte, or per nibble.
+    const q = lazy(() => (m.bits === 8 ? g.initializer(`${name}.q8`, 'int8', [rows, cols], m.b.map((v) => v ^ 0x80)) : g.initializer(`${name}.q4`, 'int4', [rows, cols], m.b.map((v) => v ^ 0x88))));
+    backward = (gb, dy) => {
+      const w = gb.op('DequantizeLinear', [q(), scales()], { axis: attr.int(1), block_size: attr.int(m.block) }, { name: `${name}_again`, outputs: [{ dtype: 'float32', shape: [rows, cols] }] })[0];
+      if (!offsets) return gb.gemm(dy, w, {}, 'dx');
+      // Q4_K: dx = dy (W' + offsets over each block) = dy W' + (dy offsets) repeated over each block's 32 inputs.
+      const dx = gb.gemm(dy, w, {}, 'dx_values');
+      const m0 = dx.shape?.[0] ?? 'rows';
+      const perBlock = gb.unsqueeze(gb.gemm(dy, offsets(), {}, 'dx_offsets'), [-1], 'dx_offsets_col'); // [M, blocks, 1]
+      return gb.reshape(gb.add(gb.reshape(dx, [m0, cols / m.block, m.block], 'dx_blocks'), perBlock, 'dx_blocks_sum'), [m0, cols], 'dx');
+    };
+  } else if (opts.training) backward = int8ColumnGradient(g, name, expandNBits(m, rows, cols), rows, cols);
+  return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, backward, { scales, offsets }) };
 }
 
 function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
@@ -241,7 +258,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
       // or a fresh F32 expansion (no extra memory).
       const viaInt8 = opts.int4InputGradient !== 'expand';
       const backward = !opts.training ? undefined : viaInt8 ? int8ColumnGradient(g, name, expandInt4(quant, rows, cols), rows, cols) : (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx');
-      ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+      ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, { scales }));
       // The training head's logits: MatMulNBits is slower than an int8 GEMM for many rows, so
       // the head (one table) gets an int8 copy of its int4 values, built only when asked for.
       const head = lazy(() => {
@@ -341,13 +358,13 @@ function int8ColumnGradient(g: GraphBuilder, name: string, w: Float32Array, rows
  * of 32 inputs), y gains BlockSums(x) offsets^T: x summed over each block ([M, K / 32]) times the
  * offsets [N, K / 32], a product 1/32 the size of the main one, in F32.
  */
-function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, sharedScales?: () => Value) {
+function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, shared: { scales?: () => Value; offsets?: () => Value } = {}) {
   g.opsets.set('com.microsoft', 1);
   const blocks = cols / m.block;
   const blob = (m.block * m.bits) / 8;
   const b = lazy(() => g.initializer(`${name}.nbits`, 'uint8', [rows, blocks, blob], m.b));
-  const scales = sharedScales ?? lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, blocks], bytesOf(m.scales)));
-  const offsets = m.offsets && lazy(() => g.initializer(`${name}.offsets`, 'float32', [rows, blocks], bytesOf(m.offsets!)));
+  const scales = shared.scales ?? lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, blocks], bytesOf(m.scales)));
+  const offsets = m.offsets && (shared.offsets ?? lazy(() => g.initializer(`${name}.offsets`, 'float32', [rows, blocks], bytesOf(m.offsets!))));
   const linear = (x: Value, bias: Value | undefined, op: string) => {
     const forward = (xin: Value) => {
       const y = g.op('MatMulNBits', [xin, b(), scales(), null, null, bias ?? null], { K: attr.int(cols), N: attr.int(rows), bits: attr.int(m.bits), block_size: attr.int(m.block), accuracy_level: attr.int(4) }, { name: offsets ? `${op}_nbits` : op, domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: xin.shape && [xin.shape[0], rows] }] })[0];

@@ -35,7 +35,7 @@ const IDS = [1, 40, 300, 22, 401, 9, 77, 2, 5, 6, 120, 33];
 const ARCHS: TinyArch[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
 const SHAPE = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96 };
 /** K-quant super-blocks hold 256 values: every matrix's rows a whole number of them. */
-const K_SHAPE = { hidden: 256, layers: 2, heads: 4, kvHeads: 2, ffn: 512 };
+const K_SHAPE = { hidden: 256, layers: 2, heads: 8, kvHeads: 4, ffn: 512 };
 
 async function session(model: LoadedModel, opts: { baseStorage?: BaseStorage; compressedCompute?: boolean }) {
   return createSession(serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false, ...opts })).model, { threads: 1 });
@@ -192,12 +192,13 @@ describe('training on a compressed base', () => {
     });
   }
 
-  const ggufVariants: [TinyArch, GgufExportType, 'int8' | 'expand'][] = [['llama', 'Q4_K', 'int8'], ['qwen2', 'Q4_K', 'int8'], ['llama', 'Q6_K', 'int8'], ['qwen2', 'Q6_K', 'int8'], ['llama', 'Q8_0', 'int8'], ['qwen2', 'Q4_0', 'int8'], ['llama', 'Q4_K', 'expand']];
+  const ggufVariants: [TinyArch, GgufExportType, 'int8' | 'expand'][] = [['llama', 'Q4_K', 'int8'], ['qwen2', 'Q4_K', 'int8'], ['llama', 'Q6_K', 'int8'], ['qwen2', 'Q6_K', 'int8'], ['llama', 'Q8_0', 'int8'], ['qwen2', 'Q4_0', 'int8'], ['llama', 'Q4_K', 'expand'], ['qwen2', 'Q6_K', 'expand']];
   for (const [arch, type, int4InputGradient] of ggufVariants) {
-    it(`GGUF ${type} ${arch}, tuned on as stored (input gradient via ${int4InputGradient === 'int8' ? 'an int8 copy' : 'the F32 values'}): loss within 1% and every LoRA gradient within 12% of the F32 step on the expanded file`, async () => {
-      // The training tests' seed (4): on seed 5's 256-wide model the layer-0 gradients are
-      // ill-conditioned: 8-bit rounding of the activations moves them by up to 15% (Q8_0) and
-      // 30% (Q4_K) while the loss agrees within 0.1% (seed 4: within 5%).
+    it(`GGUF ${type} ${arch}, tuned on as stored (input gradient via ${int4InputGradient === 'int8' ? 'an int8 copy' : 'a fresh expansion'}): loss within 1% and every LoRA gradient within 12% of the F32 step on the expanded file`, async () => {
+      // The training tests' seed (4): on seed 5's 256-wide model some layer-0 gradients are
+      // ill-conditioned: the 8-bit rounding of activations in MatMulNBits (accuracy level 4) moves
+      // Q4_K's attn_q.A by 24% (Q8_0's by up to 15%) while the loss agrees within 0.1%; with F32
+      // activations (level 0) the same Q4_K step is within 12%, so the layout is not the cause.
       const model = await loadModel(await ggufOf(arch, type, 4));
       const params = loraParams(model);
       const opts = { rank: 2, alpha: 4, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: 32, trainTokenIds: [], int4InputGradient, ...STEP_DEFAULTS };
@@ -211,11 +212,20 @@ describe('training on a compressed base', () => {
 
   it('a GGUF step multiplies the blocks forward (MatMulNBits) and the input gradients by int8 copies; another storage chosen requantizes', async () => {
     const model = await loadModel(await ggufOf('llama', 'Q4_K'));
-    const step = (baseStorage: BaseStorage) => buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage, ...STEP_DEFAULTS });
-    const { ops } = await optimisedOps(step('f32') as never, 'train-ops-gguf');
+    const step = (baseStorage: BaseStorage, int4InputGradient?: 'expand') => buildTrainStepGraph(model.config, model.weights, { rank: 2, alpha: 4, targets: ['q', 'v'], maxTokensPerMicroBatch: 16, trainTokenIds: [], baseStorage, int4InputGradient, ...STEP_DEFAULTS });
+    const { ops, floatMatrices } = await optimisedOps(step('f32') as never, 'train-ops-gguf');
     // 7 projections in 2 layers forward; input gradients for all but layer 0's q, k, v
     expect(ops.get('MatMulNBits')).toBe(14);
     expect((ops.get('MatMulInteger') ?? 0) + (ops.get('MatMulIntegerToFloat') ?? 0)).toBe(11);
+    // F32: only the (untied) head's table, for its gradient
+
+    expect(floatMatrices).toEqual(['output.weight']);
+    // 'expand': the input gradients through fresh expansions, still no F32 copy of a projection
+    const { ops: expand, floatMatrices: expandFloats } = await optimisedOps(step('f32', 'expand') as never, 'train-ops-gguf-expand');
+    expect(expand.get('MatMulNBits')).toBe(14);
+    expect(expand.get('DequantizeLinear')).toBe(11);
+
+    expect(expandFloats).toEqual(['output.weight']);
     const { ops: int8 } = await optimisedOps(step('int8') as never, 'train-ops-gguf-int8');
     expect(int8.get('MatMulNBits') ?? 0).toBe(0);
   });
