@@ -128,9 +128,15 @@ async function loadGguf(file: string, opts: LoadOptions): Promise<LoadedModel> {
     rawConfig: g.config,
     weights: new ModelWeights(tensors, file, async () => canonicalGgufTensors((await readGgufWeights(file)).tensors, config, file), undefined, GGUF_NAMING),
     tokenizer,
-    storedDtype: 'GGUF (read as F32)',
+    storedDtype: ggufDtype(tensors),
     fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
   };
+}
+
+/** What a GGUF base is held as: its block types multiplied as stored (nbits.ts), the rest F32. */
+function ggufDtype(tensors: Map<string, WeightTensor>): string {
+  const kept = [...new Set([...tensors.values()].flatMap((t) => (t.gguf ? [t.gguf.type] : [])))].sort();
+  return kept.length ? `GGUF (${kept.join(', ')} as stored, the rest read as F32)` : 'GGUF (read as F32)';
 }
 
 /** `name` as read (Hugging Face spelling; GGUF files are read into it too) -> canonical. */

@@ -137,6 +137,7 @@ describe('GGUF Q8_0 / Q4_0 / Q4_K / Q6_K kept compressed', () => {
       it(`${arch} ${type}: chat multiplies the file's blocks (MatMulNBits ${type === 'Q8_0' || type === 'Q6_K' ? 8 : 4} bits), logits within 2% of the file expanded to F32`, async () => {
         const model = await loadModel(await ggufOf(arch, type));
         expect(model.weights.get('blk.0.attn_q.weight').gguf?.type).toBe(type);
+        expect(model.storedDtype).toBe(`GGUF (${type} as stored, the rest read as F32)`);
         // No F32 copy of a kept matrix is held, and building the chat graph expands none.
         const kept = [...model.weights.tensors.values()].filter((t) => t.gguf);
         expect(kept.length).toBe(2 * 7 + (model.config.tieEmbeddings ? 1 : 2));
