@@ -2,9 +2,14 @@
  * bench:infer --gguf-types Q8_0,Q4_0: chat decode speed of Attune and llama.cpp on the SAME GGUF
  * file per type, in ONE process, runs interleaved (Attune, llama.cpp 1 thread, llama.cpp 2
  * threads, next type, ... repeated) so that every side sees the same load. Attune keeps the file's
- * Q8_0/Q4_0 blocks compressed (MatMulNBits); F32 is today's path, for reference.
+ * Q8_0/Q4_0/Q4_K/Q6_K blocks compressed (MatMulNBits); F32 is the expanded path, for reference.
  *
  *   npm run bench:infer -- --gguf-types F32,Q8_0,Q4_0 [--layers 30] [--rounds 3] [--new-tokens 64] [--prompt 128]
+ *   npm run bench:infer -- --gguf-types F32,Q4_K,Q6_K ...
+ *
+ * K-quants pack rows of 256 values: with Q4_K or Q6_K among the types, every file is written from
+ * a model with SmolLM2-135M's depth, vocabulary and head size but widths that are multiples of 256
+ * (hidden 512, 8 heads, 4 KV heads, FFN 1536), so that every matrix is in the type asked for.
  *
  * llama.cpp's threads spin at each barrier: on a shared 2-core machine 1 thread is sometimes much
  * faster than 2, so both are run and the better one is the peer. Each figure is the best of the
@@ -16,14 +21,15 @@ import path from 'node:path';
 import { fmt, intArg, log, machineDescription, table, WORK_DIR } from './lib.js';
 import { ensureBenchModel, SMOLLM2_135M } from './model.js';
 
-type GgufType = 'F32' | 'Q8_0' | 'Q4_0';
+type GgufType = 'F32' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+const K_QUANT_WIDTHS = { hidden: 512, heads: 8, kvHeads: 4, ffn: 1536 };
 
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** The bench model written as a GGUF of `type` (once, under bench/.work). */
-async function ggufOfType(f32File: string, layers: number, type: GgufType): Promise<string> {
+async function ggufOfType(f32File: string, layers: number, type: GgufType, wide: boolean): Promise<string> {
   if (type === 'F32') return f32File;
-  const file = path.join(WORK_DIR, `bench-L${layers}-${type}.gguf`);
+  const file = path.join(WORK_DIR, `bench-L${layers}${wide ? '-h512' : ''}-${type}.gguf`);
   if (existsSync(file)) return file;
   log(`writing ${path.basename(file)} ...`);
   const { readGgufModel, writeGgufModel } = await import('../src/engine/weights/gguf-model.js');
@@ -42,9 +48,10 @@ export async function ggufComparison(args: Map<string, string | true>, promptIds
   mkdirSync(WORK_DIR, { recursive: true });
   process.env.ATTUNE_CACHE_DIR = path.join(WORK_DIR, `cache-gguf-compare-${process.pid}`);
   log(`bench:infer --gguf-types ${types.join(',')}  ${machineDescription()}; load ${loadavg()}`);
-  const m = await ensureBenchModel({ layers });
+  const kQuants = types.some((t) => t.endsWith('_K'));
+  const m = await ensureBenchModel({ layers, ...(kQuants ? { widths: K_QUANT_WIDTHS } : {}) });
   const files = new Map<GgufType, string>();
-  for (const t of types) files.set(t, await ggufOfType(m.gguf, layers, t));
+  for (const t of types) files.set(t, await ggufOfType(m.gguf, layers, t, kQuants));
 
   const { loadModel } = await import('../src/engine/models/load.js');
   const { ChatSession } = await import('../src/engine/generate/chat-session.js');
@@ -119,7 +126,7 @@ export async function ggufComparison(args: Map<string, string | true>, promptIds
   await llama.dispose();
 
   console.log('');
-  console.log(`Chat decode (tok/s) on the same GGUF file, one process, runs interleaved: random SmolLM2-135M-shaped llama, ${layers} layers, ${newTokens} new tokens after a ${promptLength}-token prompt, greedy; best of ${rounds} rounds`);
+  console.log(`Chat decode (tok/s) on the same GGUF file, one process, runs interleaved: random SmolLM2-135M-shaped llama${kQuants ? ` with widths ${JSON.stringify(K_QUANT_WIDTHS)}` : ''}, ${layers} layers, ${newTokens} new tokens after a ${promptLength}-token prompt, greedy; best of ${rounds} rounds`);
   console.log(`Machine: ${machineDescription()}; load average (1/5/15 min) ${loads.join(' -> ')}; ${new Date().toISOString()}`);
   console.log('');
   console.log(table(['file', 'Attune 2 threads (as the app)', 'Attune 1 thread', 'llama.cpp 1 thread', 'llama.cpp 2 threads', 'Attune 2t / best llama.cpp', 'best / best', 'greedy tokens agree'], types.map((t) => {

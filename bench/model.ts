@@ -77,8 +77,11 @@ class Rng {
   }
 }
 
-function hfConfig(layers: number): Record<string, unknown> {
-  const m = SMOLLM2_135M;
+/** Widths that differ from SmolLM2-135M's (bench:infer --gguf-types with K-quants needs multiples of 256). */
+export type BenchWidths = Pick<DecoderShape, 'hidden' | 'heads' | 'kvHeads' | 'ffn'>;
+
+function hfConfig(layers: number, widths?: BenchWidths): Record<string, unknown> {
+  const m = { ...SMOLLM2_135M, ...widths };
   return {
     architectures: ['LlamaForCausalLM'],
     attention_bias: false,
@@ -165,26 +168,27 @@ export function paddedTokenizer(vocab: number): { tokenizerJson: Record<string, 
   return { tokenizerJson, tokenizerConfig };
 }
 
-export function benchModelDir(layers: number, seed: number): string {
-  return path.join(WORK_DIR, `smollm2-135m-random-L${layers}-s${seed}`);
+export function benchModelDir(layers: number, seed: number, widths?: BenchWidths): string {
+  const w = widths ? `-h${widths.hidden}-f${widths.ffn}-a${widths.heads}-kv${widths.kvHeads}` : '';
+  return path.join(WORK_DIR, `smollm2-135m-random-L${layers}-s${seed}${w}`);
 }
 
 /** Writes the model (HF folder + GGUF) unless a complete copy is cached; returns the paths. */
-export async function ensureBenchModel(opts: { layers?: number; seed?: number } = {}): Promise<BenchModel> {
+export async function ensureBenchModel(opts: { layers?: number; seed?: number; widths?: BenchWidths } = {}): Promise<BenchModel> {
   const layers = opts.layers ?? SMOLLM2_135M.layers;
   const seed = opts.seed ?? 1;
-  const dir = benchModelDir(layers, seed);
+  const dir = benchModelDir(layers, seed, opts.widths);
   const hfDir = path.join(dir, 'hf');
   const gguf = path.join(dir, 'model-f32.gguf');
   const done = path.join(dir, 'done.json');
-  const config = hfConfig(layers);
+  const config = hfConfig(layers, opts.widths);
   if (existsSync(done)) return { hfDir, gguf, layers, config };
 
   const t0 = performance.now();
-  log(`bench model: writing a random SmolLM2-135M-shaped model (${layers} layers, seed ${seed}) to ${path.relative(REPO_ROOT, dir)} ...`);
+  log(`bench model: writing a random SmolLM2-135M-shaped model (${layers} layers, seed ${seed}${opts.widths ? `, widths ${JSON.stringify(opts.widths)}` : ''}) to ${path.relative(REPO_ROOT, dir)} ...`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(hfDir, { recursive: true });
-  const weights = new Map(randomWeights(weightPlan(SMOLLM2_135M, layers), seed));
+  const weights = new Map(randomWeights(weightPlan({ ...SMOLLM2_135M, ...opts.widths }, layers), seed));
   const { tokenizerJson, tokenizerConfig } = paddedTokenizer(SMOLLM2_135M.vocab);
 
   writeFileSync(path.join(hfDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');

@@ -121,7 +121,8 @@ export function mergeAdapterWeights(
       const w = model.weights.get(name);
       const [rows, cols] = w.shape as [number, number];
       const { a, b } = adapter.factors.get(`blk.${l}.${t}`)!;
-      const merged = new Float32Array(w.data.length);
+      const base = w.data; // read once: a kept GGUF matrix expands its blocks on each read of `data`
+      const merged = new Float32Array(base.length);
       const acc = new Float64Array(cols);
       for (let o = 0; o < rows; o++) {
         acc.fill(0);
@@ -131,8 +132,8 @@ export function mergeAdapterWeights(
           const aRow = k * cols;
           for (let i = 0; i < cols; i++) acc[i] += coef * a[aRow + i]!;
         }
-        const base = o * cols;
-        for (let i = 0; i < cols; i++) merged[base + i] = w.data[base + i]! + acc[i]!;
+        const at = o * cols;
+        for (let i = 0; i < cols; i++) merged[at + i] = base[at + i]! + acc[i]!;
       }
       out.set(name, { shape: w.shape, data: merged });
       onTensor?.(++done, total);

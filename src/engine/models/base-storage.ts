@@ -14,7 +14,7 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { attr, type Value } from '../onnx/graph.js';
 import { f16BytesToF32, f32ToF16Bytes } from '../weights/half.js';
 import type { ModelWeights, WeightTensor } from './weights.js';
-import { nbitsFromGguf, nbitsFromInt4, type NBitsMatrix } from './nbits.js';
+import { expandNBits, nbitsFromGguf, nbitsFromInt4, type NBitsMatrix } from './nbits.js';
 import { compressedLinear } from '../onnx/autodiff/rules/linear.js';
 
 export type BaseStorage = 'f32' | 'f16' | 'int8' | 'int4';
@@ -129,7 +129,7 @@ export interface StoredWeightOptions {
    * (MatMulNBits) and a fresh F32 expansion for the input gradient (no extra memory, slower).
    */
   int4InputGradient?: 'int8' | 'expand';
-  /** Multiply GGUF Q8_0/Q4_0 matrices as the file stores them (chat), whatever `storage` says. */
+  /** Multiply GGUF Q8_0/Q4_0/Q4_K/Q6_K matrices as the file stores them, whatever `storage` says. */
   ggufBlocks?: boolean;
 }
 
@@ -187,23 +187,46 @@ function lazy<T>(make: () => T): () => T {
 }
 
 /**
- * A GGUF Q8_0/Q4_0 matrix multiplied as its file stores it. A function of its own on purpose: a
- * closure that reads `t` keeps the whole scope's `t` alive in V8, and inside storeWeight it kept
- * every F32 tensor of the model alive (a 3B model peaked at 13.8 GiB instead of 4.8).
+ * A GGUF Q8_0/Q4_0/Q4_K/Q6_K matrix multiplied as its file stores it. A function of its own on
+ * purpose: a closure that reads `t` keeps the whole scope's `t` alive in V8, and inside storeWeight
+ * it kept every F32 tensor of the model alive (a 3B model peaked at 13.8 GiB instead of 4.8).
+ * Training: the input gradient dx = dy W through an int8 copy quantized per input column (as for
+ * Attune int4), or with `int4InputGradient: 'expand'` through a fresh expansion of the blocks in
+ * the backward pass (DequantizeLinear of a signed copy of the MatMulNBits values: +1 byte per
+ * weight for 8 bits, +0.5 for 4, and slower). `expand` (the token-row table of an adapter, the
+ * training head) gives the F32 values.
  */
 function storeGgufBlocks(g: GraphBuilder, name: string, t: WeightTensor, opts: StoredWeightOptions): StoredWeight {
   const [rows, cols] = t.shape;
   const m = nbitsFromGguf(t.gguf!, rows, cols);
   const f32 = lazy(() => g.initializer(name, 'float32', t.shape, bytesOf(t.data)));
-  return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, opts.training ? (gb, dy) => gb.gemm(dy, f32(), {}, 'dx') : undefined) };
+  const scales = lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, cols / m.block], bytesOf(m.scales)));
+  const offsets = m.offsets && lazy(() => g.initializer(`${name}.offsets`, 'float32', [rows, cols / m.block], bytesOf(m.offsets!)));
+  let backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined;
+  if (opts.training && opts.int4InputGradient === 'expand') {
+    // MatMulNBits' unsigned values with their zero point (128 or 8) as signed ones: v ^ 0x80 per byte, or per nibble.
+    const q = lazy(() => (m.bits === 8 ? g.initializer(`${name}.q8`, 'int8', [rows, cols], m.b.map((v) => v ^ 0x80)) : g.initializer(`${name}.q4`, 'int4', [rows, cols], m.b.map((v) => v ^ 0x88))));
+    backward = (gb, dy) => {
+      const w = gb.op('DequantizeLinear', [q(), scales()], { axis: attr.int(1), block_size: attr.int(m.block) }, { name: `${name}_again`, outputs: [{ dtype: 'float32', shape: [rows, cols] }] })[0];
+      if (!offsets) return gb.gemm(dy, w, {}, 'dx');
+      // Q4_K: dx = dy (W' + offsets over each block) = dy W' + (dy offsets) repeated over each block's 32 inputs.
+      const dx = gb.gemm(dy, w, {}, 'dx_values');
+      const m0 = dx.shape?.[0] ?? 'rows';
+      const perBlock = gb.unsqueeze(gb.gemm(dy, offsets(), {}, 'dx_offsets'), [-1], 'dx_offsets_col'); // [M, blocks, 1]
+      return gb.reshape(gb.add(gb.reshape(dx, [m0, cols / m.block, m.block], 'dx_blocks'), perBlock, 'dx_blocks_sum'), [m0, cols], 'dx');
+    };
+  } else if (opts.training) backward = int8ColumnGradient(g, name, expandNBits(m, rows, cols), rows, cols);
+  return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, backward, { scales, offsets }) };
 }
 
 function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
   const shape = t.shape;
   const [rows, cols] = shape;
   const compressed = opts.compressedCompute !== false;
-  // A GGUF Q8_0/Q4_0 matrix is multiplied as its file stores it.
+  // A GGUF Q8_0/Q4_0/Q4_K/Q6_K matrix is multiplied as its file stores it.
   if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) return storeGgufBlocks(g, name, t, opts);
+  // Otherwise its F32 values, expanded once here (a kept GGUF matrix expands `data` on each read).
+  if (t.gguf) t = { shape, data: t.data };
   if (storage === 'f32' || shape.length !== 2) {
     const v = g.initializer(name, 'float32', shape, bytesOf(t.data));
     return { expand: () => v };
@@ -248,7 +271,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
         rowsOf = (ids, op) => asInt8().rows(ids, op);
       } else {
         const backward = opts.training ? (gb: GraphBuilder, dy: Value) => gb.gemm(dy, dq(true), {}, 'dx') : undefined;
-        ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, scales));
+        ({ linear, rows: rowsOf } = nbitsOps(g, name, nbitsFromInt4(quant), rows, cols, backward, { scales }));
       }
       // The head's logits (many rows) and a table read whole (the head's gradient, trained token
       // rows) use the same int8 copy: the gradient of the logits as computed, and a per-row
@@ -339,13 +362,12 @@ function readOnce(g: GraphBuilder, expansion: Value, name: string): Value {
 }
 
 /**
- * dx = dy W for an int4 matrix through MatMulInteger: W (its int4 values, expanded) quantized
- * again to int8 with one scale per input column c, W ~ Q8 diag(c), so dx = (dy Q8) diag(c), with
+ * dx = dy W for a GGUF block matrix in training through MatMulInteger: W (its values `w`, expanded)
+ * quantized again to int8 with one scale per input column c, W ~ Q8 diag(c), so dx = (dy Q8) diag(c), with
  * Q8 [out, in] as stored (MatMulInteger's B [K = out, N = in]). 8 bits over each column's range
- * keep the int4 grid points within half a step of 1/127 of the column's largest value.
+ * keep its grid points within half a step of 1/127 of the column's largest value.
  */
-function int8ColumnGradient(g: GraphBuilder, name: string, quant: QuantizedInt4, rows: number, cols: number) {
-  const w = expandInt4(quant, rows, cols);
+function int8ColumnGradient(g: GraphBuilder, name: string, w: Float32Array, rows: number, cols: number) {
   const amax = new Float32Array(cols);
   for (let i = 0; i < w.length; i++) amax[i % cols] = Math.max(amax[i % cols]!, Math.abs(w[i]!));
   const scale = amax.map((a) => (a > 0 ? a / 127 : 1));
@@ -357,19 +379,26 @@ function int8ColumnGradient(g: GraphBuilder, name: string, quant: QuantizedInt4,
 }
 
 /**
- * A MatMulNBits matrix (int4, GGUF Q8_0/Q4_0): y = MatMulNBits(x) (+ bias), accuracy level 4
- * (int8 activations per block, integer dot products); `backward` gives the input gradient
- * dy W where it is wanted.
+ * A MatMulNBits matrix (int4, GGUF Q8_0/Q4_0/Q4_K/Q6_K): y = MatMulNBits(x) (+ bias), accuracy
+ * level 4 (int8 activations per block, integer dot products); `backward` gives the input gradient
+ * dy W where it is wanted. With per-block offsets (Q4_K: W = s (q - 8) + offset over each block
+ * of 32 inputs), y gains BlockSums(x) offsets^T: x summed over each block ([M, K / 32]) times the
+ * offsets [N, K / 32], a product 1/32 the size of the main one, in F32.
  */
-function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, sharedScales?: () => Value) {
+function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, cols: number, backward: ((gb: GraphBuilder, dy: Value) => Value) | undefined, shared: { scales?: () => Value; offsets?: () => Value } = {}) {
   g.opsets.set('com.microsoft', 1);
   const blocks = cols / m.block;
   const blob = (m.block * m.bits) / 8;
   const b = lazy(() => g.initializer(`${name}.nbits`, 'uint8', [rows, blocks, blob], m.b));
-  const scales = sharedScales ?? lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, blocks], bytesOf(m.scales)));
+  const scales = shared.scales ?? lazy(() => g.initializer(`${name}.scales`, 'float32', [rows, blocks], bytesOf(m.scales)));
+  const offsets = m.offsets && (shared.offsets ?? lazy(() => g.initializer(`${name}.offsets`, 'float32', [rows, blocks], bytesOf(m.offsets!))));
   const linear = (x: Value, bias: Value | undefined, op: string) => {
-    const forward = (xin: Value) =>
-      g.op('MatMulNBits', [xin, b(), scales(), null, null, bias ?? null], { K: attr.int(cols), N: attr.int(rows), bits: attr.int(m.bits), block_size: attr.int(m.block), accuracy_level: attr.int(4) }, { name: op, domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: x.shape && [x.shape[0], rows] }] })[0];
+    const forward = (xin: Value) => {
+      const y = g.op('MatMulNBits', [xin, b(), scales(), null, null, bias ?? null], { K: attr.int(cols), N: attr.int(rows), bits: attr.int(m.bits), block_size: attr.int(m.block), accuracy_level: attr.int(4) }, { name: offsets ? `${op}_nbits` : op, domain: 'com.microsoft', outputs: [{ dtype: 'float32', shape: xin.shape && [xin.shape[0], rows] }] })[0];
+      if (!offsets) return y;
+      const sums = g.reduceSum(g.reshape(xin, [xin.shape?.[0] ?? 'rows', blocks, m.block], `${op}_xblocks`), [-1], false, `${op}_xsums`);
+      return g.gemm(sums, offsets(), { transB: true, c: y }, op);
+    };
     return compressedLinear(g, x, forward, backward);
   };
   // Embedding rows: gather the packed rows and expand only those.
@@ -382,7 +411,8 @@ function nbitsOps(g: GraphBuilder, name: string, m: NBitsMatrix, rows: number, c
     }
     const values = g.reshape(g.cast(q, 'float32', `${op}_qf`), ['tokens', blocks, m.block], `${op}_blocks`);
     const s = g.unsqueeze(g.gather(scales(), ids, 0, `${op}_s`), [-1], `${op}_scol`); // [N, blocks, 1]
-    const w = g.mul(g.sub(values, g.scalar(m.bits === 4 ? 8 : 128), `${op}_centred`), s, `${op}_scaled`);
+    let w = g.mul(g.sub(values, g.scalar(m.bits === 4 ? 8 : 128), `${op}_centred`), s, `${op}_scaled`);
+    if (offsets) w = g.add(w, g.unsqueeze(g.gather(offsets(), ids, 0, `${op}_o`), [-1], `${op}_ocol`), `${op}_offset`);
     return g.reshape(w, ['tokens', cols], op);
   };
   return { linear, rows: rowsOf };

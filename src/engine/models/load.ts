@@ -128,9 +128,15 @@ async function loadGguf(file: string, opts: LoadOptions): Promise<LoadedModel> {
     rawConfig: g.config,
     weights: new ModelWeights(tensors, file, async () => canonicalGgufTensors((await readGgufWeights(file)).tensors, config, file), undefined, GGUF_NAMING),
     tokenizer,
-    storedDtype: 'GGUF (read as F32)',
+    storedDtype: ggufDtype(tensors),
     fingerprint: `${path.resolve(file)}:${st.size}:${st.mtimeMs}`,
   };
+}
+
+/** What a GGUF base is held as: its block types multiplied as stored (nbits.ts), the rest F32. */
+function ggufDtype(tensors: Map<string, WeightTensor>): string {
+  const kept = [...new Set([...tensors.values()].flatMap((t) => (t.gguf ? [t.gguf.type] : [])))].sort();
+  return kept.length ? `GGUF (${kept.join(', ')} as stored, the rest read as F32)` : 'GGUF (read as F32)';
 }
 
 /** `name` as read (Hugging Face spelling; GGUF files are read into it too) -> canonical. */
@@ -148,7 +154,8 @@ async function readGgufWeights(file: string) {
 
 function canonicalGgufTensors(source: Map<string, WeightTensor>, config: ModelConfig, file: string): Map<string, WeightTensor> {
   const tensors = new Map<string, WeightTensor>();
-  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), { shape: t.shape, data: t.data, ...(t.gguf ? { gguf: t.gguf } : {}) });
+  // The tensors themselves: a kept GGUF matrix expands `data` only when read (gguf-model.ts).
+  for (const [name, t] of source) tensors.set(canonicalName(name, file, config), t);
   checkWeights(config, tensors, file, GGUF_NAMING);
   return tensors;
 }

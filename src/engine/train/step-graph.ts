@@ -169,7 +169,10 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const lr = g.input('lr', 'float32', []);
   const apply = g.input('apply', 'float32', []);
 
-  const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, training: !opts.evalOnly, int4InputGradient: opts.int4InputGradient });
+  // A GGUF base's Q8_0/Q4_0/Q4_K/Q6_K matrices are tuned on as the file stores them unless another
+  // storage was chosen (f16/int8/int4 are then made from their F32 values, as for any base).
+  const storage = opts.baseStorage ?? 'f32';
+  const weight = storedWeightLookup(g, weights, storage, { compressedCompute: opts.compressedCompute, training: !opts.evalOnly, int4InputGradient: opts.int4InputGradient, ggufBlocks: storage === 'f32' });
 
   const specs = trainableTensors(cfg, opts);
   const layout = paramLayout(specs);

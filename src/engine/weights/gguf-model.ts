@@ -5,15 +5,39 @@ import { archByGguf, archByModelType, type GgufArch } from './gguf-arch.js';
 import { mismatch, unsupported } from './errors.js';
 import { ggufTensorToFloat32, gv, metaValue, readGguf, writeGguf, type GgufTensorToWrite, type GgufValue } from './gguf.js';
 import { tokenizerFromGguf, tokenizerToGgufMetadata, type TokenizerConfig, type TokenizerJson } from './gguf-tokenizer.js';
-import { ggmlType, quantize } from './quants.js';
+import { dequantize, ggmlType, quantize } from './quants.js';
 import { canonicalToHf, hfToCanonical, permuteQK, unpermuteQK } from './tensor-names.js';
 import { NBITS_GGUF_TYPES, permuteBlockRows, type GgufBlocks, type NBitsGgufType } from '../models/nbits.js';
 
 export interface FloatTensor {
   data: Float32Array;
   shape: number[];
-  /** A Q8_0/Q4_0 matrix's blocks as well (rows in HF order): the graphs can compute with them directly. */
+  /**
+   * A Q8_0/Q4_0/Q4_K/Q6_K matrix's blocks (rows in HF order): the graphs compute with them
+   * directly, and `data` is then expanded from them when read (see `blockTensor`).
+   */
   gguf?: GgufBlocks;
+}
+
+/**
+ * A matrix kept as its GGUF blocks. Its F32 values are not held: `data` expands the blocks when
+ * read (chat reads none; tuning reads some once), and a WeakRef lets repeated reads in one
+ * synchronous loop share one expansion, which the garbage collector may drop afterwards.
+ */
+export function blockTensor(shape: number[], gguf: GgufBlocks): FloatTensor {
+  let last: WeakRef<Float32Array> | undefined;
+  return {
+    shape,
+    gguf,
+    get data(): Float32Array {
+      let d = last?.deref();
+      if (!d) {
+        d = dequantize(gguf.type, gguf.bytes, shape[0]! * shape[1]!);
+        last = new WeakRef(d);
+      }
+      return d;
+    },
+  };
 }
 
 export type HfConfig = Record<string, unknown> & {
@@ -56,17 +80,18 @@ export async function readGgufModel(filePath: string): Promise<LoadedModel> {
     if (t.name === 'rope_freqs.weight') { ropeFreqs = ggufTensorToFloat32(t, filePath); continue; }
     const hf = canonicalToHf(t.name);
     if (!hf) throw unsupported(filePath, t.name, `tensor ${t.name} has no Hugging Face counterpart Attune knows; this ${arch.gguf} model has parts Attune cannot load`);
-    let data = ggufTensorToFloat32(t, filePath);
     const rows = t.shape[0]!, cols = t.shape[1] ?? 1;
     const heads = arch.permuteQK && isQ(t.name) ? nHead : arch.permuteQK && isK(t.name) ? nKv : 0;
-    if (heads) data = unpermuteQK(data, heads, rows, cols);
-    let gguf: GgufBlocks | undefined;
     if (t.shape.length === 2 && (NBITS_GGUF_TYPES as readonly string[]).includes(t.type.name)) {
-      gguf = { type: t.type.name as NBitsGgufType, bytes: t.bytes };
-      // The same row order as the F32 values: the source row of each row, from the permutation of the row numbers.
+      let gguf: GgufBlocks = { type: t.type.name as NBitsGgufType, bytes: t.bytes };
+      // Rows in HF order: the source row of each row, from the permutation of the row numbers.
       if (heads) gguf = permuteBlockRows(gguf, rows, unpermuteQK(Float32Array.from({ length: rows }, (_, r) => r), heads, rows, 1));
+      tensors.set(hf, blockTensor([...t.shape], gguf));
+      continue;
     }
-    tensors.set(hf, { data: data.slice(), shape: [...t.shape], ...(gguf ? { gguf } : {}) });
+    let data = ggufTensorToFloat32(t, filePath);
+    if (heads) data = unpermuteQK(data, heads, rows, cols);
+    tensors.set(hf, { data: data.slice(), shape: [...t.shape] });
   }
   const embd = g.tensors.get('token_embd.weight');
   if (!embd) throw mismatch(filePath, 'token_embd.weight', 'the model has no token_embd.weight tensor');
@@ -167,9 +192,11 @@ function ropeScalingFromGguf(meta: Map<string, GgufValue>, arch: GgufArch, freqs
 
 // ---- export ----
 
-export type GgufExportType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
-/** llama.cpp's LLAMA_FTYPE for general.file_type */
-const FILE_TYPE: Record<GgufExportType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7 };
+export type GgufExportType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+/** llama.cpp's LLAMA_FTYPE for general.file_type (Q4_K: MOSTLY_Q4_K_S, every matrix in Q4_K) */
+const FILE_TYPE: Record<GgufExportType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q6_K: 18 };
+/** The type of a matrix whose rows are not whole K-quant super-blocks (llama.cpp: Q6_K -> Q8_0; its Q4_K -> Q5_0 is not written here). */
+const K_FALLBACK: Partial<Record<GgufExportType, GgufExportType>> = { Q4_K: 'Q4_0', Q6_K: 'Q8_0' };
 
 export interface WriteGgufModelOptions {
   config: Record<string, unknown>;
@@ -218,7 +245,7 @@ export async function writeGgufModel(filePath: string, o: WriteGgufModelOptions)
     [`${a}.rope.dimension_count`, gv.u32(headDim)],
   ];
   if (headDim * nHead !== hidden) kv.push([`${a}.attention.key_length`, gv.u32(headDim)], [`${a}.attention.value_length`, gv.u32(headDim)]);
-  if (o.type === 'Q8_0' || o.type === 'Q4_0') kv.push(['general.quantization_version', gv.u32(2)]);
+  if (o.type !== 'F32' && o.type !== 'F16') kv.push(['general.quantization_version', gv.u32(2)]);
 
   const out: GgufTensorToWrite[] = [];
   const rs = c.rope_scaling as Record<string, unknown> | null | undefined;
@@ -243,13 +270,15 @@ export async function writeGgufModel(filePath: string, o: WriteGgufModelOptions)
     const name = hfToCanonical(hf);
     if (!name) throw mismatch(filePath, hf, `tensor ${hf} has no llama.cpp name; Attune cannot place it in a GGUF file`);
     const n = t.shape.reduce((x, y) => x * y, 1);
-    if (n !== t.data.length) throw mismatch(filePath, hf, `tensor ${hf} has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
     let data = t.data;
+    if (n !== data.length) throw mismatch(filePath, hf, `tensor ${hf} has shape [${t.shape.join(', ')}] but ${data.length} values`);
     const rows = t.shape[0]!, cols = t.shape[1] ?? 1;
     if (arch.permuteQK && isQ(name)) data = permuteQK(data, nHead, rows, cols);
     if (arch.permuteQK && isK(name)) data = permuteQK(data, nKv, rows, cols);
     let type: GgufExportType = t.shape.length < 2 ? 'F32' : o.type;
-    if (t.shape[t.shape.length - 1]! % ggmlType(type).blockSize) type = 'F16';
+    const width = t.shape[t.shape.length - 1]!;
+    if (width % ggmlType(type).blockSize) type = K_FALLBACK[type] ?? type;
+    if (width % ggmlType(type).blockSize) type = 'F16';
     out.push({ name, type, shape: t.shape, bytes: quantize(type, data) });
   }
   kv.push(...tokenizerToGgufMetadata(o.tokenizerJson, o.tokenizerConfig, filePath));

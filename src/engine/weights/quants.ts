@@ -33,7 +33,7 @@ export function ggmlType(name: GgmlTypeName): GgmlTypeInfo {
 }
 
 export const DEQUANTIZABLE = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const;
-export const QUANTIZABLE = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'] as const;
+export const QUANTIZABLE = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const;
 export type DequantizableType = (typeof DEQUANTIZABLE)[number];
 export type QuantizableType = (typeof QUANTIZABLE)[number];
 
@@ -197,6 +197,203 @@ function quantQ4_0(x: Float32Array): Uint8Array {
   return out;
 }
 
+// ggml's nearest_int: the float magic-number trick, which rounds halves to even.
+const nearestInt = (v: number): number => {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v));
+const putF16 = (out: Uint8Array, o: number, v: number): void => {
+  const h = f32ToF16Bits(v);
+  out[o] = h & 0xff;
+  out[o + 1] = h >> 8;
+};
+
+// make_qkx2_quants: scale and min of x ~ scale * L - min (L in 0..nmax), weighted least squares
+// over a few trial scales. Returns [scale, min] and fills L.
+function makeQkx2(x: Float32Array, at: number, n: number, nmax: number, w: Float32Array, L: Uint8Array, lAt: number): [number, number] {
+  let min = x[at]!, max = x[at]!, sumW = w[0]!, sumX = fr(sumW * x[at]!);
+  for (let i = 1; i < n; i++) {
+    const v = x[at + i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sumW = fr(sumW + w[i]!);
+    sumX = fr(sumX + fr(w[i]! * v));
+  }
+  if (min > 0) min = 0;
+  if (max === min) {
+    L.fill(0, lAt, lAt + n);
+    return [0, -min];
+  }
+  let iscale = fr(nmax / fr(max - min));
+  let scale = fr(1 / iscale);
+  let best = 0;
+  for (let i = 0; i < n; i++) {
+    const l = clamp(nearestInt(fr(iscale * fr(x[at + i]! - min))), 0, nmax);
+    L[lAt + i] = l;
+    const diff = fr(fr(fr(scale * l) + min) - x[at + i]!);
+    best = fr(best + fr(w[i]! * fr(diff * diff)));
+  }
+  const aux = new Uint8Array(n);
+  for (let is = 0; is <= 20; is++) {
+    iscale = fr(fr(fr(-1 + fr(0.1 * is)) + nmax) / fr(max - min));
+    let sumL = 0, sumL2 = 0, sumXL = 0;
+    for (let i = 0; i < n; i++) {
+      const l = clamp(nearestInt(fr(iscale * fr(x[at + i]! - min))), 0, nmax);
+      aux[i] = l;
+      sumL = fr(sumL + fr(w[i]! * l));
+      sumL2 = fr(sumL2 + fr(fr(w[i]! * l) * l));
+      sumXL = fr(sumXL + fr(fr(w[i]! * l) * x[at + i]!));
+    }
+    const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
+    if (D > 0) {
+      let s = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+      let m = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+      if (m > 0) {
+        m = 0;
+        s = fr(sumXL / sumL2);
+      }
+      let err = 0;
+      for (let i = 0; i < n; i++) {
+        const diff = fr(fr(fr(s * aux[i]!) + m) - x[at + i]!);
+        err = fr(err + fr(w[i]! * fr(diff * diff)));
+      }
+      if (err < best) {
+        L.set(aux, lAt);
+        best = err;
+        scale = s;
+        min = m;
+      }
+    }
+  }
+  return [scale, -min];
+}
+
+function quantQ4_K(x: Float32Array): Uint8Array {
+  // quantize_row_q4_K_ref: per 32 values a scale and a min (make_qkx2_quants), both quantized to
+  // 6 bits against the super-block's d and dmin (f16), then the 4-bit values again against them.
+  const nb = x.length / 256;
+  const out = new Uint8Array(nb * 144);
+  const L = new Uint8Array(256), w = new Float32Array(32), scales = new Float32Array(8), mins = new Float32Array(8);
+  for (let i = 0; i < nb; i++) {
+    const xb = i * 256, o = i * 144;
+    let maxScale = 0, maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      let sumX2 = 0;
+      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xb + 32 * j + l]! * x[xb + 32 * j + l]!));
+      const av = fr(Math.sqrt(fr(sumX2 / 32)));
+      for (let l = 0; l < 32; l++) w[l] = fr(av + Math.abs(x[xb + 32 * j + l]!));
+      [scales[j], mins[j]] = makeQkx2(x, xb + 32 * j, 32, 15, w, L, 32 * j);
+      maxScale = Math.max(maxScale, scales[j]!);
+      maxMin = Math.max(maxMin, mins[j]!);
+    }
+    const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+    const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+    const sc = o + 4;
+    for (let j = 0; j < 8; j++) {
+      const ls = Math.min(63, nearestInt(fr(invScale * scales[j]!)));
+      const lm = Math.min(63, nearestInt(fr(invMin * mins[j]!)));
+      if (j < 4) {
+        out[sc + j] = ls;
+        out[sc + j + 4] = lm;
+      } else {
+        out[sc + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+        out[sc + j - 4] |= (ls >> 4) << 6;
+        out[sc + j] |= (lm >> 4) << 6;
+      }
+    }
+    putF16(out, o, fr(maxScale / 63));
+    putF16(out, o + 2, fr(maxMin / 63));
+    const d = f16BitsToF32(u16(out, o)), dmin = f16BitsToF32(u16(out, o + 2));
+    for (let j = 0; j < 8; j++) {
+      const [s, m] = scaleMinK4(j, out, sc);
+      const dj = fr(d * s);
+      if (!dj) continue;
+      const dm = fr(dmin * m);
+      for (let l = 0; l < 32; l++) L[32 * j + l] = clamp(nearestInt(fr(fr(x[xb + 32 * j + l]! + dm) / dj)), 0, 15);
+    }
+    for (let j = 0, q = o + 16; j < 256; j += 64, q += 32) {
+      for (let l = 0; l < 32; l++) out[q + l] = L[j + l]! | (L[j + l + 32]! << 4);
+    }
+  }
+  return out;
+}
+
+// make_qx_quants (rmse_type 1, no importance weights): a signed scale for values in
+// -nmax..nmax-1, weighted by x^2, over a few trial scales. Returns the scale and fills L (+ nmax).
+function makeQx(x: Float32Array, at: number, n: number, nmax: number, L: Uint8Array, lAt: number): number {
+  let max = 0, amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[at + i]!);
+    if (ax > amax) { amax = ax; max = x[at + i]!; }
+  }
+  if (amax < 1e-15) {
+    L.fill(0, lAt, lAt + n);
+    return 0;
+  }
+  const trial = (iscale: number, into: Uint8Array, intoAt: number): [number, number] => {
+    let sumLX = 0, sumL2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[at + i]!;
+      const l = clamp(nearestInt(fr(iscale * v)), -nmax, nmax - 1);
+      into[intoAt + i] = l + nmax;
+      const w = fr(v * v);
+      sumLX = fr(sumLX + fr(fr(w * v) * l));
+      sumL2 = fr(sumL2 + fr(fr(w * l) * l));
+    }
+    return [sumLX, sumL2];
+  };
+  const [lx, l2] = trial(fr(-nmax / max), L, lAt);
+  let scale = l2 ? fr(lx / l2) : 0;
+  let best = fr(scale * lx);
+  const aux = new Uint8Array(n);
+  for (let is = -9; is <= 9; is++) {
+    if (is === 0) continue;
+    const [sLX, sL2] = trial(fr(-fr(nmax + fr(0.1 * is)) / max), aux, 0);
+    if (sL2 > 0 && fr(sLX * sLX) > fr(best * sL2)) {
+      L.set(aux, lAt);
+      scale = fr(sLX / sL2);
+      best = fr(scale * sLX);
+    }
+  }
+  return scale;
+}
+
+function quantQ6_K(x: Float32Array): Uint8Array {
+  // quantize_row_q6_K_ref: a scale per 16 values (make_qx_quants, 6-bit values), the scales as
+  // int8 against the super-block's d (f16), then the values again against d * scale.
+  const nb = x.length / 256;
+  const out = new Uint8Array(nb * 210);
+  const L = new Uint8Array(256), scales = new Float32Array(16);
+  for (let i = 0; i < nb; i++) {
+    const xb = i * 256, o = i * 210;
+    let maxScale = 0, maxAbs = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      scales[ib] = makeQx(x, xb + 16 * ib, 16, 32, L, 16 * ib);
+      if (Math.abs(scales[ib]!) > maxAbs) { maxAbs = Math.abs(scales[ib]!); maxScale = scales[ib]!; }
+    }
+    if (maxAbs < 1e-15) continue; // an all-zero block
+    const iscale = fr(-128 / maxScale);
+    putF16(out, o + 208, fr(1 / iscale));
+    for (let ib = 0; ib < 16; ib++) out[o + 192 + ib] = Math.min(127, nearestInt(fr(iscale * scales[ib]!))) & 0xff;
+    const d = f16BitsToF32(u16(out, o + 208));
+    for (let j = 0; j < 16; j++) {
+      const dj = fr(d * ((out[o + 192 + j]! << 24) >> 24));
+      if (!dj) continue;
+      for (let l = 0; l < 16; l++) L[16 * j + l] = clamp(nearestInt(fr(x[xb + 16 * j + l]! / dj)), -32, 31) + 32;
+    }
+    for (let j = 0, ql = o, qh = o + 128; j < 256; j += 128, ql += 64, qh += 32) {
+      for (let l = 0; l < 32; l++) {
+        const [a, b, c, e] = [L[j + l]!, L[j + l + 32]!, L[j + l + 64]!, L[j + l + 96]!];
+        out[ql + l] = (a & 0xf) | ((c & 0xf) << 4);
+        out[ql + l + 32] = (b & 0xf) | ((e & 0xf) << 4);
+        out[qh + l] = (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6);
+      }
+    }
+  }
+  return out;
+}
+
 /** Quantizes float32 values (a multiple of the block size) with ggml's reference quantizer. */
 export function quantize(type: QuantizableType, x: Float32Array): Uint8Array {
   const info = ggmlType(type);
@@ -207,5 +404,7 @@ export function quantize(type: QuantizableType, x: Float32Array): Uint8Array {
     case 'BF16': return f32ToBf16Bytes(x);
     case 'Q8_0': return quantQ8_0(x);
     case 'Q4_0': return quantQ4_0(x);
+    case 'Q4_K': return quantQ4_K(x);
+    case 'Q6_K': return quantQ6_K(x);
   }
 }

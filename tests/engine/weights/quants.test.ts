@@ -80,6 +80,38 @@ describe('ggml reference quantizers', () => {
   });
 });
 
+describe('k-quant reference quantizers', () => {
+  const x = randomFloats(256 * 32, 11, 2);
+  const rms = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.reduce((s, v) => s + v * v, 0));
+
+  it('Q6_K: every value within one 6-bit step of its 16-value group, closer than Q8_0 is far', () => {
+    const y = dequantize('Q6_K', quantize('Q6_K', x), x.length);
+    for (let g = 0; g < x.length; g += 16) {
+      let amax = 0;
+      for (let j = 0; j < 16; j++) amax = Math.max(amax, Math.abs(x[g + j]!));
+      // d * scale (int8 of the super-block's largest scale) is about amax / 32 per group
+      for (let j = 0; j < 16; j++) expect(Math.abs(y[g + j]! - x[g + j]!), `value ${g + j}`).toBeLessThanOrEqual(amax / 31);
+    }
+    expect(rms(y, x)).toBeLessThan(0.03);
+  });
+
+  it('Q4_K: every value within one 4-bit step of its 32-value group (a scale and a min each), better than Q4_0', () => {
+    const bytes = quantize('Q4_K', x);
+    expect(bytes.length).toBe((x.length / 256) * 144);
+    const y = dequantize('Q4_K', bytes, x.length);
+    for (let g = 0; g < x.length; g += 32) {
+      let lo = 0, hi = 0;
+      for (let j = 0; j < 32; j++) { lo = Math.min(lo, x[g + j]!); hi = Math.max(hi, x[g + j]!); }
+      for (let j = 0; j < 32; j++) expect(Math.abs(y[g + j]! - x[g + j]!), `value ${g + j}`).toBeLessThanOrEqual((hi - lo) / 15);
+    }
+    expect(rms(y, x)).toBeLessThan(rms(dequantize('Q4_0', quantize('Q4_0', x), x.length), x));
+    // d and dmin are never negative; an all-zero super-block stays zero
+    for (let i = 0; i < bytes.length; i += 144) expect([bytes[i + 1]! >> 7, bytes[i + 3]! >> 7]).toEqual([0, 0]);
+    expect(dequantize('Q4_K', quantize('Q4_K', new Float32Array(256)), 256).every((v) => v === 0)).toBe(true);
+    expect(dequantize('Q6_K', quantize('Q6_K', new Float32Array(256)), 256).every((v) => v === 0)).toBe(true);
+  });
+});
+
 // Independent packers written from ggml-common.h's struct comments, to pin the element order.
 function packQ6K(d: number, scales: number[], q: number[]): Uint8Array {
   const b = new Uint8Array(210);
