@@ -19,6 +19,7 @@ import path from 'node:path';
 import { emitResult, fmt, intArg, loadLine, log, machineDescription, median, parseArgs, REPO_ROOT, runTsChild, table, WORK_DIR, engineSource } from './lib.js';
 import { ensureBenchModel, SMOLLM2_135M } from './model.js';
 import { promptIds } from './infer.js';
+import { tuningProcessEnv } from '../src/shared/tuning-env.js';
 
 interface StartResult {
   /** Seconds to the tune's start event, or to the chat's open session. */
@@ -101,7 +102,9 @@ async function main(): Promise<void> {
       const cache = mkdtempSync(path.join(WORK_DIR, 'cache-startup-'));
       try {
         for (const phase of ['cold', 'warm']) {
-          const { result } = await runTsChild<StartResult>('startup.ts', ['--child', kind, '--model', m.hfDir], { ATTUNE_CACHE_DIR: cache }, `${kind} ${phase}`);
+          // A tune runs with the tuning process's environment, as the app's worker and the CLI start it.
+          const env = { ATTUNE_CACHE_DIR: cache, ...(kind === 'tune' ? tuningProcessEnv(false) : {}) };
+          const { result } = await runTsChild<StartResult>('startup.ts', ['--child', kind, '--model', m.hfDir], env, `${kind} ${phase}`);
           log(`  ${kind} ${phase}: ready ${result.ready.toFixed(2)} s (importing ${result.importing.toFixed(2)} s; CPU ${result.cpuReady.toFixed(2)} s), first ${kind === 'tune' ? 'step' : 'token'} ${result.first.toFixed(2)} s (${loadLine()})`);
           (results[`${kind} ${phase}`] ??= []).push(result);
         }
