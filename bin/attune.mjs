@@ -13,7 +13,9 @@ const { tuningProcessEnv } = await import('../src/shared/tuning-env.ts');
 // (see tuning-env.ts): run once more with them. Ctrl-C reaches both processes (one process
 // group), so SIGINT is not passed on (a second one would stop the tune before its checkpoint);
 // this one waits for the other's exit.
-const env = process.argv[2] === 'tune' ? tuningProcessEnv(process.argv.includes('--recompute-activations') || resumesMemorySaving()) : {};
+// Not for the huge-pages setting alone: a second process for a speed-up is not worth a parent
+// that can be killed without its child (a test SIGKILLs the CLI and resumes the run).
+const env = process.argv[2] === 'tune' ? tuningProcessEnv(process.argv.includes('--recompute-activations') || resumesMemorySaving(), false) : {};
 const missing = Object.keys(env).filter((k) => process.env[k] === undefined);
 if (process.platform === 'linux' && missing.length) {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...env } });
