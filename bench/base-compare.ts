@@ -19,13 +19,12 @@ import ort from 'onnxruntime-node';
 import type { BaseStorage } from '../src/engine/models/base-storage.js';
 import { fmt, intArg, log, machineDescription, median, table, WORK_DIR } from './lib.js';
 import { ensureBenchModel } from './model.js';
+import { BENCH_LORA, benchStepOptions, initialState } from './step-feeds.js';
 
 /** bench/train.ts's profile summary, passed in (importing train.ts here would be a cycle). */
 type SummarizeProfile = (events: never[]) => { stepMs: number; kernelMs: number; byOp: [string, number, number][] };
 
 const THREADS = 2;
-const RANK = 16;
-const ALPHA = 32;
 const BATCH = 4;
 const LR = 1e-3;
 
@@ -47,8 +46,7 @@ const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 export async function baseComparison(args: Map<string, string | true>, summarizeProfile: SummarizeProfile): Promise<void> {
   const { loadModel } = await import('../src/engine/models/load.js');
-  const { LORA_TARGETS } = await import('../src/engine/models/lora-targets.js');
-  const { buildTrainStepGraph, trainableTensors, packTensors } = await import('../src/engine/train/step-graph.js');
+  const { buildTrainStepGraph, trainableTensors } = await import('../src/engine/train/step-graph.js');
   const { writeModelDir } = await import('../src/engine/onnx/serialize.js');
   const { createSession, floatTensor, int64Tensor } = await import('../src/engine/runtime/session.js');
 
@@ -61,19 +59,12 @@ export async function baseComparison(args: Map<string, string | true>, summarize
   log(`bench:train --base ${bases.join(',')}  ${machineDescription()}; load ${loadavg()}`);
   const m = await ensureBenchModel({ layers });
   const model = await loadModel(m.hfDir);
-  const opts = { rank: RANK, alpha: ALPHA, targets: [...LORA_TARGETS], maxTokensPerMicroBatch: N, trainTokenIds: [] as number[], beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+  const opts = benchStepOptions(N);
 
   // Same initial LoRA factors for every side.
   let s = 12345;
   const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
-  const specs = trainableTensors(model.config, opts);
-  const initial = new Map<string, Float32Array>();
-  for (const t of specs) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const bound = t.name.endsWith('.A') ? 1 / Math.sqrt(t.shape[1]!) : 0.01 * Math.sqrt(3);
-    initial.set(t.name, Float32Array.from({ length: n }, () => (2 * rand() - 1) * bound));
-  }
-  const flat = packTensors(specs, initial);
+  const start = initialState(trainableTensors(model.config, opts), rand);
   const batch = (seed: number) => {
     let r = seed * 7919 + 17;
     const next = () => (r = (Math.imul(r, 1103515245) + 12345) >>> 0);
@@ -117,8 +108,7 @@ export async function baseComparison(args: Map<string, string | true>, summarize
       session = await createSession(modelPath, { threads: THREADS });
     }
     rmSync(dir, { recursive: true, force: true });
-    const state: Record<string, ort.Tensor> = { params: floatTensor(flat.slice(), [flat.length]) };
-    for (const p of ['adam.m', 'adam.v', 'acc']) state[p] = floatTensor(new Float32Array(flat.length), [flat.length]);
+    const state = { ...start }; // each side replaces its own tensors as it steps
     sides.push({ label, storage, compressed, session, baseMiB: bytes / 2 ** 20, state, times: [], losses: [], valBefore: NaN, valAfter: NaN, ...(profileDir ? { profileDir } : {}) } as Side);
   }
 
@@ -159,7 +149,7 @@ export async function baseComparison(args: Map<string, string | true>, summarize
   const settled = (x: number[]) => (x.length > 2 ? x.slice(1) : x);
   const tps = (side: Side) => N / median(settled(side.times));
   console.log('');
-  console.log(`Training step on a compressed base vs F32, one process, steps interleaved: random SmolLM2-135M-shaped llama, ${layers} layers, LoRA r${RANK}/alpha ${ALPHA} on all 7 projections, batch ${BATCH} x ${seq}, lr ${LR}, ${THREADS} threads, ${steps} steps`);
+  console.log(`Training step on a compressed base vs F32, one process, steps interleaved: random SmolLM2-135M-shaped llama, ${layers} layers, LoRA r${BENCH_LORA.rank}/alpha ${BENCH_LORA.alpha} on all 7 projections, batch ${BATCH} x ${seq}, lr ${LR}, ${THREADS} threads, ${steps} steps`);
   console.log(`Machine: ${machineDescription()}; load average (1/5/15 min) ${loads.join(' -> ')}; ${new Date().toISOString()}`);
   console.log('');
   console.log(table(['base', 'step s (median)', 'tokens/s', 'vs f32', 'stored base MiB', 'val loss before', 'val loss after', 'after vs f32'], sides.map((side) => [

@@ -17,9 +17,8 @@ import { ensureBenchModel, REAL_TOKENS } from './model.js';
 import { loadModel } from '../src/engine/models/load.js';
 import { ChatSession } from '../src/engine/generate/chat-session.js';
 import { chooseDevice, probeDevices } from '../src/engine/runtime/devices.js';
-import { LORA_TARGETS } from '../src/engine/models/lora-targets.js';
 import { buildTrainStepGraph, trainableTensors } from '../src/engine/train/step-graph.js';
-import { STATE_NAMES, stepFeeds } from './step-feeds.js';
+import { benchStepOptions, STATE_NAMES, stepFeeds } from './step-feeds.js';
 import { writeModelDir } from '../src/engine/onnx/serialize.js';
 import { createSession, floatTensor } from '../src/engine/runtime/session.js';
 import type { BaseStorage } from '../src/engine/models/base-storage.js';
@@ -81,20 +80,7 @@ interface TrainFigures {
 
 async function train(hfDir: string, device: Device, storage: BaseStorage): Promise<TrainFigures> {
   const model = await loadModel(hfDir);
-  const opts = {
-    rank: 16,
-    alpha: 32,
-    targets: [...LORA_TARGETS],
-    maxTokensPerMicroBatch: BATCH * SEQ,
-    trainTokenIds: [] as number[],
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-    baseStorage: storage,
-    device,
-  };
+  const opts = { ...benchStepOptions(BATCH * SEQ), baseStorage: storage, device };
   const dir = path.join(WORK_DIR, `gpu-train-${device}-${storage}-${process.pid}`);
   const { modelPath } = await writeModelDir(buildTrainStepGraph(model.config, model.weights, opts), dir);
   const t0 = performance.now();

@@ -45,15 +45,13 @@ import {
   WORK_DIR,
 } from './lib.js';
 import { ensureBenchModel, SMOLLM2_135M } from './model.js';
-import { STATE_NAMES, stepFeeds } from './step-feeds.js';
+import { BENCH_LORA, benchStepOptions, STATE_NAMES, stepFeeds } from './step-feeds.js';
 
 const THREADS = 2;
-const RANK = 16;
-const ALPHA = 32;
+const { rank: RANK, alpha: ALPHA, maxGradNorm: MAX_GRAD_NORM } = BENCH_LORA;
 const BATCH = 4;
 const SEQ = 512;
 const LR = 2e-4;
-const MAX_GRAD_NORM = 1;
 /** GEMM shapes probed for the peak: [label, M, K, N, transB]. The first is the reference shape. */
 const GEMM_SHAPES: [string, number, number, number, boolean][] = [
   ['MatMul 2048x576 . 576x1536', 2048, 576, 1536, false],
@@ -167,24 +165,12 @@ function sessionOptions(profilePrefix?: string): ort.InferenceSession.SessionOpt
 
 async function attuneChild(hfDir: string, steps: number, warmup: number, profile: boolean): Promise<void> {
   const { loadModel } = await import('../src/engine/models/load.js');
-  const { LORA_TARGETS } = await import('../src/engine/models/lora-targets.js');
   const { buildTrainStepGraph, trainableTensors } = await import('../src/engine/train/step-graph.js');
   const { writeModelDir } = await import('../src/engine/onnx/serialize.js');
   const { createSession, floatTensor } = await import('../src/engine/runtime/session.js');
 
   const model = await loadModel(hfDir);
-  const opts = {
-    rank: RANK,
-    alpha: ALPHA,
-    targets: [...LORA_TARGETS],
-    maxTokensPerMicroBatch: BATCH * SEQ,
-    trainTokenIds: [] as number[],
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: MAX_GRAD_NORM,
-  };
+  const opts = benchStepOptions(BATCH * SEQ);
   const t0 = performance.now();
   const graph = buildTrainStepGraph(model.config, model.weights, opts);
   const nodes = graph.nodes.length;
