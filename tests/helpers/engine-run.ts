@@ -1,5 +1,6 @@
 /** Runs Attune's own inference graph on a loaded model, for tests: logits of every position. */
-import { buildInferenceGraph, loraInputName } from '../../src/engine/models/inference-graph.js';
+import { adapterFeeds } from '../../src/engine/generate/generator.js';
+import { buildInferenceGraph } from '../../src/engine/models/inference-graph.js';
 import type { LoadedModel } from '../../src/engine/models/load.js';
 import type { LoraTarget } from '../../src/engine/models/lora-targets.js';
 import { serializeGraph } from '../../src/engine/onnx/serialize.js';
@@ -29,17 +30,9 @@ export function emptyPast(model: LoadedModel): Record<string, Tensor> {
   return feeds;
 }
 
-export function loraFeeds(model: LoadedModel, lora: TestLora | undefined, loraScale: number): Record<string, Tensor> {
-  if (!lora) return {};
-  const feeds: Record<string, Tensor> = { lora_scale: floatTensor(Float32Array.of((loraScale * lora.alpha) / lora.rank), []) };
-  for (let l = 0; l < model.config.layers; l++) {
-    for (const t of lora.targets) {
-      const f = lora.factors.get(`blk.${l}.${t}`)!;
-      feeds[loraInputName(l, t, 'A')] = floatTensor(f.a, [lora.rank, f.a.length / lora.rank]);
-      feeds[loraInputName(l, t, 'B')] = floatTensor(f.b, [f.b.length / lora.rank, lora.rank]);
-    }
-  }
-  return feeds;
+/** The adapter's feeds for `session`'s graph (as the app builds them). */
+export function loraFeeds(session: Session, model: LoadedModel, lora: TestLora | undefined, loraScale: number): Record<string, Tensor> {
+  return adapterFeeds(session.inputNames, model.config, lora, loraScale);
 }
 
 /** Logits [T, V] of the whole sequence in one pass (no cache). */

@@ -57,7 +57,7 @@ export async function reviewAdapter(opts: ReviewOptions): Promise<ReviewReport> 
     for (const ex of heldOut) {
       const { ids, lossMask } = tokenizeConversation(model.tokenizer, ex.messages);
       for (const which of ['base', 'tuned'] as const) {
-        const r = await maskedLoss(scorer, model.config, ids, lossMask, adapterFeeds(model.config, adapter, which === 'base' ? 0 : 1));
+        const r = await maskedLoss(scorer, model.config, ids, lossMask, adapterFeeds(scorer.inputNames, model.config, adapter, which === 'base' ? 0 : 1));
         loss[which].sum += r.sum;
         loss[which].count += r.count;
       }

@@ -111,7 +111,7 @@ export class ChatSession {
       this.model.config,
       promptIds,
       { ...sampling, maxTokens, stopTokenIds: tok.stopTokenIds, loraScale },
-      adapterFeeds(this.model.config, this.adapter, loraScale),
+      adapterFeeds(this.session.inputNames, this.model.config, this.adapter, loraScale),
       {
         signal: cb.signal,
         onToken: (token) => {

@@ -3,7 +3,8 @@
  * time feeding the KV cache back in, until a stop token, a stop string, max tokens or cancel.
  */
 import type { ModelConfig } from '../models/config.js';
-import { loraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
+import { loraInputName, qkvAdapterLayout, stackedLoraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
+import type { LoraTarget } from '../models/lora-targets.js';
 import { floatTensor, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { Adapter } from '../adapter/adapter.js';
 import { Sampler, type SamplingParams } from './sampler.js';
@@ -28,22 +29,47 @@ export interface GenerateOutcome {
   decodeSeconds: number;
 }
 
-/** Feeds that stay the same for every run of a session: the adapter's tensors. */
-export function adapterFeeds(cfg: ModelConfig, adapter: Adapter | undefined, loraScale: number): Record<string, Tensor> {
+/** What feeding an adapter needs of it (an Adapter; tests build their own). */
+export type AdapterTensors = Pick<Adapter, 'rank' | 'alpha' | 'targets' | 'factors'> & Partial<Pick<Adapter, 'tokenRows'>>;
+
+/**
+ * Feeds that stay the same for every run of a session: the adapter's tensors, for the session's
+ * graph (`inputNames`: q/k/v adapters stacked where it has GroupQueryAttention). A is fed times
+ * loraScale * alpha / rank (the graph applies no scale; 0 gives the base model).
+ */
+export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, adapter: AdapterTensors | undefined, loraScale: number): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   if (!adapter) return feeds;
-  feeds.lora_scale = floatTensor(Float32Array.of(loraScale * (adapter.alpha / adapter.rank)), []);
+  const { rank, targets } = adapter;
+  const scale = loraScale * (adapter.alpha / adapter.rank);
+  const names = new Set(inputNames);
+  const { adapted, rowOffset, rows } = qkvAdapterLayout(cfg, targets);
   for (let l = 0; l < cfg.layers; l++) {
-    for (const t of adapter.targets) {
-      const f = adapter.factors.get(`blk.${l}.${t}`)!;
-      feeds[loraInputName(l, t, 'A')] = floatTensor(f.a, [adapter.rank, f.a.length / adapter.rank]);
-      feeds[loraInputName(l, t, 'B')] = floatTensor(f.b, [f.b.length / adapter.rank, adapter.rank]);
+    const factors = (t: LoraTarget) => adapter.factors.get(`blk.${l}.${t}`)!;
+    const stacked = adapted.length > 0 && names.has(stackedLoraInputName(l, 'A'));
+    for (const t of targets) {
+      if (stacked && adapted.includes(t)) continue;
+      const f = factors(t);
+      feeds[loraInputName(l, t, 'A')] = floatTensor(f.a.map((v) => v * scale), [rank, f.a.length / rank]);
+      feeds[loraInputName(l, t, 'B')] = floatTensor(f.b, [f.b.length / rank, rank]);
     }
+    if (!stacked) continue;
+    const width = adapted.length * rank;
+    const a = new Float32Array(width * cfg.hidden);
+    const b = new Float32Array(rows * width);
+    adapted.forEach((t, j) => {
+      const f = factors(t);
+      for (let i = 0; i < f.a.length; i++) a[j * f.a.length + i] = f.a[i]! * scale;
+      const offset = rowOffset.get(t)!;
+      for (let r = 0; r < f.b.length / rank; r++) b.set(f.b.subarray(r * rank, (r + 1) * rank), (offset + r) * width + j * rank);
+    });
+    feeds[stackedLoraInputName(l, 'A')] = floatTensor(a, [width, cfg.hidden]);
+    feeds[stackedLoraInputName(l, 'B')] = floatTensor(b, [rows, width]);
   }
   if (adapter.tokenRows) {
     const n = adapter.tokenRows.ids.length;
     const blend = (base: Float32Array, tuned: Float32Array) => {
-      // lora_scale 0 must give the base model: blend the replaced rows towards the originals.
+      // loraScale 0 must give the base model: blend the replaced rows towards the originals.
       const out = new Float32Array(tuned.length);
       for (let i = 0; i < out.length; i++) out[i] = base[i] + loraScale * (tuned[i] - base[i]);
       return out;

@@ -36,6 +36,12 @@ export type WeightLookup = ((name: string) => Value) & {
   rows?: (name: string, ids: Value, opName: string) => Value | undefined;
   /** x W^T without an input gradient through int8 MatMulInteger (a training head's logits). */
   logits?: (name: string, x: Value, opName: string) => Value | undefined;
+  /**
+   * Inference: x [W1; W2; ...]^T (+ [b1; b2; ...]), the products of several matrices with the same
+   * input as one (q, k and v): one kernel call, and one quantization of x for MatMulNBits, where
+   * there were three. Undefined unless every matrix is F32 or every one is in the same block layout.
+   */
+  stacked?: (stackName: string, names: string[], biasNames: string[] | undefined, x: Value, opName: string) => Value | undefined;
 };
 
 export interface QuantizedInt8 {
@@ -161,7 +167,40 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
     lookup.rows = (name, ids, opName) => entry(name).rows?.(ids, opName);
     lookup.logits = (name, x, opName) => entry(name).logits?.(x, opName);
   }
+  lookup.stacked = (stackName, names, biasNames, x, opName) => {
+    // Matrices already stored on their own would then be stored twice.
+    if ([...names, ...(biasNames ?? [])].some((n) => stored.has(n))) return undefined;
+    return stackedProduct(g, stackName, names.map((n) => weights.get(n)), biasNames?.map((n) => weights.get(n)), x, opName, storage, opts);
+  };
   return lookup;
+}
+
+/** See WeightLookup.stacked. */
+function stackedProduct(g: GraphBuilder, stackName: string, ts: WeightTensor[], biases: WeightTensor[] | undefined, x: Value, opName: string, storage: BaseStorage, opts: StoredWeightOptions): Value | undefined {
+  const cols = ts[0]!.shape[1];
+  if (ts.some((t) => t.shape.length !== 2 || t.shape[1] !== cols)) return undefined;
+  const rows = ts.reduce((n, t) => n + t.shape[0]!, 0);
+  const bias = biases && g.initializer(`${stackName}.bias`, 'float32', [rows], bytesOf(concatFloats(biases.map((b) => b.data))));
+  const blocks = opts.compressedCompute !== false && opts.ggufBlocks;
+  if (blocks && ts.every((t) => t.gguf)) {
+    const ms = ts.map((t) => nbitsFromGguf(t.gguf!, t.shape[0]!, cols!));
+    const first = ms[0]!;
+    if (ms.some((m) => m.bits !== first.bits || m.block !== first.block || !m.offsets !== !first.offsets)) return undefined;
+    const b = new Uint8Array(ms.reduce((n, m) => n + m.b.length, 0));
+    ms.reduce((at, m) => (b.set(m.b, at), at + m.b.length), 0);
+    const m: NBitsMatrix = { bits: first.bits, block: first.block, b, scales: concatFloats(ms.map((m) => m.scales)), ...(first.offsets ? { offsets: concatFloats(ms.map((m) => m.offsets!)) } : {}) };
+    return nbitsOps(g, stackName, m, rows, cols!, undefined).linear(x, bias, opName);
+  }
+  // F32 where storeWeight would keep F32 (a GGUF block matrix is F32 when not kept as blocks).
+  if (storage !== 'f32' || (blocks && ts.some((t) => t.gguf))) return undefined;
+  const w = g.initializer(`${stackName}.weight`, 'float32', [rows, cols!], bytesOf(concatFloats(ts.map((t) => t.data))));
+  return g.gemm(x, w, { transB: true, ...(bias ? { c: bias } : {}) }, opName);
+}
+
+function concatFloats(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
 }
 
 interface StoredWeight {

@@ -16,14 +16,23 @@ import { swiGlu } from '../onnx/autodiff/rules/activation.js';
 import { groupedAttention } from '../onnx/autodiff/rules/attention.js';
 import { frozenLinear, mergedLoraLinear } from '../onnx/autodiff/rules/linear.js';
 import { recomputedInBackward } from '../onnx/autodiff/rules/recompute.js';
+import { residualRmsNorm } from '../onnx/autodiff/rules/norm.js';
 
 export interface LoraWiring {
   rank: number;
   targets: readonly LoraTarget[];
   /** The LoRA factors of one layer's projection: A [r, in], B [out, r]. */
   factors(layer: number, target: LoraTarget): { a: Value; b: Value };
-  /** Scalar multiplier alpha/rank (times lora_scale in the inference graph). */
-  scale: Value;
+  /**
+   * Scalar multiplier alpha/rank (training). The inference graph has none: the fed A factors are
+   * already multiplied by it (and by 0 for the base model), which saves a node per projection.
+   */
+  scale?: Value;
+  /**
+   * Inference: the factors of the q, k and v adapters as one product (see STACKED_QKV): A [m r, in]
+   * the m adapted projections' A stacked, B [q + k + v rows, m r] block-diagonal.
+   */
+  stackedFactors?(layer: number, targets: readonly LoraTarget[]): { a: Value; b: Value };
   /**
    * Training: merge the adapter into the weight, W' = W + s B A, so the forward pass and the
    * input gradient are one GEMM each instead of three (PERF-NOTES). `s` must then be a constant.
@@ -99,21 +108,31 @@ export function buildDecoder(
     return g.add(g.mul(x, rope.cos, `${name}_cos`), g.mul(rotated, rope.sin, `${name}_sin`), name);
   };
 
+  /** The frozen base's product for one projection; `compressed`: multiplied as stored (integer kernels). */
+  const baseProduct = (weight: WeightLookup, x: Value, mod: string, name: string, hasBias: boolean) => {
+    const bias = hasBias ? weight(`${mod}.bias`) : undefined;
+    // A compressed matrix is multiplied as stored, else expanded to F32; an expanded compressed
+    // weight is expanded again for the input gradient.
+    const again = weight.recompute;
+    const compressed = weight.linear?.(`${mod}.weight`, x, bias, name);
+    return { value: compressed ?? frozenLinear(g, x, weight(`${mod}.weight`), bias, again && (() => again(`${mod}.weight`)), name), compressed: !!compressed };
+  };
+  /** base + (x A^T) B^T, times the scale where the graph applies one. */
+  const withAdapter = (x: Value, base: Value, a: Value, b: Value, name: string) => {
+    const down = g.gemm(x, a, { transB: true }, `${name}_lora_a`);
+    return g.gemm(lora?.scale ? g.mul(down, lora.scale, `${name}_lora_scaled`) : down, b, { transB: true, c: base }, `${name}_lora`);
+  };
+
   const projectWith = (weight: WeightLookup) => (x: Value, layer: number, target: LoraTarget, hasBias: boolean) => {
     const mod = `blk.${layer}.${TARGET_MODULE[target]}`;
-    const bias = hasBias ? weight(`${mod}.bias`) : undefined;
-    // A compressed matrix is multiplied as stored (integer kernels), else expanded to F32; an
-    // expanded compressed weight is expanded again for the input gradient.
-    const again = weight.recompute;
-    const compressed = weight.linear?.(`${mod}.weight`, x, bias, TARGET_MODULE[target]);
-    const base = compressed ?? frozenLinear(g, x, weight(`${mod}.weight`), bias, again && (() => again(`${mod}.weight`)), TARGET_MODULE[target]);
-    if (!lora || !lora.targets.includes(target)) return base;
+    const base = baseProduct(weight, x, mod, TARGET_MODULE[target], hasBias);
+    if (!lora || !lora.targets.includes(target)) return base.value;
     const { a, b } = lora.factors(layer, target);
     // (A compressed base keeps the adapter beside the product: merging would expand the weight.)
-    if (!compressed && lora.mergedScale !== undefined && !lora.dropout) return mergedLoraLinear(g, x, weight(`${mod}.weight`), bias, a, b, lora.mergedScale, TARGET_MODULE[target]);
-    const xin = lora.dropout ? lora.dropout(x, layer, target) : x;
-    const down = g.mul(g.gemm(xin, a, { transB: true }, `${TARGET_MODULE[target]}_lora_a`), lora.scale, `${TARGET_MODULE[target]}_lora_scaled`);
-    return g.gemm(down, b, { transB: true, c: base }, `${TARGET_MODULE[target]}_lora`);
+    if (!base.compressed && lora.mergedScale !== undefined && !lora.dropout) {
+      return mergedLoraLinear(g, x, weight(`${mod}.weight`), hasBias ? weight(`${mod}.bias`) : undefined, a, b, lora.mergedScale, TARGET_MODULE[target]);
+    }
+    return withAdapter(lora.dropout ? lora.dropout(x, layer, target) : x, base.value, a, b, TARGET_MODULE[target]);
   };
 
   let x = inp.embeddings; // [N, D]
@@ -130,32 +149,6 @@ export function buildDecoder(
       k = g.rmsNorm(k, weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
     }
     const past = inp.past?.[l];
-    if (rope.fused && past && hd % 16 === 0) {
-      // Inference: ORT's GroupQueryAttention does RoPE, the cache append, causal softmax
-      // attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0,
-      // which real models have; tiny test models with smaller heads take the general path).
-      const flat = (t: Value, n: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([n * hd])], 0, `shape_bt_${n}x${hd}`), ['batch', 'seq', n * hd], name);
-      const [out, presentKey, presentValue] = g.op(
-        'GroupQueryAttention',
-        [flat(q, H, 'q_bsh'), flat(k, KV, 'k_bsh'), flat(v, KV, 'v_bsh'), past.key, past.value, rope.fused.seqlensK, rope.fused.totalLength, rope.fused.cosCache, rope.fused.sinCache],
-        { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
-        {
-          name: 'gqa',
-          domain: 'com.microsoft',
-          outputs: [
-            { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
-            { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
-            { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
-          ],
-        },
-      );
-      present.push({ key: presentKey, value: presentValue });
-      const attnOut = project(g.reshape(out, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
-      const x1 = g.add(x, attnOut, 'attn_residual');
-      const h2 = g.rmsNorm(x1, weight(`blk.${l}.ffn_norm.weight`), cfg.rmsEps, 'ffn_norm');
-      const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
-      return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
-    }
     const qr = applyRope(g.transpose(q, [0, 2, 1, 3], 'q_t'), 'q_rope'); // [B,H,T,hd]
     const kr = applyRope(g.transpose(k, [0, 2, 1, 3], 'k_t'), 'k_rope'); // [B,KV,T,hd]
     const vt = g.transpose(v, [0, 2, 1, 3], 'v_t'); // [B,KV,T,hd]
@@ -179,6 +172,17 @@ export function buildDecoder(
     return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
   };
 
+  // Inference with a cache and head_dim % 16 == 0 (real models): ORT's fused kernels, one layer
+  // in about a dozen nodes (a decoded token pays ORT's per-node cost for each).
+  if (rope.fused && inp.past && hd % 16 === 0) {
+    let res: Residual = { x };
+    for (let l = 0; l < cfg.layers; l++) {
+      const input = res;
+      res = g.scope(`blk.${l}`, () => fusedLayer(l, input, rope.fused!, inp.past![l]!));
+    }
+    return { hidden: normed(res, 'output_norm.weight', 'output_norm').normed, present };
+  }
+
   for (let l = 0; l < cfg.layers; l++) {
     const input = x;
     x = g.scope(`blk.${l}`, () => layer(l, input, weight));
@@ -186,6 +190,78 @@ export function buildDecoder(
   }
   const hidden = g.rmsNorm(x, weight('output_norm.weight'), cfg.rmsEps, 'output_norm');
   return { hidden, present };
+
+  /** RMSNorm of a pending residual sum (SkipSimplifiedLayerNormalization), and the sum. */
+  function normed(res: Residual, norm: string, name: string): { sum: Value; normed: Value } {
+    if (!res.delta) return { sum: res.x, normed: g.rmsNorm(res.x, weight(norm), cfg.rmsEps, name) };
+    return residualRmsNorm(g, res.x, res.delta, weight(norm), cfg.rmsEps, name);
+  }
+
+  /**
+   * One layer for inference: GroupQueryAttention does RoPE, the cache append, causal softmax
+   * attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0); q, k
+   * and v come from one product, packed as GQA reads them; each residual sum is made by the
+   * norm that follows it. Returns the layer's output as a pending sum x + delta.
+   */
+  function fusedLayer(l: number, res: Residual, fused: NonNullable<typeof rope.fused>, past: { key: Value; value: Value }): Residual {
+    const project = projectWith(weight);
+    const { sum: x0, normed: h } = normed(res, `blk.${l}.attn_norm.weight`, 'attn_norm');
+    const to3d = (t: Value, width: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([width])], 0, `shape_bt_${width}`), ['batch', 'seq', width], name);
+    let qkv: Value[];
+    if (cfg.arch.qkNorm) {
+      // Per-head norms on q and k before RoPE: three products, three inputs.
+      const heads = (t: Value, n: number, name: string) => g.reshapeTo(t, shapeBTHd(n), ['batch', 'seq', n, hd], name);
+      const q = g.rmsNorm(heads(project(h, l, 'q', cfg.arch.qkvBias), H, 'q_heads'), weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
+      const k = g.rmsNorm(heads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k_heads'), weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
+      qkv = [to3d(q, H * hd, 'q_bsh'), to3d(k, KV * hd, 'k_bsh'), to3d(project(h, l, 'v', cfg.arch.qkvBias), KV * hd, 'v_bsh')];
+    } else {
+      qkv = [to3d(stackedQkv(h, l), (H + 2 * KV) * hd, 'qkv_bsh')];
+    }
+    const [out, presentKey, presentValue] = g.op(
+      'GroupQueryAttention',
+      [...qkv, ...(qkv.length === 1 ? [null, null] : []), past.key, past.value, fused.seqlensK, fused.totalLength, fused.cosCache, fused.sinCache],
+      { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
+      {
+        name: 'gqa',
+        domain: 'com.microsoft',
+        outputs: [
+          { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
+          { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+          { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+        ],
+      },
+    );
+    present.push({ key: presentKey!, value: presentValue! });
+    const attnOut = project(g.reshape(out!, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
+    const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
+    const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
+    return { x: x1, delta: project(act, l, 'down', false) };
+  }
+
+  /**
+   * [q k v] of a layer as one product [N, (H + 2 KV) hd]: the stacked matrices (one kernel call)
+   * where they are stored alike, else the three products side by side; their adapters likewise
+   * as one (A stacked, B block-diagonal; see LoraWiring.stackedFactors).
+   */
+  function stackedQkv(h: Value, l: number): Value {
+    const targets = ['q', 'k', 'v'] as const;
+    const mods = targets.map((t) => `blk.${l}.${TARGET_MODULE[t]}`);
+    const bias = cfg.arch.qkvBias ? mods.map((m) => `${m}.bias`) : undefined;
+    const base =
+      weight.stacked?.(`blk.${l}.attn_qkv`, mods.map((m) => `${m}.weight`), bias, h, 'attn_qkv') ??
+      g.concat(targets.map((t, i) => baseProduct(weight, h, mods[i]!, TARGET_MODULE[t], cfg.arch.qkvBias).value), 1, 'attn_qkv');
+    const adapted = lora ? targets.filter((t) => lora.targets.includes(t)) : [];
+    if (!lora || adapted.length === 0) return base;
+    if (!lora.stackedFactors) throw new Error('decoder: the inference graph must give stacked q/k/v adapter factors');
+    const { a, b } = lora.stackedFactors(l, adapted);
+    return withAdapter(h, base, a, b, 'attn_qkv');
+  }
+}
+
+/** A residual sum x + delta not yet added: the next norm adds it (SkipSimplifiedLayerNormalization). */
+interface Residual {
+  x: Value;
+  delta?: Value;
 }
 
 /** The LoRA factors of one layer, [A, B] per target. */

@@ -2,13 +2,15 @@
  * The inference graph: prefill and decode with a KV cache, from the one decoder definition.
  *
  * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd];
- *          with LoRA: lora_scale [] float (0 = base model, 1 = tuned) and lora.{module}.A/B.
+ *          with LoRA: lora.{module}.A/B, A already times alpha/r and the tuned share (0 = the
+ *          base model, 1 = tuned); with GroupQueryAttention, q/k/v adapters stacked as one
+ *          (lora.blk.{l}.attn_qkv.A/B; see qkvAdapterLayout). Build feeds with `adapterFeeds`.
  * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value.
  */
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { buildDecoder, lmHeadName } from './decoder.js';
+import { buildDecoder, lmHeadName, type LoraWiring } from './decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 import type { ModelWeights } from './weights.js';
 import { storedWeightLookup, type BaseStorage } from './base-storage.js';
@@ -33,6 +35,25 @@ export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | '
   return `lora.blk.${layer}.${TARGET_MODULE[target]}.${factor}`;
 }
 
+export function stackedLoraInputName(layer: number, factor: 'A' | 'B'): string {
+  return `lora.blk.${layer}.attn_qkv.${factor}`;
+}
+
+/**
+ * Where the q, k and v adapters of a layer go in its stacked factors: A's row blocks are the
+ * adapted projections in q, k, v order (`adapted`), B's rows are all of q's, then k's, then v's
+ * outputs (`rowOffset`), its column blocks those of A's row blocks, zero elsewhere.
+ */
+export function qkvAdapterLayout(cfg: ModelConfig, targets: readonly LoraTarget[]): { adapted: LoraTarget[]; rowOffset: Map<LoraTarget, number>; rows: number } {
+  const rowOffset = new Map<LoraTarget, number>();
+  let rows = 0;
+  for (const t of ['q', 'k', 'v'] as const) {
+    rowOffset.set(t, rows);
+    rows += projectionShape(cfg, t)[0];
+  }
+  return { adapted: (['q', 'k', 'v'] as const).filter((t) => targets.includes(t)), rowOffset, rows };
+}
+
 export const TOKEN_ROWS_INPUT = 'token_rows.embed';
 export const TOKEN_ROWS_HEAD_INPUT = 'token_rows.head';
 
@@ -48,19 +69,24 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
 
   const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, ggufBlocks: true });
 
-  let lora;
+  let lora: LoraWiring | undefined;
   if (opts.lora) {
     const { rank, targets } = opts.lora;
-    const scale = g.input('lora_scale', 'float32', []);
     lora = {
       rank,
       targets,
-      scale,
       factors: (layer: number, target: LoraTarget) => {
         const [out, inp] = projectionShape(cfg, target);
         return {
           a: g.input(loraInputName(layer, target, 'A'), 'float32', [rank, inp]),
           b: g.input(loraInputName(layer, target, 'B'), 'float32', [out, rank]),
+        };
+      },
+      stackedFactors: (layer: number, adapted: readonly LoraTarget[]) => {
+        const { rows } = qkvAdapterLayout(cfg, adapted);
+        return {
+          a: g.input(stackedLoraInputName(layer, 'A'), 'float32', [adapted.length * rank, cfg.hidden]),
+          b: g.input(stackedLoraInputName(layer, 'B'), 'float32', [rows, adapted.length * rank]),
         };
       },
     };

@@ -199,13 +199,15 @@ export class Graph {
       name?: string;
       exactName?: boolean;
       domain?: string;
-      outputs?: { dtype: DType; shape: Shape | null; name?: string }[];
+      /** `omit`: an optional output the node need not compute (an empty name in ONNX). */
+      outputs?: { dtype: DType; shape: Shape | null; name?: string; omit?: boolean }[];
     } = {},
   ): Value[] {
     const domain = opts.domain ?? '';
     const outSpecs = opts.outputs ?? [inferSingle(op, inputs, attrs)];
     const base = opts.name ?? op.toLowerCase();
     const outs = outSpecs.map((spec, i) => {
+      if ('omit' in spec && spec.omit) return { name: '', dtype: spec.dtype, shape: spec.shape };
       const name = opts.exactName && i === 0 ? base : this.freshName(spec.name ?? (i === 0 ? base : `${base}_out${i}`));
       if (this.values.has(name)) throw new Error(`graph ${this.name}: value ${name} already defined`);
       const v: Value = { name, dtype: spec.dtype, shape: spec.shape };

@@ -75,7 +75,7 @@ export async function adapterLogits(model: LoadedModel, adapter: Adapter, ids: n
   });
   const session = await createSession(serializeGraph(g).model, { threads: 1 });
   try {
-    return await forwardLogits(session, model, ids, adapterFeeds(model.config, adapter, 1));
+    return await forwardLogits(session, model, ids, adapterFeeds(session.inputNames, model.config, adapter, 1));
   } finally {
     await session.release();
   }

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/models/load.js';
 import { ARCHITECTURES } from '../../../src/engine/models/architectures.js';
 import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
-import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
+import { LORA_TARGETS, type LoraTarget } from '../../../src/engine/models/lora-targets.js';
 import { writeTinyModel, type TinyModelOptions } from '../../helpers/tiny-model.js';
 import { referenceForward, makeRandomLora, loraModulePath } from '../../helpers/reference-forward.js';
 import { allLogitsSession, cachedLogits, forwardLogits, loraFeeds, maxAbsDiff, type TestLora } from '../../helpers/engine-run.js';
@@ -57,29 +57,41 @@ describe('inference graph vs the reference forward', () => {
 });
 
 describe('LoRA slots in the inference graph', () => {
-  it('lora_scale 1 matches the reference with W + (alpha/r) B A; lora_scale 0 is the base model', async () => {
-    const dir = path.join(tmp, 'lora');
-    writeTinyModel(dir, 'qwen2', { seed: 3 });
-    const model = await loadModel(dir);
-    const rank = 2;
-    const alpha = 4;
-    const ref = makeRandomLora(dir, { rank, alpha, targets: [...LORA_TARGETS], seed: 11, stdB: 0.05 });
-    const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
-    for (let l = 0; l < model.config.layers; l++) {
-      for (const t of LORA_TARGETS) {
-        const key = loraModulePath(l, t);
-        factors.set(`blk.${l}.${t}`, { a: Float32Array.from(ref.A.get(key)!), b: Float32Array.from(ref.B.get(key)!) });
+  // head_dim 16 takes the GroupQueryAttention path, where q/k/v and their adapters are stacked;
+  // the adapter on some projections only leaves zero blocks in the stacked factors.
+  const loraCases: { label: string; arch: 'llama' | 'qwen2'; opts?: TinyModelOptions; targets: LoraTarget[] }[] = [
+    { label: 'every projection', arch: 'qwen2', targets: [...LORA_TARGETS] },
+    { label: 'every projection, GroupQueryAttention (q/k/v stacked), qkv bias', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 }, targets: [...LORA_TARGETS] },
+    { label: 'q, v and down only, GroupQueryAttention', arch: 'llama', opts: { headDim: 16 }, targets: ['q', 'v', 'down'] },
+  ];
+  for (const c of loraCases) {
+    it(`${c.label}: tuned matches the reference with W + (alpha/r) B A (whole prompt and cached), base is the base model`, async () => {
+      const dir = path.join(tmp, `lora-${c.label.replace(/\W+/g, '_')}`);
+      writeTinyModel(dir, c.arch, { seed: 3, ...c.opts });
+      const model = await loadModel(dir);
+      const rank = 2;
+      const alpha = 4;
+      const ref = makeRandomLora(dir, { rank, alpha, targets: c.targets, seed: 11, stdB: 0.05 });
+      const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
+      for (let l = 0; l < model.config.layers; l++) {
+        for (const t of c.targets) {
+          const key = loraModulePath(l, t);
+          factors.set(`blk.${l}.${t}`, { a: Float32Array.from(ref.A.get(key)!), b: Float32Array.from(ref.B.get(key)!) });
+        }
       }
-    }
-    const lora: TestLora = { rank, alpha, targets: [...LORA_TARGETS], factors };
-    const session = await allLogitsSession(model, lora);
-    const tuned = await forwardLogits(session, model, IDS, loraFeeds(model, lora, 1));
-    const base = await forwardLogits(session, model, IDS, loraFeeds(model, lora, 0));
-    expect(maxAbsDiff(tuned, referenceForward(dir, IDS, { lora: ref }))).toBeLessThan(1e-4);
-    expect(maxAbsDiff(base, referenceForward(dir, IDS))).toBeLessThan(1e-4);
-    expect(maxAbsDiff(tuned, base)).toBeGreaterThan(1e-3);
-    await session.release();
-  });
+      const lora: TestLora = { rank, alpha, targets: c.targets, factors };
+      const session = await allLogitsSession(model, lora);
+      const tuned = await forwardLogits(session, model, IDS, loraFeeds(session, model, lora, 1));
+      const base = await forwardLogits(session, model, IDS, loraFeeds(session, model, lora, 0));
+      expect(maxAbsDiff(tuned, referenceForward(dir, IDS, { lora: ref }))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(base, referenceForward(dir, IDS))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(tuned, base)).toBeGreaterThan(1e-3);
+      expect(maxAbsDiff(await cachedLogits(session, model, IDS, 5, loraFeeds(session, model, lora, 1)), tuned)).toBeLessThan(1e-5);
+      const stacked = session.inputNames.some((n) => n.endsWith('attn_qkv.A'));
+      expect(stacked).toBe((c.opts?.headDim ?? 0) % 16 === 0 && c.opts?.headDim !== undefined);
+      await session.release();
+    });
+  }
 });
 
 describe('fused inference ops', () => {

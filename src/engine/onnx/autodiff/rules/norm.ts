@@ -49,3 +49,23 @@ export const normComposites: CompositeRule[] = [
     ],
   },
 ];
+
+/**
+ * RMSNorm of a residual sum x + delta, and the sum itself. Inference graphs use ORT's
+ * SkipSimplifiedLayerNormalization (one node where an Add and a norm were: a decoded token passes
+ * 2 per layer); training adds, then normalises.
+ */
+export function residualRmsNorm(g: GraphBuilder, x: Value, delta: Value, weight: Value, eps: number, name: string): { sum: Value; normed: Value } {
+  if (!g.inferenceOnly) {
+    const sum = g.add(x, delta, `${name}_residual`);
+    return { sum, normed: rmsNorm(g, sum, weight, eps, name) };
+  }
+  g.opsets.set('com.microsoft', 1);
+  const stat = { dtype: x.dtype, shape: null, omit: true };
+  const [normed, , , sum] = g.op('SkipSimplifiedLayerNormalization', [x, delta, weight], { epsilon: attr.float(eps) }, {
+    name,
+    domain: 'com.microsoft',
+    outputs: [{ dtype: x.dtype, shape: x.shape }, stat, stat, { dtype: x.dtype, shape: x.shape, name: `${name}_residual` }],
+  });
+  return { sum: sum!, normed: normed! };
+}
