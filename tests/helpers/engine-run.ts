@@ -1,10 +1,10 @@
 /** Runs Attune's own inference graph on a loaded model, for tests: logits of every position. */
-import { adapterFeeds } from '../../src/engine/generate/generator.js';
+import { adapterFeeds, forwardPass, KvCache } from '../../src/engine/generate/generator.js';
 import { buildInferenceGraph } from '../../src/engine/models/inference-graph.js';
 import type { LoadedModel } from '../../src/engine/models/load.js';
 import type { LoraTarget } from '../../src/engine/models/lora-targets.js';
 import { serializeGraph } from '../../src/engine/onnx/serialize.js';
-import { createSession, floatTensor, int64Tensor, type Session, type Tensor } from '../../src/engine/runtime/session.js';
+import { createSession, int64Tensor, type Session, type Tensor } from '../../src/engine/runtime/session.js';
 
 export interface TestLora {
   rank: number;
@@ -20,43 +20,28 @@ export async function allLogitsSession(model: LoadedModel, lora?: TestLora, exac
   return createSession(serializeGraph(g).model, { threads: 1 });
 }
 
-export function emptyPast(model: LoadedModel): Record<string, Tensor> {
-  const c = model.config;
-  const feeds: Record<string, Tensor> = {};
-  for (let l = 0; l < c.layers; l++) {
-    feeds[`past.${l}.key`] = floatTensor(new Float32Array(0), [1, c.kvHeads, 0, c.headDim]);
-    feeds[`past.${l}.value`] = floatTensor(new Float32Array(0), [1, c.kvHeads, 0, c.headDim]);
-  }
-  return feeds;
-}
-
 /** The adapter's feeds for `session`'s graph (as the app builds them). */
 export function loraFeeds(session: Session, model: LoadedModel, lora: TestLora | undefined, loraScale: number): Record<string, Tensor> {
   return adapterFeeds(session.inputNames, model.config, lora, loraScale);
 }
 
-/** Logits [T, V] of the whole sequence in one pass (no cache). */
+/** Logits [T, V] of the whole sequence in one pass (an empty cache). */
 export async function forwardLogits(session: Session, model: LoadedModel, ids: number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
-  const out = await session.run({ input_ids: int64Tensor(ids, [1, ids.length]), ...emptyPast(model), ...extra });
-  return out.logits.data as Float32Array;
+  return forwardPass(session, model.config, ids, extra);
 }
 
-/** Logits [T, V] computed by prefilling `split` tokens and decoding the rest one at a time. */
+/** Logits [T, V] computed by prefilling `split` tokens and decoding the rest one at a time (as chat does). */
 export async function cachedLogits(session: Session, model: LoadedModel, ids: number[], split: number, extra: Record<string, Tensor> = {}): Promise<Float32Array> {
   const V = model.config.vocab;
   const result = new Float32Array(ids.length * V);
-  let past = emptyPast(model);
+  const cache = KvCache.for(session, model.config, ids.length);
   let pos = 0;
   const chunks = [ids.slice(0, split), ...ids.slice(split).map((t) => [t])];
   for (const chunk of chunks) {
-    const out = await session.run({ input_ids: int64Tensor(chunk, [1, chunk.length]), ...past, ...extra });
+    const out = await session.run({ input_ids: int64Tensor(chunk, [1, chunk.length]), ...cache.feeds(), ...extra }, { logits: null, ...cache.fetches(chunk.length) });
+    cache.advance(chunk.length);
     result.set(out.logits.data as Float32Array, pos * V);
     pos += chunk.length;
-    past = {};
-    for (let l = 0; l < model.config.layers; l++) {
-      past[`past.${l}.key`] = out[`present.${l}.key`];
-      past[`past.${l}.value`] = out[`present.${l}.value`];
-    }
   }
   return result;
 }

@@ -12,10 +12,10 @@ import { l as rougeL } from 'js-rouge';
 import { AttuneError } from '../../shared/errors.js';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type Example } from '../data/index.js';
 import { ChatSession } from '../generate/chat-session.js';
-import { adapterFeeds, emptyPastFeeds } from '../generate/generator.js';
+import { adapterFeeds, forwardPass } from '../generate/generator.js';
 import type { ModelConfig } from '../models/config.js';
 import { inferenceSessionFor } from '../generate/inference-session.js';
-import { createSession, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
+import { createSession, type Session, type Tensor } from '../runtime/session.js';
 import { exists, runPaths } from '../train/run-dir.js';
 import type { ReviewReport, ReviewSample } from '../../shared/engine-results.js';
 
@@ -145,7 +145,7 @@ async function maskedLoss(
   extra: Record<string, Tensor>,
 ): Promise<{ sum: number; count: number }> {
   const vocab = cfg.vocab;
-  const logits = (await session.run({ input_ids: int64Tensor(ids, [1, ids.length]), ...emptyPastFeeds(cfg), ...extra })).logits.data as Float32Array;
+  const logits = await forwardPass(session, cfg, ids, extra);
   let sum = 0;
   let count = 0;
   for (let t = 1; t < ids.length; t++) {

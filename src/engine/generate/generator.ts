@@ -3,9 +3,9 @@
  * time feeding the KV cache back in, until a stop token, a stop string, max tokens or cancel.
  */
 import type { ModelConfig } from '../models/config.js';
-import { loraInputName, qkvAdapterLayout, stackedLoraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
+import { loraInputName, PAST_LENGTH_INPUT, qkvAdapterLayout, stackedLoraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
 import type { LoraTarget } from '../models/lora-targets.js';
-import { floatTensor, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
+import { floatTensor, int32Tensor, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { Adapter } from '../adapter/adapter.js';
 import { Sampler, type SamplingParams } from './sampler.js';
 
@@ -83,46 +83,78 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
 }
 
 /**
- * The KV cache lives in two preallocated buffers per layer and tensor, used in turn: ORT writes
- * each step's `present` straight into one (no output copy, no allocation) while reading `past`
- * from the other. Layout [1, KV, S, hd] as the graph wants, so a step's tensors are views.
+ * The KV cache fed to an inference session, in one of the graph's two forms:
+ * - with GroupQueryAttention (the graph has a `past_length` input): one buffer per layer and
+ *   tensor, `capacity` positions long, fed whole with the filled length; the run outputs only
+ *   its new positions, which are appended here (onnxruntime-node copies every output into a new
+ *   buffer: a whole cache as output cost a copy of the conversation per token);
+ * - otherwise two buffers per layer and tensor used in turn: ORT writes each step's `present`
+ *   (past + new) into one while reading `past` from the other.
+ * Layout [1, KV, S, hd] as the graph wants, so a step's tensors are views.
  */
-class KvBuffers {
-  private readonly buffers: ArrayBuffer[][];
-  constructor(private readonly cfg: ModelConfig, maxTotal: number) {
-    const bytes = cfg.kvHeads * maxTotal * cfg.headDim * 4;
-    this.buffers = [0, 1].map(() => Array.from({ length: cfg.layers * 2 }, () => new ArrayBuffer(bytes)));
+export class KvCache {
+  private length = 0;
+  private step = 0;
+  private readonly buffers: Float32Array[][];
+  /** Appended form: where a run writes its new positions (grown to the longest run). */
+  private scratch: Float32Array[] = [];
+  private constructor(private readonly cfg: ModelConfig, private readonly capacity: number, private readonly appended: boolean) {
+    const size = cfg.kvHeads * capacity * cfg.headDim;
+    this.buffers = (appended ? [0] : [0, 1]).map(() => Array.from({ length: cfg.layers * 2 }, () => new Float32Array(size)));
   }
 
-  presentViews(step: number, total: number): Record<string, Tensor> {
+  /** A cache for up to `capacity` positions in the form `session`'s graph takes. */
+  static for(session: Session, cfg: ModelConfig, capacity: number): KvCache {
+    return new KvCache(cfg, capacity, session.inputNames.includes(PAST_LENGTH_INPUT));
+  }
+
+  /** The past feeds of the next run. */
+  feeds(): Record<string, Tensor> {
+    if (this.appended) return { ...this.views(this.buffers[0]!, this.capacity, 'past'), [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
+    return this.views(this.buffers[(this.step + 1) % 2]!, this.length, 'past');
+  }
+
+  /** Where the next run of `tokens` new positions writes its present keys and values. */
+  fetches(tokens: number): Record<string, Tensor> {
+    if (this.length + tokens > this.capacity) throw new Error(`KvCache: ${this.length} + ${tokens} positions exceed its capacity of ${this.capacity}`);
+    if (!this.appended) return this.views(this.buffers[this.step % 2]!, this.length + tokens, 'present');
+    const size = this.cfg.kvHeads * tokens * this.cfg.headDim;
+    if ((this.scratch[0]?.length ?? 0) < size) this.scratch = this.buffers[0]!.map(() => new Float32Array(size));
+    return this.views(this.scratch, tokens, 'present');
+  }
+
+  /** After a run: its `tokens` positions are in the cache. */
+  advance(tokens: number): void {
+    if (this.appended) {
+      // Each head's new rows go after its filled rows.
+      const { kvHeads, headDim } = this.cfg;
+      this.buffers[0]!.forEach((buffer, i) => {
+        for (let h = 0; h < kvHeads; h++) {
+          buffer.set(this.scratch[i]!.subarray(h * tokens * headDim, (h + 1) * tokens * headDim), (h * this.capacity + this.length) * headDim);
+        }
+      });
+    }
+    this.length += tokens;
+    this.step++;
+  }
+
+  private views(side: Float32Array[], length: number, role: 'past' | 'present'): Record<string, Tensor> {
     const { kvHeads, headDim, layers } = this.cfg;
-    const side = this.buffers[step % 2];
     const views: Record<string, Tensor> = {};
     for (let l = 0; l < layers; l++) {
-      views[`present.${l}.key`] = floatTensor(new Float32Array(side[2 * l], 0, kvHeads * total * headDim), [1, kvHeads, total, headDim]);
-      views[`present.${l}.value`] = floatTensor(new Float32Array(side[2 * l + 1], 0, kvHeads * total * headDim), [1, kvHeads, total, headDim]);
+      for (const [i, kind] of [[0, 'key'], [1, 'value']] as const) {
+        views[`${role}.${l}.${kind}`] = floatTensor(side[2 * l + i]!.subarray(0, kvHeads * length * headDim), [1, kvHeads, length, headDim]);
+      }
     }
     return views;
   }
-
-  asPast(present: Record<string, Tensor>): Record<string, Tensor> {
-    const past: Record<string, Tensor> = {};
-    for (let l = 0; l < this.cfg.layers; l++) {
-      past[`past.${l}.key`] = present[`present.${l}.key`];
-      past[`past.${l}.value`] = present[`present.${l}.value`];
-    }
-    return past;
-  }
 }
 
-/** An empty KV cache (past length 0) for a batch of one. */
-export function emptyPastFeeds(cfg: ModelConfig): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = {};
-  for (let l = 0; l < cfg.layers; l++) {
-    feeds[`past.${l}.key`] = floatTensor(new Float32Array(0), [1, cfg.kvHeads, 0, cfg.headDim]);
-    feeds[`past.${l}.value`] = floatTensor(new Float32Array(0), [1, cfg.kvHeads, 0, cfg.headDim]);
-  }
-  return feeds;
+/** The logits of one pass over `ids` from an empty cache (every position's, in a graph built for them). */
+export async function forwardPass(session: Session, cfg: ModelConfig, ids: number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
+  const cache = KvCache.for(session, cfg, ids.length);
+  const out = await session.run({ input_ids: int64Tensor(ids, [1, ids.length]), ...cache.feeds(), ...extra }, { logits: null, ...cache.fetches(ids.length) });
+  return out.logits.data as Float32Array;
 }
 
 export async function generateTokens(
@@ -136,12 +168,10 @@ export async function generateTokens(
   if (promptIds.length === 0) throw new Error('generateTokens: the prompt is empty');
   const sampler = new Sampler(params);
   const stops = new Set(params.stopTokenIds);
-  let past = emptyPastFeeds(cfg);
   const tokens: number[] = [];
   const history = [...promptIds];
   let input = promptIds;
-  let pastLen = 0;
-  const cache = new KvBuffers(cfg, promptIds.length + params.maxTokens);
+  const cache = KvCache.for(session, cfg, promptIds.length + params.maxTokens);
   let stoppedBy: GenerateOutcome['stoppedBy'] = 'max-tokens';
   const t0 = performance.now();
   let tPrefill = 0;
@@ -150,12 +180,9 @@ export async function generateTokens(
       stoppedBy = 'cancelled';
       break;
     }
-    const total = pastLen + input.length;
-    const present = cache.presentViews(step, total);
-    const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...past, ...fixedFeeds }, { logits: null, ...present });
+    const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...cache.feeds(), ...fixedFeeds }, { logits: null, ...cache.fetches(input.length) });
+    cache.advance(input.length);
     if (step === 0) tPrefill = performance.now();
-    past = cache.asPast(present);
-    pastLen = total;
     const token = sampler.next(out.logits.data as Float32Array, history);
     if (stops.has(token)) {
       stoppedBy = 'stop-token';

@@ -49,13 +49,28 @@ export interface DecoderInputs {
   ids: Value;
   /** Embedding rows for the ids, [N, D]; built by the caller (lets training add token deltas). */
   embeddings: Value;
-  /** Past keys/values per layer [B, KV, P, hd]; absent in the training graph. */
+  /**
+   * Past keys/values per layer [B, KV, P, hd]; absent in the training graph. With
+   * GroupQueryAttention (see usesGroupQueryAttention) they are the whole cache buffers
+   * [B, KV, capacity, hd], and `pastLength` says how much of them is filled.
+   */
   past?: { key: Value; value: Value }[];
+  /** int32 [1]: the filled length of the cache buffers (GroupQueryAttention graphs). */
+  pastLength?: Value;
+}
+
+/**
+ * Inference graphs use ORT's GroupQueryAttention where its CPU kernel runs: head_dim a multiple
+ * of 16 (real models; tiny test models with smaller heads take the general path).
+ */
+export function usesGroupQueryAttention(cfg: ModelConfig): boolean {
+  return cfg.headDim % 16 === 0;
 }
 
 export interface DecoderOutputs {
   /** Final-normed hidden states [N, D]. */
   hidden: Value;
+  /** Keys/values per layer: past and new [B, KV, P + T, hd]; with GroupQueryAttention the new T only. */
   present: { key: Value; value: Value }[];
 }
 
@@ -71,9 +86,11 @@ export function buildDecoder(
   const dims = g.scope('dims', () => {
     const bt = g.shapeOf(inp.ids, 0, 2, 'batch_seq'); // [B, T]
     const seqLen = g.squeeze(g.shapeOf(inp.ids, 1, 2, 'seq_len'), [0], 'seq_len_scalar');
-    const pastLen = inp.past
-      ? g.squeeze(g.shapeOf(inp.past[0].key, 2, 3, 'past_len'), [0], 'past_len_scalar')
-      : g.scalar(0, 'int64');
+    const pastLen = inp.pastLength
+      ? g.squeeze(g.cast(inp.pastLength, 'int64', 'past_len'), [0], 'past_len_scalar')
+      : inp.past
+        ? g.squeeze(g.shapeOf(inp.past[0].key, 2, 3, 'past_len'), [0], 'past_len_scalar')
+        : g.scalar(0, 'int64');
     return { bt, seqLen, pastLen };
   });
 
@@ -172,13 +189,20 @@ export function buildDecoder(
     return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
   };
 
-  // Inference with a cache and head_dim % 16 == 0 (real models): ORT's fused kernels, one layer
-  // in about a dozen nodes (a decoded token pays ORT's per-node cost for each).
-  if (rope.fused && inp.past && hd % 16 === 0) {
+  // Inference with GroupQueryAttention: ORT's fused kernels, one layer in about a dozen nodes (a
+  // decoded token pays ORT's per-node cost for each).
+  if (rope.fused && inp.past && usesGroupQueryAttention(cfg)) {
+    if (!inp.pastLength) throw new Error('decoder: GroupQueryAttention reads its cache buffers up to pastLength');
+    // The run's own positions of the cache, P..P+T-1 along axis 2.
+    const newPositions = g.scope('new_positions', () => ({
+      starts: g.unsqueeze(dims.pastLen, [0], 'start'),
+      ends: g.unsqueeze(g.add(dims.pastLen, dims.seqLen, 'end'), [0], 'end_1'),
+      axes: g.ints([2]),
+    }));
     let res: Residual = { x };
     for (let l = 0; l < cfg.layers; l++) {
       const input = res;
-      res = g.scope(`blk.${l}`, () => fusedLayer(l, input, rope.fused!, inp.past![l]!));
+      res = g.scope(`blk.${l}`, () => fusedLayer(l, input, rope.fused!, inp.past![l]!, newPositions));
     }
     return { hidden: normed(res, 'output_norm.weight', 'output_norm').normed, present };
   }
@@ -199,11 +223,11 @@ export function buildDecoder(
 
   /**
    * One layer for inference: GroupQueryAttention does RoPE, the cache append, causal softmax
-   * attention and the head grouping in one node (its CPU kernel needs head_dim % 16 == 0); q, k
-   * and v come from one product, packed as GQA reads them; each residual sum is made by the
-   * norm that follows it. Returns the layer's output as a pending sum x + delta.
+   * attention and the head grouping in one node, reading the caller's cache buffers up to
+   * pastLength. q, k and v come from one product, packed as GQA reads them; each residual sum is
+   * made by the norm that follows it. Returns the layer's output as a pending sum x + delta.
    */
-  function fusedLayer(l: number, res: Residual, fused: NonNullable<typeof rope.fused>, past: { key: Value; value: Value }): Residual {
+  function fusedLayer(l: number, res: Residual, fused: NonNullable<typeof rope.fused>, past: { key: Value; value: Value }, newPositions: { starts: Value; ends: Value; axes: Value }): Residual {
     const project = projectWith(weight);
     const { sum: x0, normed: h } = normed(res, `blk.${l}.attn_norm.weight`, 'attn_norm');
     const to3d = (t: Value, width: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([width])], 0, `shape_bt_${width}`), ['batch', 'seq', width], name);
@@ -226,12 +250,16 @@ export function buildDecoder(
         domain: 'com.microsoft',
         outputs: [
           { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
-          { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
-          { dtype: 'float32', shape: ['batch', KV, 'total', hd] },
+          { dtype: 'float32', shape: ['batch', KV, 'capacity', hd] },
+          { dtype: 'float32', shape: ['batch', KV, 'capacity', hd] },
         ],
       },
     );
-    present.push({ key: presentKey!, value: presentValue! });
+    // The graph's present outputs: only this run's positions (the caller appends them to its
+    // buffers). onnxruntime-node copies every output into a new JavaScript buffer, so a whole
+    // cache as an output would cost a copy of the whole conversation per token.
+    const [key, value] = [presentKey!, presentValue!].map((t, i) => g.op('Slice', [t, newPositions.starts, newPositions.ends, newPositions.axes], {}, { name: i ? 'new_values' : 'new_keys', outputs: [{ dtype: 'float32', shape: ['batch', KV, 'seq', hd] }] })[0]!);
+    present.push({ key: key!, value: value! });
     const attnOut = project(g.reshape(out!, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
     const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
     const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));

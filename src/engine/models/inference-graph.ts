@@ -1,7 +1,9 @@
 /**
  * The inference graph: prefill and decode with a KV cache, from the one decoder definition.
  *
- * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd];
+ * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd], or with
+ *          GroupQueryAttention the whole cache buffers [B, KV, capacity, hd] and past_length
+ *          (int32 [1], how much is filled), fed again as the present outputs (KvCache does this);
  *          with LoRA: lora.{module}.A/B, A already times alpha/r and the tuned share (0 = the
  *          base model, 1 = tuned); with GroupQueryAttention, q/k/v adapters stacked as one
  *          (lora.blk.{l}.attn_qkv.A/B; see qkvAdapterLayout). Build feeds with `adapterFeeds`.
@@ -10,7 +12,7 @@
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { buildDecoder, lmHeadName, type LoraWiring } from './decoder.js';
+import { buildDecoder, lmHeadName, usesGroupQueryAttention, type LoraWiring } from './decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 import type { ModelWeights } from './weights.js';
 import { storedWeightLookup, type BaseStorage } from './base-storage.js';
@@ -54,6 +56,9 @@ export function qkvAdapterLayout(cfg: ModelConfig, targets: readonly LoraTarget[
   return { adapted: (['q', 'k', 'v'] as const).filter((t) => targets.includes(t)), rowOffset, rows };
 }
 
+/** int32 [1]: how much of the fed cache buffers is filled (graphs with GroupQueryAttention). */
+export const PAST_LENGTH_INPUT = 'past_length';
+
 export const TOKEN_ROWS_INPUT = 'token_rows.embed';
 export const TOKEN_ROWS_HEAD_INPUT = 'token_rows.head';
 
@@ -62,10 +67,14 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  // GroupQueryAttention reads and writes whole cache buffers (as `capacity` long) up to a fed length.
+  const sharedCache = usesGroupQueryAttention(cfg);
+  const cacheLength = sharedCache ? 'capacity' : 'past';
   const past = Array.from({ length: cfg.layers }, (_, l) => ({
-    key: g.input(`past.${l}.key`, 'float32', ['batch', KV, 'past', hd]),
-    value: g.input(`past.${l}.value`, 'float32', ['batch', KV, 'past', hd]),
+    key: g.input(`past.${l}.key`, 'float32', ['batch', KV, cacheLength, hd]),
+    value: g.input(`past.${l}.value`, 'float32', ['batch', KV, cacheLength, hd]),
   }));
+  const pastLength = sharedCache ? g.input(PAST_LENGTH_INPUT, 'int32', [1]) : undefined;
 
   const weight = storedWeightLookup(g, weights, opts.baseStorage ?? 'f32', { compressedCompute: opts.compressedCompute, ggufBlocks: true });
 
@@ -115,7 +124,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
     embeddings = weight.rows?.('token_embd.weight', flatIds, 'token_embd') ?? g.gather(weight('token_embd.weight'), flatIds, 0, 'token_embd');
     head = (x, name) => weight.linear?.(lmHeadName(cfg), x, undefined, name) ?? g.gemm(x, weight(lmHeadName(cfg)), { transB: true }, name);
   }
-  const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past }, lora);
+  const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past, pastLength }, lora);
 
   let logits: Value;
   if (opts.lastTokenOnly) {

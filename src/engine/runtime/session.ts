@@ -157,5 +157,9 @@ export function int64Tensor(values: ArrayLike<number>, dims: number[]): ort.Tens
   return new ort.Tensor('int64', arr, dims);
 }
 
+export function int32Tensor(values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  return new ort.Tensor('int32', Int32Array.from(values), dims);
+}
+
 export type Tensor = ort.Tensor;
 export type Session = ort.InferenceSession;
