@@ -3,7 +3,8 @@
  * time feeding the KV cache back in, until a stop token, a stop string, max tokens or cancel.
  */
 import type { ModelConfig } from '../models/config.js';
-import { loraInputName, PAST_LENGTH_INPUT, qkvAdapterLayout, stackedLoraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
+import { loraInputName, PAST_LENGTH_INPUT, stackedAdapterLayout, stackedLoraInputName, TOKEN_ROWS_HEAD_INPUT, TOKEN_ROWS_INPUT } from '../models/inference-graph.js';
+import { STACKED_GROUPS, type StackedGroup } from '../models/decoder.js';
 import type { LoraTarget } from '../models/lora-targets.js';
 import { floatTensor, int32Tensor, int64Tensor, type Session, type Tensor } from '../runtime/session.js';
 import type { Adapter } from '../adapter/adapter.js';
@@ -34,7 +35,7 @@ export type AdapterTensors = Pick<Adapter, 'rank' | 'alpha' | 'targets' | 'facto
 
 /**
  * Feeds that stay the same for every run of a session: the adapter's tensors, for the session's
- * graph (`inputNames`: q/k/v adapters stacked where it has GroupQueryAttention). A is fed times
+ * graph (`inputNames`: q/k/v and gate/up adapters stacked where it has GroupQueryAttention). A is fed times
  * loraScale * alpha / rank (the graph applies no scale; 0 gives the base model).
  */
 export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, adapter: AdapterTensors | undefined, loraScale: number): Record<string, Tensor> {
@@ -43,28 +44,29 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
   const { rank, targets } = adapter;
   const scale = loraScale * (adapter.alpha / adapter.rank);
   const names = new Set(inputNames);
-  const { adapted, rowOffset, rows } = qkvAdapterLayout(cfg, targets);
+  const groups = (Object.keys(STACKED_GROUPS) as StackedGroup[]).map((group) => ({ group, ...stackedAdapterLayout(cfg, group, targets) })).filter((g) => g.adapted.length > 0);
   for (let l = 0; l < cfg.layers; l++) {
     const factors = (t: LoraTarget) => adapter.factors.get(`blk.${l}.${t}`)!;
-    const stacked = adapted.length > 0 && names.has(stackedLoraInputName(l, 'A'));
+    const stacked = groups.filter((g) => names.has(stackedLoraInputName(l, g.group, 'A')));
     for (const t of targets) {
-      if (stacked && adapted.includes(t)) continue;
+      if (stacked.some((g) => g.adapted.includes(t))) continue;
       const f = factors(t);
       feeds[loraInputName(l, t, 'A')] = floatTensor(f.a.map((v) => v * scale), [rank, f.a.length / rank]);
       feeds[loraInputName(l, t, 'B')] = floatTensor(f.b, [f.b.length / rank, rank]);
     }
-    if (!stacked) continue;
-    const width = adapted.length * rank;
-    const a = new Float32Array(width * cfg.hidden);
-    const b = new Float32Array(rows * width);
-    adapted.forEach((t, j) => {
-      const f = factors(t);
-      for (let i = 0; i < f.a.length; i++) a[j * f.a.length + i] = f.a[i]! * scale;
-      const offset = rowOffset.get(t)!;
-      for (let r = 0; r < f.b.length / rank; r++) b.set(f.b.subarray(r * rank, (r + 1) * rank), (offset + r) * width + j * rank);
-    });
-    feeds[stackedLoraInputName(l, 'A')] = floatTensor(a, [width, cfg.hidden]);
-    feeds[stackedLoraInputName(l, 'B')] = floatTensor(b, [rows, width]);
+    for (const { group, adapted, rowOffset, rows } of stacked) {
+      const width = adapted.length * rank;
+      const a = new Float32Array(width * cfg.hidden);
+      const b = new Float32Array(rows * width);
+      adapted.forEach((t, j) => {
+        const f = factors(t);
+        for (let i = 0; i < f.a.length; i++) a[j * f.a.length + i] = f.a[i]! * scale;
+        const offset = rowOffset.get(t)!;
+        for (let r = 0; r < f.b.length / rank; r++) b.set(f.b.subarray(r * rank, (r + 1) * rank), (offset + r) * width + j * rank);
+      });
+      feeds[stackedLoraInputName(l, group, 'A')] = floatTensor(a, [width, cfg.hidden]);
+      feeds[stackedLoraInputName(l, group, 'B')] = floatTensor(b, [rows, width]);
+    }
   }
   if (adapter.tokenRows) {
     const n = adapter.tokenRows.ids.length;

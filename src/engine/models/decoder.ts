@@ -29,10 +29,10 @@ export interface LoraWiring {
    */
   scale?: Value;
   /**
-   * Inference: the factors of the q, k and v adapters as one product (see STACKED_QKV): A [m r, in]
-   * the m adapted projections' A stacked, B [q + k + v rows, m r] block-diagonal.
+   * Inference: the factors of a group's adapters as one product (see STACKED_GROUPS): A [m r, in]
+   * the m adapted projections' A stacked, B [the group's output rows, m r] block-diagonal.
    */
-  stackedFactors?(layer: number, targets: readonly LoraTarget[]): { a: Value; b: Value };
+  stackedFactors?(layer: number, group: StackedGroup, adapted: readonly LoraTarget[]): { a: Value; b: Value };
   /**
    * Training: merge the adapter into the weight, W' = W + s B A, so the forward pass and the
    * input gradient are one GEMM each instead of three (PERF-NOTES). `s` must then be a constant.
@@ -58,6 +58,13 @@ export interface DecoderInputs {
   /** int32 [1]: the filled length of the cache buffers (GroupQueryAttention graphs). */
   pastLength?: Value;
 }
+
+/**
+ * Projections with the same input that the inference graph multiplies as one stacked matrix
+ * (one kernel call, one quantization of the input), outputs side by side in this order.
+ */
+export const STACKED_GROUPS = { attn_qkv: ['q', 'k', 'v'], ffn_gate_up: ['gate', 'up'] } as const satisfies Record<string, readonly LoraTarget[]>;
+export type StackedGroup = keyof typeof STACKED_GROUPS;
 
 /**
  * Inference graphs use ORT's GroupQueryAttention where its CPU kernel runs: head_dim a multiple
@@ -224,8 +231,9 @@ export function buildDecoder(
   /**
    * One layer for inference: GroupQueryAttention does RoPE, the cache append, causal softmax
    * attention and the head grouping in one node, reading the caller's cache buffers up to
-   * pastLength. q, k and v come from one product, packed as GQA reads them; each residual sum is
-   * made by the norm that follows it. Returns the layer's output as a pending sum x + delta.
+   * pastLength. q, k and v come from one product, packed as GQA reads them, gate and up from
+   * another; each residual sum is made by the norm that follows it. Returns the layer's output as
+   * a pending sum x + delta.
    */
   function fusedLayer(l: number, res: Residual, fused: NonNullable<typeof rope.fused>, past: { key: Value; value: Value }, newPositions: { starts: Value; ends: Value; axes: Value }): Residual {
     const project = projectWith(weight);
@@ -239,7 +247,7 @@ export function buildDecoder(
       const k = g.rmsNorm(heads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k_heads'), weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
       qkv = [to3d(q, H * hd, 'q_bsh'), to3d(k, KV * hd, 'k_bsh'), to3d(project(h, l, 'v', cfg.arch.qkvBias), KV * hd, 'v_bsh')];
     } else {
-      qkv = [to3d(stackedQkv(h, l), (H + 2 * KV) * hd, 'qkv_bsh')];
+      qkv = [to3d(stacked(h, l, 'attn_qkv', cfg.arch.qkvBias), (H + 2 * KV) * hd, 'qkv_bsh')];
     }
     const [out, presentKey, presentValue] = g.op(
       'GroupQueryAttention',
@@ -262,27 +270,29 @@ export function buildDecoder(
     present.push({ key: key!, value: value! });
     const attnOut = project(g.reshape(out!, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
     const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
-    const act = swiGlu(g, project(h2, l, 'gate', false), project(h2, l, 'up', false));
+    const F = cfg.ffn;
+    const [gate, up] = g.op('Split', [stacked(h2, l, 'ffn_gate_up', false), g.ints([F, F])], { axis: attr.int(1) }, { name: 'ffn_gate_up_split', outputs: [{ dtype: 'float32', shape: ['tokens', F] }, { dtype: 'float32', shape: ['tokens', F] }] });
+    const act = swiGlu(g, gate!, up!);
     return { x: x1, delta: project(act, l, 'down', false) };
   }
 
   /**
-   * [q k v] of a layer as one product [N, (H + 2 KV) hd]: the stacked matrices (one kernel call)
-   * where they are stored alike, else the three products side by side; their adapters likewise
-   * as one (A stacked, B block-diagonal; see LoraWiring.stackedFactors).
+   * A group's projections of a layer as one product, outputs side by side: the stacked matrices
+   * where they are stored alike, else the products concatenated; their adapters likewise as one
+   * (A stacked, B block-diagonal; see LoraWiring.stackedFactors).
    */
-  function stackedQkv(h: Value, l: number): Value {
-    const targets = ['q', 'k', 'v'] as const;
+  function stacked(h: Value, l: number, group: StackedGroup, hasBias: boolean): Value {
+    const targets = STACKED_GROUPS[group];
     const mods = targets.map((t) => `blk.${l}.${TARGET_MODULE[t]}`);
-    const bias = cfg.arch.qkvBias ? mods.map((m) => `${m}.bias`) : undefined;
+    const bias = hasBias ? mods.map((m) => `${m}.bias`) : undefined;
     const base =
-      weight.stacked?.(`blk.${l}.attn_qkv`, mods.map((m) => `${m}.weight`), bias, h, 'attn_qkv') ??
-      g.concat(targets.map((t, i) => baseProduct(weight, h, mods[i]!, TARGET_MODULE[t], cfg.arch.qkvBias).value), 1, 'attn_qkv');
+      weight.stacked?.(`blk.${l}.${group}`, mods.map((m) => `${m}.weight`), bias, h, group) ??
+      g.concat(targets.map((t, i) => baseProduct(weight, h, mods[i]!, TARGET_MODULE[t], hasBias).value), 1, group);
     const adapted = lora ? targets.filter((t) => lora.targets.includes(t)) : [];
     if (!lora || adapted.length === 0) return base;
-    if (!lora.stackedFactors) throw new Error('decoder: the inference graph must give stacked q/k/v adapter factors');
-    const { a, b } = lora.stackedFactors(l, adapted);
-    return withAdapter(h, base, a, b, 'attn_qkv');
+    if (!lora.stackedFactors) throw new Error('decoder: the inference graph must give stacked adapter factors');
+    const { a, b } = lora.stackedFactors(l, group, adapted);
+    return withAdapter(h, base, a, b, group);
   }
 }
 

@@ -5,14 +5,15 @@
  *          GroupQueryAttention the whole cache buffers [B, KV, capacity, hd] and past_length
  *          (int32 [1], how much is filled), fed again as the present outputs (KvCache does this);
  *          with LoRA: lora.{module}.A/B, A already times alpha/r and the tuned share (0 = the
- *          base model, 1 = tuned); with GroupQueryAttention, q/k/v adapters stacked as one
- *          (lora.blk.{l}.attn_qkv.A/B; see qkvAdapterLayout). Build feeds with `adapterFeeds`.
+ *          base model, 1 = tuned); with GroupQueryAttention, the q/k/v and the gate/up adapters
+ *          stacked (lora.blk.{l}.attn_qkv.A/B, ...ffn_gate_up...; see stackedAdapterLayout).
+ *          Build feeds with `adapterFeeds`.
  * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value.
  */
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { buildDecoder, lmHeadName, usesGroupQueryAttention, type LoraWiring } from './decoder.js';
+import { buildDecoder, lmHeadName, STACKED_GROUPS, usesGroupQueryAttention, type LoraWiring, type StackedGroup } from './decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 import type { ModelWeights } from './weights.js';
 import { storedWeightLookup, type BaseStorage } from './base-storage.js';
@@ -37,23 +38,23 @@ export function loraInputName(layer: number, target: LoraTarget, factor: 'A' | '
   return `lora.blk.${layer}.${TARGET_MODULE[target]}.${factor}`;
 }
 
-export function stackedLoraInputName(layer: number, factor: 'A' | 'B'): string {
-  return `lora.blk.${layer}.attn_qkv.${factor}`;
+export function stackedLoraInputName(layer: number, group: StackedGroup, factor: 'A' | 'B'): string {
+  return `lora.blk.${layer}.${group}.${factor}`;
 }
 
 /**
- * Where the q, k and v adapters of a layer go in its stacked factors: A's row blocks are the
- * adapted projections in q, k, v order (`adapted`), B's rows are all of q's, then k's, then v's
- * outputs (`rowOffset`), its column blocks those of A's row blocks, zero elsewhere.
+ * Where a group's adapters go in its stacked factors: A's row blocks are the adapted projections
+ * in the group's order (`adapted`), B's rows are all of the group's outputs, each projection's
+ * from `rowOffset`, its column blocks those of A's row blocks, zero elsewhere.
  */
-export function qkvAdapterLayout(cfg: ModelConfig, targets: readonly LoraTarget[]): { adapted: LoraTarget[]; rowOffset: Map<LoraTarget, number>; rows: number } {
+export function stackedAdapterLayout(cfg: ModelConfig, group: StackedGroup, targets: readonly LoraTarget[]): { adapted: LoraTarget[]; rowOffset: Map<LoraTarget, number>; rows: number } {
   const rowOffset = new Map<LoraTarget, number>();
   let rows = 0;
-  for (const t of ['q', 'k', 'v'] as const) {
+  for (const t of STACKED_GROUPS[group]) {
     rowOffset.set(t, rows);
     rows += projectionShape(cfg, t)[0];
   }
-  return { adapted: (['q', 'k', 'v'] as const).filter((t) => targets.includes(t)), rowOffset, rows };
+  return { adapted: STACKED_GROUPS[group].filter((t) => targets.includes(t)), rowOffset, rows };
 }
 
 /** int32 [1]: how much of the fed cache buffers is filled (graphs with GroupQueryAttention). */
@@ -91,11 +92,11 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
           b: g.input(loraInputName(layer, target, 'B'), 'float32', [out, rank]),
         };
       },
-      stackedFactors: (layer: number, adapted: readonly LoraTarget[]) => {
-        const { rows } = qkvAdapterLayout(cfg, adapted);
+      stackedFactors: (layer: number, group: StackedGroup, adapted: readonly LoraTarget[]) => {
+        const { rows } = stackedAdapterLayout(cfg, group, adapted);
         return {
-          a: g.input(stackedLoraInputName(layer, 'A'), 'float32', [adapted.length * rank, cfg.hidden]),
-          b: g.input(stackedLoraInputName(layer, 'B'), 'float32', [rows, adapted.length * rank]),
+          a: g.input(stackedLoraInputName(layer, group, 'A'), 'float32', [adapted.length * rank, cfg.hidden]),
+          b: g.input(stackedLoraInputName(layer, group, 'B'), 'float32', [rows, adapted.length * rank]),
         };
       },
     };

@@ -57,12 +57,12 @@ describe('inference graph vs the reference forward', () => {
 });
 
 describe('LoRA slots in the inference graph', () => {
-  // head_dim 16 takes the GroupQueryAttention path, where q/k/v and their adapters are stacked;
-  // the adapter on some projections only leaves zero blocks in the stacked factors.
+  // head_dim 16 takes the GroupQueryAttention path, where q/k/v, gate/up and their adapters are
+  // stacked; the adapter on some projections only leaves zero blocks in the stacked factors.
   const loraCases: { label: string; arch: 'llama' | 'qwen2'; opts?: TinyModelOptions; targets: LoraTarget[] }[] = [
     { label: 'every projection', arch: 'qwen2', targets: [...LORA_TARGETS] },
     { label: 'every projection, GroupQueryAttention (q/k/v stacked), qkv bias', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 }, targets: [...LORA_TARGETS] },
-    { label: 'q, v and down only, GroupQueryAttention', arch: 'llama', opts: { headDim: 16 }, targets: ['q', 'v', 'down'] },
+    { label: 'q, v, up and down only, GroupQueryAttention', arch: 'llama', opts: { headDim: 16 }, targets: ['q', 'v', 'up', 'down'] },
   ];
   for (const c of loraCases) {
     it(`${c.label}: tuned matches the reference with W + (alpha/r) B A (whole prompt and cached), base is the base model`, async () => {
