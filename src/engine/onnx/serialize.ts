@@ -29,7 +29,25 @@ export interface SerializedModel {
   externalChunks: Uint8Array[];
 }
 
+/**
+ * The nodes an output depends on, in order, and the initializers they read. A graph built from
+ * shared parts can hold values only another path uses (the inference graph's causal mask and
+ * RoPE tables where GroupQueryAttention does both); ORT would compute them on every run.
+ */
+function liveParts(graph: Graph): { nodes: Graph['nodes']; initializers: Initializer[] } {
+  const needed = new Set(graph.outputs.map((o) => o.name));
+  const live: Graph['nodes'] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!n.outputs.some((o) => o && needed.has(o))) continue;
+    live.push(n);
+    for (const x of n.inputs) if (x) needed.add(x);
+  }
+  return { nodes: live.reverse(), initializers: [...graph.initializers.values()].filter((t) => needed.has(t.name)) };
+}
+
 export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): SerializedModel {
+  const { nodes, initializers } = liveParts(graph);
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const tensorProto = (init: Initializer) => {
@@ -73,7 +91,7 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
     opsetImport: [...graph.opsets].map(([domain, version]) => ({ domain, version })),
     graph: {
       name: graph.name,
-      node: graph.nodes.map((n) => ({
+      node: nodes.map((n) => ({
         name: n.name,
         opType: n.op,
         domain: n.domain,
@@ -81,7 +99,7 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
         output: n.outputs,
         attribute: Object.entries(n.attrs).map(([name, a]) => attributeProto(name, a)),
       })),
-      initializer: [...graph.initializers.values()].map(tensorProto),
+      initializer: initializers.map(tensorProto),
       input: graph.inputs.map((io) => valueInfo(io, graph.unshapedDynamicInputs && io.shape.some((d) => typeof d !== 'number'))),
       output: graph.outputs.map((io) => valueInfo(io)),
     },
