@@ -34,9 +34,10 @@ export interface GenerateOutcome {
 export type AdapterTensors = Pick<Adapter, 'rank' | 'alpha' | 'targets' | 'factors'> & Partial<Pick<Adapter, 'tokenRows'>>;
 
 /**
- * Feeds that stay the same for every run of a session: the adapter's tensors, for the session's
- * graph (`inputNames`: q/k/v and gate/up adapters stacked where it has GroupQueryAttention). A is fed times
- * loraScale * alpha / rank (the graph applies no scale; 0 gives the base model).
+ * Feeds that stay the same for every run of a session: the adapter's tensors, in the form the
+ * session's graph takes (`inputNames`: q/k/v and gate/up adapters stacked where it has
+ * GroupQueryAttention). A is fed times loraScale * alpha / rank (the graph applies no scale; 0
+ * gives the base model).
  */
 export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, adapter: AdapterTensors | undefined, loraScale: number): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};

@@ -38,8 +38,8 @@ export type WeightLookup = ((name: string) => Value) & {
   logits?: (name: string, x: Value, opName: string) => Value | undefined;
   /**
    * Inference: x [W1; W2; ...]^T (+ [b1; b2; ...]), the products of several matrices with the same
-   * input as one (q, k and v): one kernel call, and one quantization of x for MatMulNBits, where
-   * there were three. Undefined unless every matrix is F32 or every one is in the same block layout.
+   * input as one (q, k and v; gate and up): one kernel call, and one quantization of x for
+   * MatMulNBits. Undefined unless every matrix is F32 or every one is in the same block layout.
    */
   stacked?: (stackName: string, names: string[], biasNames: string[] | undefined, x: Value, opName: string) => Value | undefined;
 };

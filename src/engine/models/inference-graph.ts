@@ -3,12 +3,13 @@
  *
  * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd], or with
  *          GroupQueryAttention the whole cache buffers [B, KV, capacity, hd] and past_length
- *          (int32 [1], how much is filled), fed again as the present outputs (KvCache does this);
+ *          (int32 [1], how much is filled; KvCache builds both forms);
  *          with LoRA: lora.{module}.A/B, A already times alpha/r and the tuned share (0 = the
  *          base model, 1 = tuned); with GroupQueryAttention, the q/k/v and the gate/up adapters
  *          stacked (lora.blk.{l}.attn_qkv.A/B, ...ffn_gate_up...; see stackedAdapterLayout).
  *          Build feeds with `adapterFeeds`.
- * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value.
+ * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value: past and
+ *          new [B, KV, P + T, hd], or with GroupQueryAttention the run's new T positions only.
  */
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
@@ -68,7 +69,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  // GroupQueryAttention reads and writes whole cache buffers (as `capacity` long) up to a fed length.
+  // GroupQueryAttention reads whole cache buffers (`capacity` long) up to a fed length.
   const sharedCache = usesGroupQueryAttention(cfg);
   const cacheLength = sharedCache ? 'capacity' : 'past';
   const past = Array.from({ length: cfg.layers }, (_, l) => ({
