@@ -101,6 +101,9 @@ export class KvCache {
   private readonly buffers: Float32Array[][];
   /** Appended form: where a run writes its new positions (grown to the longest run). */
   private scratch: Float32Array[] = [];
+  /** Appended form: the feeds and fetches stay the same tensors from token to token. */
+  private pastViews?: Record<string, Tensor>;
+  private newViews?: { tokens: number; views: Record<string, Tensor> };
   private constructor(private readonly cfg: ModelConfig, private readonly capacity: number, private readonly appended: boolean) {
     const size = cfg.kvHeads * capacity * cfg.headDim;
     this.buffers = (appended ? [0] : [0, 1]).map(() => Array.from({ length: cfg.layers * 2 }, () => new Float32Array(size)));
@@ -113,7 +116,7 @@ export class KvCache {
 
   /** The past feeds of the next run. */
   feeds(): Record<string, Tensor> {
-    if (this.appended) return { ...this.views(this.buffers[0]!, this.capacity, 'past'), [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
+    if (this.appended) return { ...(this.pastViews ??= this.views(this.buffers[0]!, this.capacity, 'past')), [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
     return this.views(this.buffers[(this.step + 1) % 2]!, this.length, 'past');
   }
 
@@ -121,9 +124,12 @@ export class KvCache {
   fetches(tokens: number): Record<string, Tensor> {
     if (this.length + tokens > this.capacity) throw new Error(`KvCache: ${this.length} + ${tokens} positions exceed its capacity of ${this.capacity}`);
     if (!this.appended) return this.views(this.buffers[this.step % 2]!, this.length + tokens, 'present');
-    const size = this.cfg.kvHeads * tokens * this.cfg.headDim;
-    if ((this.scratch[0]?.length ?? 0) < size) this.scratch = this.buffers[0]!.map(() => new Float32Array(size));
-    return this.views(this.scratch, tokens, 'present');
+    if (this.newViews?.tokens !== tokens) {
+      const size = this.cfg.kvHeads * tokens * this.cfg.headDim;
+      if ((this.scratch[0]?.length ?? 0) < size) this.scratch = this.buffers[0]!.map(() => new Float32Array(size));
+      this.newViews = { tokens, views: this.views(this.scratch, tokens, 'present') };
+    }
+    return this.newViews.views;
   }
 
   /** After a run: its `tokens` positions are in the cache. */

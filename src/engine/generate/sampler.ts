@@ -42,51 +42,35 @@ export class Sampler {
     }
     if (p.temperature <= 0) return argmax(row);
     const ranking = new Ranking(row, p.temperature);
-    if (p.topK > 0 && p.topK < row.length) return this.pick(ranking.top(p.topK), row, ranking.max);
+    const u = this.random();
+    if (p.topK > 0 && p.topK < row.length) {
+      const head = ranking.top(p.topK);
+      return draw(head, ranking, head.reduce((s, id) => s + ranking.weight(id), 0), p.topP, u, true)!;
+    }
     // Every token is a candidate: their total weight, then only as much of the ranking as is read.
     const total = ranking.totalWeight();
-    const nucleus = p.topP < 1;
-    const u = this.random();
-    const need = nucleus ? p.topP * total : u * total;
+    const need = p.topP < 1 ? p.topP * total : u * total;
     for (let head = ranking.headHolding(need); ; head = ranking.headHolding(Infinity)) {
-      const picked = nucleus ? nucleusDraw(head, ranking, need, u) : walk(head, ranking, need);
+      const picked = draw(head, ranking, total, p.topP, u, head.length === ranking.size);
       if (picked !== undefined) return picked;
-      if (head.length === ranking.size) return head[head.length - 1]!;
     }
-  }
-
-  /** Top-k candidates, highest first: the nucleus among them, then the draw. */
-  private pick(candidates: number[], row: Float32Array, max: number): number {
-    const p = this.params;
-    let probs = candidates.map((id) => Math.exp((row[id]! - max) / p.temperature));
-    let total = sum(probs);
-    if (p.topP < 1) {
-      let cum = 0;
-      let keep = 0;
-      while (keep < candidates.length && cum < p.topP * total) cum += probs[keep++]!;
-      candidates = candidates.slice(0, Math.max(1, keep));
-      probs = probs.slice(0, candidates.length);
-      total = sum(probs);
-    }
-    let r = this.random() * total;
-    for (let i = 0; i < candidates.length; i++) {
-      r -= probs[i]!;
-      if (r <= 0) return candidates[i]!;
-    }
-    return candidates[candidates.length - 1]!;
   }
 }
 
 /**
- * Top-p: the smallest head of the ranking whose weight reaches `need`, then the draw within it
- * (u in [0, 1)); undefined if the nucleus reaches past `head`.
+ * The draw among ranked candidates `head` (highest first) out of candidates weighing `total`: the
+ * nucleus (the smallest head reaching topP of the weight) where topP < 1, then the token where the
+ * running weight first reaches u times the weight drawn from (u in [0, 1)). `complete`: `head`
+ * holds every candidate; otherwise undefined when the draw reaches past it.
  */
-function nucleusDraw(head: number[], ranking: Ranking, need: number, u: number): number | undefined {
+function draw(head: number[], ranking: Ranking, total: number, topP: number, u: number, complete: boolean): number | undefined {
+  if (topP >= 1) return walk(head, ranking, u * total) ?? (complete ? head[head.length - 1] : undefined);
   let cum = 0;
   let keep = 0;
-  while (keep < head.length && cum < need) cum += ranking.weight(head[keep++]!);
-  if (cum < need && head.length < ranking.size) return undefined;
-  return walk(head.slice(0, Math.max(1, keep)), ranking, u * cum) ?? head[Math.max(1, keep) - 1];
+  while (keep < head.length && cum < topP * total) cum += ranking.weight(head[keep++]!);
+  if (cum < topP * total && !complete) return undefined;
+  const nucleus = head.slice(0, Math.max(1, keep));
+  return walk(nucleus, ranking, u * cum) ?? nucleus[nucleus.length - 1];
 }
 
 /** The candidate where the running weight first reaches r; undefined if the head ends first. */
@@ -184,6 +168,3 @@ class Ranking {
   }
 }
 
-function sum(xs: number[]): number {
-  return xs.reduce((s, x) => s + x, 0);
-}

@@ -181,8 +181,7 @@ function stackedProduct(g: GraphBuilder, stackName: string, ts: WeightTensor[], 
   if (ts.some((t) => t.shape.length !== 2 || t.shape[1] !== cols)) return undefined;
   const rows = ts.reduce((n, t) => n + t.shape[0]!, 0);
   const bias = biases && g.initializer(`${stackName}.bias`, 'float32', [rows], bytesOf(concatFloats(biases.map((b) => b.data))));
-  const blocks = opts.compressedCompute !== false && opts.ggufBlocks;
-  if (blocks && ts.every((t) => t.gguf)) {
+  if (ts.every((t) => keptAsBlocks(t, opts))) {
     const ms = ts.map((t) => nbitsFromGguf(t.gguf!, t.shape[0]!, cols!));
     const first = ms[0]!;
     if (ms.some((m) => m.bits !== first.bits || m.block !== first.block || !m.offsets !== !first.offsets)) return undefined;
@@ -192,7 +191,7 @@ function stackedProduct(g: GraphBuilder, stackName: string, ts: WeightTensor[], 
     return nbitsOps(g, stackName, m, rows, cols!, undefined).linear(x, bias, opName);
   }
   // F32 where storeWeight would keep F32 (a GGUF block matrix is F32 when not kept as blocks).
-  if (storage !== 'f32' || (blocks && ts.some((t) => t.gguf))) return undefined;
+  if (storage !== 'f32' || ts.some((t) => keptAsBlocks(t, opts))) return undefined;
   const w = g.initializer(`${stackName}.weight`, 'float32', [rows, cols!], bytesOf(concatFloats(ts.map((t) => t.data))));
   return g.gemm(x, w, { transB: true, ...(bias ? { c: bias } : {}) }, opName);
 }
@@ -258,12 +257,16 @@ function storeGgufBlocks(g: GraphBuilder, name: string, t: WeightTensor, opts: S
   return { expand: () => f32(), ...nbitsOps(g, name, m, rows, cols, backward, { scales, offsets }) };
 }
 
+/** Whether a GGUF Q8_0/Q4_0/Q4_K/Q6_K matrix is multiplied as its file stores it. */
+function keptAsBlocks(t: WeightTensor, opts: StoredWeightOptions): boolean {
+  return opts.compressedCompute !== false && !!opts.ggufBlocks && !!t.gguf && t.shape.length === 2;
+}
+
 function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: BaseStorage, opts: StoredWeightOptions): StoredWeight {
   const shape = t.shape;
   const [rows, cols] = shape;
   const compressed = opts.compressedCompute !== false;
-  // A GGUF Q8_0/Q4_0/Q4_K/Q6_K matrix is multiplied as its file stores it.
-  if (compressed && opts.ggufBlocks && t.gguf && shape.length === 2) return storeGgufBlocks(g, name, t, opts);
+  if (keptAsBlocks(t, opts)) return storeGgufBlocks(g, name, t, opts);
   // Otherwise its F32 values, expanded once here (a kept GGUF matrix expands `data` on each read).
   if (t.gguf) t = { shape, data: t.data };
   if (storage === 'f32' || shape.length !== 2) {
