@@ -93,6 +93,17 @@ export class Graph {
    * graph (6,812 nodes instead of 6,932: more transposes fused into matrix products).
    */
   unshapedDynamicInputs = false;
+  /**
+   * Symbolic dims the builder is sure of (each name one size at run time): the model file then
+   * declares the shape of every intermediate value whose dims are all numbers or these names.
+   * ORT's own inference leaves a product's row count unknown ([?, 576]); such values each scan the
+   * whole list of freed buffers in the allocation planner and never match one, so the list only
+   * grows. Declared alike, they match and reuse: the 30-layer training step's session started in
+   * 1.5 s instead of 3.3 s. A name used for two sizes would fail loudly at run time ("Shape
+   * mismatch attempting to re-use buffer"), so only names whose size is fixed for the whole run
+   * belong here (not, e.g., a loss chunk's rows, which differ between chunks).
+   */
+  declaredValueDims: readonly string[] = [];
   private scopeStack: string[] = [];
   private counter = 0;
 

@@ -102,9 +102,26 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
       initializer: initializers.map(tensorProto),
       input: graph.inputs.map((io) => valueInfo(io, graph.unshapedDynamicInputs && io.shape.some((d) => typeof d !== 'number'))),
       output: graph.outputs.map((io) => valueInfo(io)),
+      valueInfo: declaredValueShapes(graph, nodes).map((v) => valueInfo(v)),
     },
   });
   return { model: onnx.ModelProto.encode(model).finish(), externalChunks: chunks };
+}
+
+/** The node outputs whose shapes the file declares (see Graph.declaredValueDims). */
+function declaredValueShapes(graph: Graph, nodes: Graph['nodes']): GraphIO[] {
+  if (graph.declaredValueDims.length === 0) return [];
+  const sure = new Set(graph.declaredValueDims);
+  const io = new Set([...graph.inputs, ...graph.outputs].map((v) => v.name));
+  const declared: GraphIO[] = [];
+  for (const n of nodes) {
+    for (const name of n.outputs) {
+      const v = graph.values.get(name);
+      if (!v?.shape || io.has(name) || !v.shape.every((d) => typeof d === 'number' || sure.has(d))) continue;
+      declared.push({ name, dtype: v.dtype, shape: v.shape });
+    }
+  }
+  return declared;
 }
 
 function attributeProto(name: string, a: AttrValue) {
