@@ -36,7 +36,7 @@ import { buildDecoder, lmHeadName } from '../models/decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from '../models/lora-targets.js';
 import type { ModelWeights } from '../models/weights.js';
 import { storedWeightLookup, type BaseStorage } from '../models/base-storage.js';
-import { tokenLogProbs } from '../onnx/autodiff/rules/loss.js';
+import { lossChunkDim, tokenLogProbs } from '../onnx/autodiff/rules/loss.js';
 import { crossEntropyHead, preferenceLossHead, type LossHead } from './losses.js';
 import { DEFAULT_PREFERENCE_BETA, type TrainMethod } from './losses/preference.js';
 
@@ -160,7 +160,8 @@ export function lossChunks(cfg: ModelConfig, maxTokens: number): number {
 export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opts: StepGraphOptions): GraphBuilder {
   const g = new GraphBuilder('attune-train-step');
   g.unshapedDynamicInputs = true; // a far quicker session start (graph.ts)
-  g.declaredValueDims = ['batch', 'seq', 'tokens']; // and quicker still (graph.ts)
+  const chunks = opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch);
+  g.declaredValueDims = ['batch', 'seq', 'tokens', ...Array.from({ length: chunks }, (_, k) => lossChunkDim(k))]; // and quicker still (graph.ts)
   g.device = opts.device ?? 'cpu';
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const targets = g.input('targets', 'int64', ['batch', 'seq']);
@@ -211,7 +212,7 @@ export function buildTrainStepGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const flatWeight = g.reshape(lossWeight, ['tokens'], 'flat_weight');
   const headRows = !opts.trainTokenIds.length ? undefined : params.get(cfg.tieEmbeddings ? TOKEN_EMBED_PARAM : TOKEN_HEAD_PARAM)!;
   const logProbs = tokenLogProbs(g, hidden, headTable, flatTargets, {
-    chunks: opts.lossChunks ?? lossChunks(cfg, opts.maxTokensPerMicroBatch),
+    chunks,
     trainedRows: headRows && { ids: opts.trainTokenIds, values: headRows },
     // A compressed head: the logits by integer kernels (its gradient still reads the expansion).
     logits: compressedTable && weight.logits ? (h, name) => weight.logits!(lmHeadName(cfg), h, name) ?? g.gemm(h, headTable, { transB: true }, name) : undefined,

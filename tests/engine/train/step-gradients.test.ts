@@ -13,7 +13,7 @@ import { LORA_TARGETS } from '../../../src/engine/models/lora-targets.js';
 import { loraParamName, TOKEN_EMBED_PARAM, TOKEN_HEAD_PARAM } from '../../../src/engine/train/step-graph.js';
 import { writeTinyModel } from '../../helpers/tiny-model.js';
 import { loadReferenceModel, loraModulePath, makeRandomLora, referenceBatchLoss, referenceLoraGrads } from '../../helpers/reference-forward.js';
-import { relativeError, STEP_DEFAULTS, stepGradients } from '../../helpers/train-step.js';
+import { openStep, relativeError, STEP_DEFAULTS, stepGradients } from '../../helpers/train-step.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-grad-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -127,6 +127,20 @@ describe('chunked loss', () => {
     const three = await stepGradients(model, { ...base, lossChunks: 3 }, params, SEQS);
     expect(Math.abs(one.loss - three.loss)).toBeLessThan(1e-6);
     for (const [name, g] of one.grads) expect(relativeError(three.grads.get(name)!, g)).toBeLessThan(1e-5);
+
+    // Batches of 3, 7, 13 and 2 tokens through six chunks, one after the other in the same session:
+    // chunk sizes 1,1,1,0,0,0 / 2,2,2,1,0,0 / 3,3,3,3,1,0 / 1,1,0,0,0,0. The file declares each chunk's
+    // shapes under its own name (Graph.declaredValueDims), so buffers sized for one batch's chunk
+    // are reused only where the next batch's chunk has the same size.
+    const [whole, six] = [await openStep(model, { ...base, lossChunks: 1 }), await openStep(model, { ...base, lossChunks: 6 })];
+    for (const n of [3, 7, 13, 2]) {
+      const example = [{ ids: Array.from({ length: n }, (_, i) => 1 + ((i * 37 + n) % 400)), lossMask: Array.from({ length: n }, (_, i) => (i > 0 ? 1 : 0)) }];
+      const [a, b] = [await whole.run(params, example), await six.run(params, example)];
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-6);
+      for (const [name, g] of a.grads) expect(relativeError(b.grads.get(name)!, g)).toBeLessThan(1e-5);
+    }
+    await whole.release();
+    await six.release();
   });
 });
 

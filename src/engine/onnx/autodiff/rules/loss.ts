@@ -30,6 +30,13 @@ export interface TokenLogProbsOptions {
 }
 
 /**
+ * The symbolic row count of chunk k: each chunk its own name, as the last chunk (or, for a batch
+ * of fewer than (K-1)^2 tokens, several) is shorter than the others; a model file may then
+ * declare the chunks' shapes (Graph.declaredValueDims).
+ */
+export const lossChunkDim = (k: number): string => `chunk${k}`;
+
+/**
  * logp[t] = log softmax(hidden[t] head^T)[targets[t]] for hidden [N, D], head [V, D] (frozen but
  * for `trainedRows`), targets [N] int64; returns logp [N].
  *
@@ -54,14 +61,15 @@ export function tokenLogProbs(g: GraphBuilder, hidden: Value, head: Value, targe
       const end = g.mul(chunk, g.ints([k + 1]), 'end');
       const sl = (x: Value, shape: (string | number)[], name: string) =>
         g.op('Slice', [x, start, end, g.ints([0])], {}, { name, outputs: [{ dtype: x.dtype, shape }] })[0];
-      const h = sl(hidden, ['chunk', D], 'hidden');
-      const tgt = g.unsqueeze(sl(targets, ['chunk'], 'targets'), [1], 'targets_col'); // [C,1]
+      const C = lossChunkDim(k);
+      const h = sl(hidden, [C, D], 'hidden');
+      const tgt = g.unsqueeze(sl(targets, [C], 'targets'), [1], 'targets_col'); // [C,1]
       const logits = opts.logits ? opts.logits(h, 'logits') : g.gemm(h, head, { transB: true }, 'logits'); // [C, V]
       const logProbs = g.logSoftmax(logits, -1, 'log_probs');
-      picked.push(g.op('GatherElements', [logProbs, tgt], { axis: attr.int(1) }, { name: 'target_log_prob', outputs: [{ dtype: hidden.dtype, shape: ['chunk', 1] }] })[0]);
+      picked.push(g.op('GatherElements', [logProbs, tgt], { axis: attr.int(1) }, { name: 'target_log_prob', outputs: [{ dtype: hidden.dtype, shape: [C, 1] }] })[0]);
       // dl = softmax - onehot(target), then its products with the head, kept for the backward pass.
       const probs = g.exp(logProbs, 'probs');
-      const minusOne = g.expand(g.scalar(-1, hidden.dtype), g.shapeOf(tgt, 0, 2, 'targets_shape'), ['chunk', 1], 'minus_one');
+      const minusOne = g.expand(g.scalar(-1, hidden.dtype), g.shapeOf(tgt, 0, 2, 'targets_shape'), [C, 1], 'minus_one');
       const dl = g.op('ScatterElements', [probs, tgt, minusOne], { axis: attr.int(1), reduction: attr.string('add') }, { name: 'dlogits', outputs: [{ dtype: hidden.dtype, shape: logits.shape }] })[0];
       slopes.push(g.gemm(dl, head, {}, 'dlogits_head')); // [C, D]
       if (rows) {
@@ -70,9 +78,13 @@ export function tokenLogProbs(g: GraphBuilder, hidden: Value, head: Value, targe
       }
     });
   }
-  const slope = g.concat(slopes, 0, 'dlogits_head_all'); // [N, D]
-  const rowSlope = rows ? g.concat(rowSlopes, 0, 'dlogits_rows_all') : undefined; // [N, R]
-  const logp = g.reshape(g.concat(picked, 0, 'target_log_probs'), ['tokens'], 'token_log_probs');
+  // The chunks together are hidden's rows again.
+  const N = hidden.shape![0]!;
+  const rejoin = (parts: Value[], width: number | string, name: string) =>
+    g.op('Concat', parts, { axis: attr.int(0) }, { name, outputs: [{ dtype: hidden.dtype, shape: [N, width] }] })[0]!;
+  const slope = rejoin(slopes, D!, 'dlogits_head_all'); // [N, D]
+  const rowSlope = rows ? rejoin(rowSlopes, rows.ids.length, 'dlogits_rows_all') : undefined; // [N, R]
+  const logp = g.reshape(rejoin(picked, 1, 'target_log_probs'), ['tokens'], 'token_log_probs');
   const inputs = rows ? [hidden, rows.values] : [hidden];
   return g.composite(logp, inputs, (gb, dy, needs) => {
     const scale = gb.unsqueeze(gb.neg(dy, 'minus_dy'), [1], 'minus_dy_col'); // [N, 1]
