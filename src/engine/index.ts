@@ -11,6 +11,7 @@ export { ModelTokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { NAMED_TEMPLATES } from './tokenizer/chat-template.js';
 export { AttuneError, isAttuneError } from '../shared/errors.js';
 export { runTuning, resumeTuning, type TuneConfig, type TuneProgress, type TuneResult } from './train/tune.js';
+export { forgetPreparedData } from './train/prepared-data.js';
 export { DEFAULT_HYPERPARAMETERS, type TuneEvent, type TrainingHyperparameters } from './train/trainer.js';
 export { findUntrainedTokens } from './models/untrained-tokens.js';
 export { checkDataFile, importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type CheckOptions, type DataReport, type Example } from './data/index.js';

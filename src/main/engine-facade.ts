@@ -173,6 +173,10 @@ export function createEngineFacade(): EngineFacade {
       return { report: toDataReport(report), train: report.split.train, val: report.split.validation };
     },
 
+    forgetRunData(runDir) {
+      return engine.forgetPreparedData(runDir);
+    },
+
     splitExamples(examples, opts) {
       return engine.splitExamples(examples as (StoredExample & { id: string })[], opts);
     },

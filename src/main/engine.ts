@@ -55,6 +55,8 @@ export interface EngineFacade {
   /** The same seeded split the engine's tuning uses. */
   splitExamples(examples: StoredExample[], opts: { valFraction: number; seed: number }): { train: StoredExample[]; validation: StoredExample[] };
   writeExamples(file: string, examples: StoredExample[]): Promise<void>;
+  /** Removes the engine's cached copy of the data a run folder was prepared from. */
+  forgetRunData(runDir: string): Promise<void>;
   inspectModel(modelPath: string): Promise<Omit<ModelInfo, 'path' | 'name' | 'origin' | 'kind' | 'fit'>>;
   devices(preferred: Device): Promise<DeviceInfo>;
   openChat(opts: { modelPath: string; adapterDir?: string; device?: Device }): Promise<ChatHandle>;

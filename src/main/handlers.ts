@@ -231,7 +231,7 @@ export function createHandlers(deps: HandlerDeps): Handlers & { dispose(): Promi
     'tune.metrics': async ({ project, runId }) => runs.metrics(project, runId),
     'tune.discard': async ({ project, runId }) => {
       await runs.summary(project, runId);
-      return discardRun(ws().runDir(project, runId), runs.isLive(project, runId));
+      return discardRun(engine, ws().runDir(project, runId), runs.isLive(project, runId));
     },
     'tune.heldOut': async ({ project, runId, limit }) => {
       const rec = await runs.store.read(project, runId);

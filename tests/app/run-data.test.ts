@@ -3,12 +3,14 @@
  * while a tune runs needs the person's yes; the run keeps its own copy, and its held-out examples
  * come from that copy, not from the new file; a run that is not training can be discarded.
  */
-import { readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/shared/contract.js';
 import { Workspace } from '../../src/main/workspace.js';
+import { discardRun } from '../../src/main/services/run-data.js';
 import { createTestApp, ROOT, TINY_MODEL, type TestApp } from './harness.js';
 
 const SUPPORT = path.join(ROOT, 'tests', 'app', 'fixtures', 'support.jsonl');
@@ -73,5 +75,18 @@ describe('runs and their data', () => {
     expect(await h['tune.discard']({ project: 'R', runId: run.runId })).toEqual({ discarded: true });
     expect((await h['tune.runs']({ project: 'R' })).some((r) => r.runId === run.runId)).toBe(false);
     await expect(h['tune.discard']({ project: 'R', runId: run.runId })).rejects.toMatchObject({ code: 'run-missing' });
+  });
+
+  it("discarding a run also has the engine forget the cached copy of the run's prepared data", async () => {
+    const runDir = path.join(dir, 'run-to-discard');
+    await mkdir(runDir);
+    await writeFile(path.join(runDir, 'data.jsonl'), '{}\n');
+    const forgotten: string[] = [];
+    const engine = { forgetRunData: async (d: string) => void forgotten.push(d) };
+    await expect(discardRun(engine, runDir, true)).rejects.toMatchObject({ code: 'run.discard-live' });
+    expect(forgotten).toEqual([]);
+    expect(await discardRun(engine, runDir, false)).toEqual({ discarded: true });
+    expect(forgotten).toEqual([runDir]);
+    expect(existsSync(runDir)).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { loadAdapter } from '../adapter/adapter.js';
-import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation } from '../data/index.js';
+import { readNormalizedJsonl } from '../data/index.js';
 import type { DataReport } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/load.js';
 import { baseRows } from '../models/weights.js';
@@ -18,7 +18,7 @@ import { DEVICE_LABELS, probeDevices, resolveDevice, type DeviceProbe } from '..
 import type { ResolvedDevice } from '../runtime/session.js';
 import { exists, runPaths, writeJsonAtomic } from './run-dir.js';
 import { stopExplanation } from './budget.js';
-import { tokenizePairs } from './preference-data.js';
+import { prepareRunData, tokenizeRunData, type PreparedData } from './prepared-data.js';
 import { train, type TrainerResult, type TuneEvent } from './trainer.js';
 import { hyperparametersOf, readSavedHyperparameters, resolveSettings, type TrainingHyperparameters } from './hyperparameters.js';
 import type { TuneSettings } from '../../shared/tune-settings.js';
@@ -154,31 +154,20 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   }
   const hp = saved.hp;
   const dataCopy = path.join(runDir, 'data.jsonl');
+  let rows: Omit<PreparedData, 'report'>;
   if (!resume) {
     await mkdir(runDir, { recursive: true });
-    const report = await importDataFile(saved.data, {
-      out: dataCopy,
-      // The run folder is new (no config.json): a data.jsonl there is from an attempt that failed.
-      force: true,
-      format: saved.format as never,
-      map: saved.map as never,
-      tokenizer: model.tokenizer,
-      maxLength: hp.maxLength,
-      valFraction: saved.valFraction,
-      seed: hp.seed,
-      epochs: hp.epochs,
-      dropNearDuplicates: saved.dropNearDuplicates === true,
+    const { report, ...prepared } = await prepareRunData(saved.data, dataCopy, model, hp, {
+      format: saved.format, map: saved.map, valFraction: saved.valFraction, dropNearDuplicates: saved.dropNearDuplicates === true, template: saved.template,
     });
     if (report.counts.imported === 0) {
       throw new AttuneError('tune.no-usable-examples', { file: saved.data, rejected: report.counts.rejected, maxLength: hp.maxLength }, { file: saved.data });
     }
     cb.onEvent?.({ type: 'data', report, train: 0, validation: 0 });
+    rows = prepared;
+  } else {
+    rows = tokenizeRunData(model, await readNormalizedJsonl(dataCopy), hp, saved.valFraction, saved.data);
   }
-  const examples = await readNormalizedJsonl(dataCopy);
-  const { train: trainSet, validation } = splitExamples(examples, { valFraction: saved.valFraction, seed: hp.seed });
-  // Preference methods: each example is a pair, tokenized as two rows (chosen, rejected).
-  const tokenizeSet = (set: typeof examples) =>
-    hp.method === 'sft' ? set.map((e) => tokenizeConversation(model.tokenizer, e.messages)) : tokenizePairs(model.tokenizer, set, saved.data);
   if (saved.trainTokens !== 'none') await model.weights.ensureLoaded(); // to find and seed the rows
   const trainTokens = resolveTrainTokens(model, saved.trainTokens);
   if (trainTokens.ids.length) cb.onEvent?.({ type: 'tokens', ids: trainTokens.ids, tokens: trainTokens.ids.map((id) => model.tokenizer.idToToken(id) ?? String(id)), reason: trainTokens.reason });
@@ -193,8 +182,8 @@ async function execute(runDir: string, saved: SavedRunConfig, resume: boolean, t
   const result = await train({
     model,
     runDir,
-    train: tokenizeSet(trainSet),
-    validation: tokenizeSet(validation),
+    train: rows.train,
+    validation: rows.validation,
     hp,
     device: device.device,
     trainTokens: trainTokens.ids.length ? trainTokens : undefined,

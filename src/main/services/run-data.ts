@@ -41,9 +41,10 @@ export async function runHeldOut(
   return validation.slice(0, limit).map((e) => ({ messages: e.messages }));
 }
 
-/** Removes a run's folder; refuses while it trains. */
-export async function discardRun(runDir: string, live: boolean): Promise<{ discarded: true }> {
+/** Removes a run's folder, and the engine's cached copy of its prepared data; refuses while it trains. */
+export async function discardRun(engine: Pick<EngineFacade, 'forgetRunData'>, runDir: string, live: boolean): Promise<{ discarded: true }> {
   if (live) throw new AttuneError('run.discard-live');
+  await engine.forgetRunData(runDir);
   await rm(runDir, { recursive: true, force: true });
   return { discarded: true };
 }
