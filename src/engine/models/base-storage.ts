@@ -11,7 +11,7 @@
  * expanded copies alive (see decoder.ts).
  */
 import type { GraphBuilder } from '../onnx/builder.js';
-import { attr, type Value } from '../onnx/graph.js';
+import { attr, type FillScratch, type Value } from '../onnx/graph.js';
 import { f16BytesToF32, f32ToF16Bytes } from '../weights/half.js';
 import type { ModelWeights, WeightTensor } from './weights.js';
 import { expandNBits, nbitsFromGguf, nbitsFromInt4, type NBitsMatrix } from './nbits.js';
@@ -156,7 +156,7 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
     if (e) return e;
     // Only the stored form outlives this call: with weights read from disk one at a time, the
     // full-precision tensor is garbage as soon as it is compressed (no closure below keeps it).
-    e = storeWeight(g, name, weights.get(name), storage, opts);
+    e = deferredF32(g, weights, name, storage) ?? storeWeight(g, name, weights.get(name), storage, opts);
     stored.set(name, e);
     return e;
   };
@@ -170,9 +170,24 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
   lookup.stacked = (stackName, names, biasNames, x, opName) => {
     // Matrices already stored on their own would then be stored twice.
     if ([...names, ...(biasNames ?? [])].some((n) => stored.has(n))) return undefined;
+    if (weights.readsSingly && storage === 'f32') return deferredStack(g, weights, stackName, names, biasNames, x, opName);
     return stackedProduct(g, stackName, names.map((n) => weights.get(n)), biasNames?.map((n) => weights.get(n)), x, opName, storage, opts);
   };
   return lookup;
+}
+
+/**
+ * A weight kept in F32 from a source read one tensor at a time (a Hugging Face folder): the graph
+ * holds no values, the model file gets them from the source file when it is written (see
+ * Initializer.fill). Building the 135M training graph then no longer reads 540 MB into new
+ * arrays first. Undefined where the weight is compressed or already in memory.
+ */
+function deferredF32(g: GraphBuilder, weights: ModelWeights, name: string, storage: BaseStorage): StoredWeight | undefined {
+  if (!weights.readsSingly) return undefined;
+  const shape = weights.shapeOf(name);
+  if (storage !== 'f32' && shape.length === 2) return undefined;
+  const v = g.deferredInitializer(name, shape, (out, scratch) => weights.readInto(name, out, scratch));
+  return { expand: () => v };
 }
 
 /** See WeightLookup.stacked. */
@@ -193,6 +208,19 @@ function stackedProduct(g: GraphBuilder, stackName: string, ts: WeightTensor[], 
   // F32 where storeWeight would keep F32 (a GGUF block matrix is F32 when not kept as blocks).
   if (storage !== 'f32' || ts.some((t) => keptAsBlocks(t, opts))) return undefined;
   const w = g.initializer(`${stackName}.weight`, 'float32', [rows, cols!], bytesOf(concatFloats(ts.map((t) => t.data))));
+  return g.gemm(x, w, { transB: true, ...(bias ? { c: bias } : {}) }, opName);
+}
+
+/** stackedProduct's F32 case for weights read one at a time: each part read into its rows when the file is written. */
+function deferredStack(g: GraphBuilder, weights: ModelWeights, stackName: string, names: string[], biasNames: string[] | undefined, x: Value, opName: string): Value | undefined {
+  const shapes = names.map((n) => weights.shapeOf(n));
+  const cols = shapes[0]![1];
+  if (shapes.some((s) => s.length !== 2 || s[1] !== cols)) return undefined;
+  const rows = shapes.reduce((n, s) => n + s[0]!, 0);
+  const stackOf = (parts: string[], size: (i: number) => number) => (out: Float32Array, scratch: FillScratch) =>
+    parts.reduce((at, n, i) => (weights.readInto(n, out.subarray(at, at + size(i)), scratch), at + size(i)), 0);
+  const bias = biasNames && g.deferredInitializer(`${stackName}.bias`, [rows], stackOf(biasNames, (i) => shapes[i]![0]!));
+  const w = g.deferredInitializer(`${stackName}.weight`, [rows, cols!], stackOf(names, (i) => shapes[i]![0]! * cols!));
   return g.gemm(x, w, { transB: true, ...(bias ? { c: bias } : {}) }, opName);
 }
 

@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AttuneError } from '../../shared/errors.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { readSafetensorsDirHeaders, readSafetensorsDirMapped, readTensorAt, tensorToFloat32, type TensorLocation } from '../weights/safetensors.js';
+import { readSafetensorsDirHeaders, readSafetensorsDirMapped, readTensorAt, readTensorF32Into, tensorToFloat32, type TensorLocation } from '../weights/safetensors.js';
 import { GGUF_NAMING, HF_NAMING, hfToCanonical } from '../weights/tensor-names.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { checkWeights, ModelWeights, type WeightTensor } from './weights.js';
@@ -86,10 +86,12 @@ async function loadHfFolder(dir: string, opts: LoadOptions): Promise<LoadedModel
     storedDtype = [...header.tensors.values()][0]?.dtype ?? 'F32';
     readOne = {
       names: new Set(located.keys()),
+      shape: (name) => located.get(name)!.shape,
       read: (name) => {
         const loc = located.get(name)!;
         return { shape: loc.shape, data: tensorToFloat32(readTensorAt(loc), loc.hfName, dir) };
       },
+      readInto: (name, out, scratch) => readTensorF32Into(located.get(name)!, out, scratch, located.get(name)!.hfName),
     };
   } else {
     ({ tensors, storedDtype } = await readHfTensors(dir, config));

@@ -7,12 +7,22 @@ import type { ModelConfig } from './config.js';
 import { projectionShape, TARGET_MODULE, LORA_TARGETS } from './lora-targets.js';
 import { GGUF_NAMING, type TensorNaming } from '../weights/tensor-names.js';
 import type { GgufBlocks } from './nbits.js';
+import type { ReadScratch } from '../weights/safetensors.js';
 
 export interface WeightTensor {
   shape: number[];
   data: Float32Array;
   /** The matrix's GGUF blocks where its file stores it in a type the graphs compute with directly (nbits.ts). */
   gguf?: GgufBlocks;
+}
+
+/** Reads a source's tensors one at a time (see ModelWeights). */
+export interface SingleTensorReader {
+  names: ReadonlySet<string>;
+  shape: (name: string) => number[];
+  read: (name: string) => WeightTensor;
+  /** The tensor's F32 values into `out`, through `scratch` (see readTensorF32Into). */
+  readInto: (name: string, out: Float32Array, scratch: ReadScratch) => void;
 }
 
 export class ModelWeights {
@@ -29,7 +39,7 @@ export class ModelWeights {
     tensors: Map<string, WeightTensor> | undefined,
     private readonly source: string,
     private readonly reload?: () => Promise<Map<string, WeightTensor>>,
-    private readonly readOne?: { names: ReadonlySet<string>; read: (name: string) => WeightTensor },
+    private readonly readOne?: SingleTensorReader,
     private readonly naming: TensorNaming = GGUF_NAMING,
   ) {
     this.current = tensors;
@@ -70,6 +80,25 @@ export class ModelWeights {
       throw new AttuneError('model.weight-missing', { file: this.source, weight: inFile }, { file: this.source, field: inFile });
     }
     return t;
+  }
+
+  /**
+   * Whether tensors come from disk one at a time (nothing held): a graph can then take a weight's
+   * values when its file is written (`readInto`) instead of holding them while it is built.
+   */
+  get readsSingly(): boolean {
+    return !this.current && !!this.readOne;
+  }
+
+  /** The tensor's shape, without reading its values where the source allows it. */
+  shapeOf(name: string): number[] {
+    return this.readsSingly && this.readOne!.names.has(name) ? this.readOne!.shape(name) : this.get(name).shape;
+  }
+
+  /** Writes the tensor's F32 values into `out`; read straight into it where the source reads single tensors. */
+  readInto(name: string, out: Float32Array, scratch: ReadScratch): void {
+    if (this.readsSingly && this.readOne!.names.has(name)) this.readOne!.readInto(name, out, scratch);
+    else out.set(this.get(name).data);
   }
 
   has(name: string): boolean {

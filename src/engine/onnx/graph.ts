@@ -58,7 +58,19 @@ export interface Initializer {
   readonly name: string;
   readonly dtype: DType;
   readonly dims: number[];
+  /** The values' bytes; a deferred initializer has none until the file is written (`fill`). */
   readonly bytes: Uint8Array;
+  /**
+   * A deferred initializer (float32 only): writes its values into `out` when the model file is
+   * written, using `scratch` as it likes, so a large frozen weight is read from disk then instead
+   * of being held while the graph is built.
+   */
+  readonly fill?: (out: Float32Array, scratch: FillScratch) => void;
+}
+
+/** A buffer a deferred initializer may reuse from one to the next (see Initializer.fill). */
+export interface FillScratch {
+  bytes?: Uint8Array;
 }
 
 export interface GraphIO {
@@ -170,6 +182,21 @@ export class Graph {
     if (this.values.has(name)) throw new Error(`graph ${this.name}: initializer ${name} already defined`);
     this.initializers.set(name, { name, dtype, dims, bytes });
     const v: Value = { name, dtype, shape: dims };
+    this.values.set(name, v);
+    return v;
+  }
+
+  /** A float32 weight whose values `fill` writes when the model file is written (see Initializer.fill). */
+  deferredInitializer(name: string, dims: number[], fill: NonNullable<Initializer['fill']>): Value {
+    if (this.values.has(name)) throw new Error(`graph ${this.name}: initializer ${name} already defined`);
+    const graph = this.name;
+    this.initializers.set(name, {
+      name, dtype: 'float32', dims, fill,
+      get bytes(): Uint8Array {
+        throw new Error(`graph ${graph}: initializer ${name} is deferred; its values are written with the model file`);
+      },
+    });
+    const v: Value = { name, dtype: 'float32', shape: dims };
     this.values.set(name, v);
     return v;
   }

@@ -2,12 +2,10 @@
  * Graph -> ONNX ModelProto bytes (protobuf encoding by onnx-proto). Large tensors go to an
  * external data file so models over protobuf's 2 GB limit work; small ones stay inline.
  */
-import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import onnxProto from 'onnx-proto';
-import type { AttrValue, Graph, GraphIO, Initializer } from './graph.js';
+import type { AttrValue, FillScratch, Graph, GraphIO, Initializer } from './graph.js';
 import { ONNX_DTYPE_CODE } from './dtype.js';
 import { writeDirAtomic } from '../util/atomic.js';
 
@@ -23,10 +21,13 @@ export interface SerializeOptions {
   externalDataFile?: string;
 }
 
+/** Bytes of the external data file, or a deferred initializer's values, written when the file is. */
+export type ExternalChunk = Uint8Array | { byteLength: number; fill: NonNullable<Initializer['fill']> };
+
 export interface SerializedModel {
   model: Uint8Array;
-  /** Byte chunks of the external data file in order (with alignment padding). */
-  externalChunks: Uint8Array[];
+  /** Chunks of the external data file in order (with alignment padding). */
+  externalChunks: ExternalChunk[];
 }
 
 /**
@@ -48,15 +49,17 @@ function liveParts(graph: Graph): { nodes: Graph['nodes']; initializers: Initial
 
 export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): SerializedModel {
   const { nodes, initializers } = liveParts(graph);
-  const chunks: Uint8Array[] = [];
+  const chunks: ExternalChunk[] = [];
   let offset = 0;
+  const scratch: FillScratch = {};
   const tensorProto = (init: Initializer) => {
     const base = {
       name: init.name,
       dims: init.dims,
       dataType: ONNX_DTYPE_CODE[init.dtype],
     };
-    if (!opts.externalDataFile || init.bytes.byteLength < EXTERNAL_THRESHOLD_BYTES) return { ...base, rawData: init.bytes };
+    const byteLength = init.fill ? 4 * init.dims.reduce((a, b) => a * b, 1) : init.bytes.byteLength;
+    if (!opts.externalDataFile || byteLength < EXTERNAL_THRESHOLD_BYTES) return { ...base, rawData: init.fill ? filled(init.fill, byteLength, scratch) : init.bytes };
     const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
     if (pad) chunks.push(new Uint8Array(pad));
     offset += pad;
@@ -66,11 +69,11 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
       externalData: [
         { key: 'location', value: opts.externalDataFile },
         { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(init.bytes.byteLength) },
+        { key: 'length', value: String(byteLength) },
       ],
     };
-    chunks.push(init.bytes);
-    offset += init.bytes.byteLength;
+    chunks.push(init.fill ? { byteLength, fill: init.fill } : init.bytes);
+    offset += byteLength;
     return entry;
   };
 
@@ -140,17 +143,42 @@ function attributeProto(name: string, a: AttrValue) {
   }
 }
 
+async function writeAll(out: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) done += (await out.write(bytes, done, bytes.byteLength - done)).bytesWritten;
+}
+
+/** A deferred initializer's bytes, in a new buffer (a model held in memory). */
+function filled(fill: NonNullable<Initializer['fill']>, byteLength: number, scratch: FillScratch): Uint8Array {
+  const values = new Float32Array(byteLength / 4);
+  fill(values, scratch);
+  return new Uint8Array(values.buffer);
+}
+
 /**
  * Writes `model.onnx` + `model.onnx.data` into `dir` atomically (a temporary folder renamed into
- * place), so a failed build leaves no half file.
+ * place), so a failed build leaves no half file. Deferred initializers are filled one at a time
+ * into one reused buffer, each written before the next is read.
  */
 export async function writeModelDir(graph: Graph, dir: string): Promise<{ modelPath: string }> {
   await writeDirAtomic(dir, async (tmp) => {
     const { model, externalChunks } = serializeGraph(graph, { externalDataFile: 'model.onnx.data' });
-    const out = createWriteStream(path.join(tmp, 'model.onnx.data'));
-    for (const chunk of externalChunks) if (!out.write(chunk)) await once(out, 'drain');
-    out.end();
-    await once(out, 'finish');
+    const out = await open(path.join(tmp, 'model.onnx.data'), 'w');
+    try {
+      const scratch: FillScratch = {};
+      let values = new Float32Array(0);
+      for (const chunk of externalChunks) {
+        if (chunk instanceof Uint8Array) {
+          await writeAll(out, chunk);
+          continue;
+        }
+        if (values.byteLength < chunk.byteLength) values = new Float32Array(chunk.byteLength / 4);
+        const part = values.subarray(0, chunk.byteLength / 4);
+        chunk.fill(part, scratch);
+        await writeAll(out, new Uint8Array(part.buffer, 0, chunk.byteLength));
+      }
+    } finally {
+      await out.close();
+    }
     await writeFile(path.join(tmp, 'model.onnx'), model);
   });
   return { modelPath: path.join(dir, 'model.onnx') };

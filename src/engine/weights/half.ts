@@ -79,17 +79,25 @@ function u16s(bytes: Uint8Array): Uint16Array {
 }
 
 export function f16BytesToF32(bytes: Uint8Array): Float32Array {
+  return f16BytesToF32Into(bytes, new Float32Array(bytes.byteLength / 2));
+}
+
+/** The F16 values of `bytes` as F32 in `out` (as long as they are many); returns `out`. */
+export function f16BytesToF32Into(bytes: Uint8Array, out: Float32Array): Float32Array {
   const src = u16s(bytes);
   const t = f16Table();
-  const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
   return out;
 }
 
 export function bf16BytesToF32(bytes: Uint8Array): Float32Array {
+  return bf16BytesToF32Into(bytes, new Float32Array(bytes.byteLength / 2));
+}
+
+/** The BF16 values of `bytes` as F32 in `out` (as long as they are many); returns `out`. */
+export function bf16BytesToF32Into(bytes: Uint8Array, out: Float32Array): Float32Array {
   const src = u16s(bytes);
-  const out = new Float32Array(src.length);
-  const o32 = new Uint32Array(out.buffer);
+  const o32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < src.length; i++) o32[i] = src[i]! << 16;
   return out;
 }
