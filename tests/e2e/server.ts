@@ -1,5 +1,5 @@
 /**
- * The end-to-end test transport: serves the renderer that electron-vite built (out/renderer) on
+ * The end-to-end test transport: serves a renderer that electron-vite built (session.ts: builtRenderer) on
  * 127.0.0.1 and answers the bridge's calls with the app's real handlers (dispatch validates each
  * request against the contract, as ipc.ts does); events go out as Server-Sent Events.
  */

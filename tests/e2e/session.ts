@@ -1,10 +1,11 @@
 /**
  * One browser session on the built renderer with the real handlers behind it: what each
  * end-to-end walk needs (the wizard test sets up the same by hand). Builds the renderer once per
- * process unless ATTUNE_E2E_NO_BUILD=1 (a build already in out/renderer).
+ * process (builtRenderer).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,15 +28,30 @@ export interface Session {
   close(): Promise<void>;
 }
 
-let built = false;
+let built: Promise<string> | undefined;
+
+/**
+ * The renderer built once per test process, into a folder of its own: test files run in parallel
+ * processes, and a build into the shared out/ empties it under another file's server (its pages
+ * then failed to load). ATTUNE_E2E_NO_BUILD=1 serves a build already in out/renderer.
+ */
+export function builtRenderer(): Promise<string> {
+  if (process.env.ATTUNE_E2E_NO_BUILD === '1') return Promise.resolve(path.join(ROOT, 'out', 'renderer'));
+  built ??= (async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'attune-e2e-build-'));
+    process.on('exit', () => rmSync(out, { recursive: true, force: true }));
+    // Built without blocking the test process (a blocked worker misses vitest's calls on a busy machine).
+    await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build', '--outDir', out], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
+    return path.join(out, 'renderer');
+  })();
+  return built;
+}
 
 export async function openSession(prefix: string): Promise<Session> {
-  // Built without blocking the test process (a blocked worker misses vitest's calls on a busy machine).
-  if (!built && process.env.ATTUNE_E2E_NO_BUILD !== '1') await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build'], { cwd: ROOT });
-  built = true;
+  const rendererDir = await builtRenderer();
   await mkdir(ARTIFACTS, { recursive: true });
   const app = await createTestApp();
-  const server = await startServer({ handlers: app.handlers, rendererDir: path.join(ROOT, 'out', 'renderer'), onEvent: (l) => app.listeners.add(l) });
+  const server = await startServer({ handlers: app.handlers, rendererDir, onEvent: (l) => app.listeners.add(l) });
   const profile = await mkdtemp(path.join(os.tmpdir(), 'attune-chromium-'));
   const context: BrowserContext = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

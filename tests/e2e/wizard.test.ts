@@ -5,7 +5,6 @@
  * (or the test file where this build has no sample yet) and the tiny model. Screenshots land in
  * test-artifacts/e2e/.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, ROOT, TINY_MODEL, type TestApp } from '../app/harness.js';
 import { bridgeScript, startServer, type TestServer } from './server.js';
+import { builtRenderer } from './session.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'e2e');
@@ -33,10 +33,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the wizard, end to end', () => {
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    execFileSync(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build'], { cwd: ROOT, stdio: 'pipe' });
+    const rendererDir = await builtRenderer();
     await mkdir(ARTIFACTS, { recursive: true });
     app = await createTestApp();
-    server = await startServer({ handlers: app.handlers, rendererDir: path.join(ROOT, 'out', 'renderer'), onEvent: (l) => app.listeners.add(l) });
+    server = await startServer({ handlers: app.handlers, rendererDir, onEvent: (l) => app.listeners.add(l) });
     profile = await mkdtemp(path.join(os.tmpdir(), 'attune-chromium-'));
     // A fresh profile for every run.
     context = await chromium.launchPersistentContext(profile, {
