@@ -1,15 +1,15 @@
 /**
  * One browser session on the built renderer with the real handlers behind it: what each
  * end-to-end walk needs (the wizard test sets up the same by hand). Builds the renderer once per
- * process (builtRenderer).
+ * test file (builtRenderer).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll } from 'vitest';
 import { createTestApp, ROOT, type TestApp } from '../app/harness.js';
 import { bridgeScript, startServer, type TestServer } from './server.js';
 
@@ -29,17 +29,21 @@ export interface Session {
 }
 
 let built: Promise<string> | undefined;
+let buildDir: string | undefined;
+// Test files load their modules afresh (vitest isolates them): the build is this file's.
+afterAll(async () => {
+  if (buildDir) await rm(buildDir, { recursive: true, force: true });
+});
 
 /**
- * The renderer built once per test process, into a folder of its own: test files run in parallel
+ * The renderer built once per test file, into a folder of its own: test files run in parallel
  * processes, and a build into the shared out/ empties it under another file's server (its pages
  * then failed to load). ATTUNE_E2E_NO_BUILD=1 serves a build already in out/renderer.
  */
 export function builtRenderer(): Promise<string> {
   if (process.env.ATTUNE_E2E_NO_BUILD === '1') return Promise.resolve(path.join(ROOT, 'out', 'renderer'));
   built ??= (async () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'attune-e2e-build-'));
-    process.on('exit', () => rmSync(out, { recursive: true, force: true }));
+    const out = (buildDir = await mkdtemp(path.join(os.tmpdir(), 'attune-e2e-build-')));
     // Built without blocking the test process (a blocked worker misses vitest's calls on a busy machine).
     await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/electron-vite'), ['build', '--outDir', out], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
     return path.join(out, 'renderer');
