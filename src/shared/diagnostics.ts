@@ -665,7 +665,11 @@ export const DIAGNOSTICS = entries({
     severity: 'fatal',
     template: '"{value}" is not a web address Attune can download from: write it in full, starting with https:// or http://, for example https://huggingface.co. Leave it empty to use the Hugging Face Hub.',
   },
-  'hub.token-unprotected': { severity: 'fatal', template: 'This computer offers no protected storage for secrets, so Attune will not keep the token. Set HF_TOKEN in the environment instead.' },
+  'hub.token-unprotected': {
+    severity: 'fatal',
+    template:
+      'This computer has no password store (keyring) where Attune could keep the token safe, so it will not save it. Public models download without a token. For a gated one, ask whoever looks after this computer to set up a keyring, or to start Attune with the token in the HF_TOKEN environment variable.',
+  },
   // ── catalog: resources/models-catalog.json (src/engine/sources/catalog.ts) ───────────────────
   'catalog.no-models': { severity: 'fatal', errorCode: 'catalog.invalid', template: 'resources/models-catalog.json has no "models" list.' },
   'catalog.model-field': { severity: 'fatal', errorCode: 'catalog.invalid', template: 'resources/models-catalog.json: model {index} has no valid "{key}" ({type}).' },

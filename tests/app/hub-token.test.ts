@@ -41,7 +41,7 @@ describe('HubTokenStore', () => {
   it('refuses a malformed token and a computer without protected storage, in words', async () => {
     const store = new HubTokenStore(path.join(dir, 'b.json'), fakeSafe(false));
     await expect(store.set('not-a-token')).rejects.toMatchObject({ code: 'hub.bad-token' });
-    await expect(store.set(token)).rejects.toMatchObject({ code: 'hub.token-unprotected', message: expect.stringContaining('Set HF_TOKEN') });
+    await expect(store.set(token)).rejects.toMatchObject({ code: 'hub.token-unprotected', message: expect.stringContaining('no password store (keyring)') });
     expect(store.has()).toBe(false);
   });
 });
