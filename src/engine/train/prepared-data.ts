@@ -12,6 +12,7 @@
  * (PREPARED_REF), and discarding the run removes it too (`forgetPreparedData`).
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { importDataFile, readNormalizedJsonl, splitExamples, tokenizeConversation, type DataReport, type Example, type TokenizedConversation } from '../data/index.js';
@@ -54,11 +55,12 @@ export function tokenizeRunData(model: LoadedModel, examples: Example[], hp: Tra
  * nothing could be imported, the report says why and there are no rows.
  */
 export async function prepareRunData(file: string, dataCopy: string, model: LoadedModel, hp: TrainingHyperparameters, settings: ImportSettings): Promise<PreparedData> {
-  const key = await preparedKey(file, model, hp, settings);
-  const dir = entryDir(key);
+  // A file that cannot be read has no key: importing it says what is wrong with it.
+  const key = await preparedKey(file, model, hp, settings).catch(() => undefined);
+  const dir = key && entryDir(key);
   const ref = path.join(path.dirname(dataCopy), PREPARED_REF);
-  const cached = await readPrepared(dir);
-  if (cached) {
+  const cached = dir && (await readPrepared(dir));
+  if (key && cached) {
     await writeTextAtomic(dataCopy, cached.jsonl);
     await writeTextAtomic(ref, key);
     return { ...cached.prepared, report: { ...cached.prepared.report, out: dataCopy } };
@@ -78,7 +80,7 @@ export async function prepareRunData(file: string, dataCopy: string, model: Load
   });
   if (report.counts.imported === 0) return { report, train: [], validation: [] };
   const prepared = { report, ...tokenizeRunData(model, await readNormalizedJsonl(dataCopy), hp, settings.valFraction, file) };
-  await writePrepared(dir, dataCopy, prepared).then(() => writeTextAtomic(ref, key), () => undefined);
+  if (key && dir) await writePrepared(dir, dataCopy, prepared).then(() => writeTextAtomic(ref, key), () => undefined);
   return prepared;
 }
 
@@ -90,7 +92,9 @@ export async function forgetPreparedData(runDir: string): Promise<void> {
 }
 
 async function preparedKey(file: string, model: LoadedModel, hp: TrainingHyperparameters, settings: ImportSettings): Promise<string> {
-  const bytes = createHash('sha256').update(await readFile(file)).digest('hex');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const bytes = hash.digest('hex');
   const parts = {
     v: PREPARED_DATA_VERSION, file: path.resolve(file), bytes, model: model.fingerprint, ...settings,
     maxLength: hp.maxLength, seed: hp.seed, epochs: hp.epochs, method: hp.method,

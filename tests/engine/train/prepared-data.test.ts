@@ -98,6 +98,16 @@ describe('prepared run data', () => {
     await forgetPreparedData(path.join(tmp, 'no-such-run'));
   });
 
+  it('a file that cannot be read is reported by the import, as without the cache', async () => {
+    const runDir = path.join(tmp, `run-${runs++}`);
+    mkdirSync(runDir);
+    const hp = hyperparametersOf(resolveSettings({ seed: 3 }));
+    const { report, train } = await prepareRunData(path.join(tmp, 'missing.jsonl'), path.join(runDir, 'data.jsonl'), model, hp, settings);
+    expect(report.fatal).toBe(true);
+    expect(report.problems[0]!.code).toBe('data.file-unreadable');
+    expect(train).toEqual([]);
+  });
+
   it('a damaged cache entry is prepared again, and a cache that cannot be written only costs the time', async () => {
     const fresh = await prepare();
     for (const entry of readdirSync(path.join(cache, 'data'))) writeFileSync(path.join(cache, 'data', entry, 'prepared.json'), '{"report": ');
