@@ -322,4 +322,48 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     expect(s.pageErrors).toEqual([]);
     await page.getByRole('button', { name: 'Switch project' }).click();
   }, 120_000);
+
+  it('keeps a run started before the list of runs arrives, as on a busy computer', async () => {
+    const { page, app } = s;
+    await home();
+    await page.getByLabel('Project name').fill('Slow list');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
+    app.dialogAnswers.push(FIXTURE);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
+    await page.getByText(/^Imported: /).waitFor();
+    await page.getByRole('button', { name: 'Next: choose a model' }).click();
+    app.dialogAnswers.push(TINY_MODEL);
+    await page.getByRole('button', { name: 'Add a model folder…' }).click();
+    await page.getByLabel(/stories260K-hf/).check();
+    // The Tune step's list of runs (none yet) answers only after a run has started and finished.
+    const listRuns = app.handlers['tune.runs'];
+    let answer!: () => void;
+    const late = new Promise<void>((r) => (answer = r));
+    let asked = 0;
+    app.handlers['tune.runs'] = async (req) => {
+      asked++;
+      const list = await listRuns(req);
+      await late;
+      return list;
+    };
+    try {
+      await page.getByRole('button', { name: 'Next: tune' }).click();
+      await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
+      await expect.poll(() => asked).toBeGreaterThan(0);
+      await page.getByRole('button', { name: 'Start tuning' }).click();
+      await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 240_000 }).toBe('Finished');
+      answer();
+      // The empty list, read before the run began, does not take the run off the page.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await page.getByTestId('run-state').count()).toBe(1);
+      expect(await page.getByTestId('run-state').textContent()).toBe('Finished');
+    } finally {
+      answer();
+      app.handlers['tune.runs'] = listRuns;
+    }
+    expect(s.pageErrors).toEqual([]);
+    await page.getByRole('button', { name: 'Switch project' }).click();
+  }, 300_000);
 });

@@ -15,13 +15,25 @@ import { settingsProblem, TuneSettings } from './tune/TuneSettings.js';
 const focusSettings = () => requestAnimationFrame(() => requestAnimationFrame(() => (document.getElementById('run-h') ?? document.getElementById('settings-h'))?.focus()));
 const focusRun = () => requestAnimationFrame(() => requestAnimationFrame(() => document.getElementById('run-h')?.focus()));
 
-/** The project's runs, newest first, kept current by the run events. */
+const newestFirst = (rs: RunSummary[]) => rs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+
+/**
+ * The project's runs, newest first, kept current by the run events. The list read at the start
+ * only adds the runs no event has brought yet: on a busy computer it can arrive after a run
+ * started from this step, which it would otherwise drop from the list.
+ */
 function useRuns(project: string) {
   const [runs, setRuns] = useState<RunSummary[]>([]);
-  const put = (s: RunSummary) => setRuns((rs) => [s, ...rs.filter((r) => r.runId !== s.runId)].sort((a, b) => b.startedAt.localeCompare(a.startedAt)));
+  const put = (s: RunSummary) => setRuns((rs) => newestFirst([s, ...rs.filter((r) => r.runId !== s.runId)]));
   useEffect(() => {
-    void attune.tune.runs({ project }).then(setRuns);
-    return attune.tune.onState((s) => s.project === project && put(s));
+    let current = true;
+    setRuns([]);
+    void attune.tune.runs({ project }).then((listed) => current && setRuns((rs) => newestFirst([...rs, ...listed.filter((r) => !rs.some((x) => x.runId === r.runId))])));
+    const stop = attune.tune.onState((s) => s.project === project && put(s));
+    return () => {
+      current = false;
+      stop();
+    };
   }, [project]);
   return { runs, put, setRuns };
 }
