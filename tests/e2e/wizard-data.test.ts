@@ -35,6 +35,23 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     if (await switchButton.count()) await switchButton.click();
     await heading.waitFor();
   };
+  /** A new project with support.jsonl imported (held-out share as given) and the tiny model chosen. */
+  const projectWithModel = async (name: string, heldOutPercent?: string) => {
+    const { page, app } = s;
+    await home();
+    await page.getByLabel('Project name').fill(name);
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
+    app.dialogAnswers.push(FIXTURE);
+    await page.getByRole('button', { name: 'Choose a file…' }).click();
+    if (heldOutPercent) await page.getByLabel(/Held-out share/).fill(heldOutPercent);
+    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
+    await page.getByText(/^Imported: /).waitFor();
+    await page.getByRole('button', { name: 'Next: choose a model' }).click();
+    app.dialogAnswers.push(TINY_MODEL);
+    await page.getByRole('button', { name: 'Add a model folder…' }).click();
+    await page.getByLabel(/stories260K-hf/).check();
+  };
   afterAll(async () => {
     await s?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -79,19 +96,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
 
   it('ties each run to its data, asks before replacing data a tune uses, discards a paused run, and lets Chat and Export choose the run', async () => {
     const { page, app } = s;
-    await home();
-    await page.getByLabel('Project name').fill('Runs walk');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
-    app.dialogAnswers.push(FIXTURE);
-    await page.getByRole('button', { name: 'Choose a file…' }).click();
-    await page.getByLabel(/Held-out share/).fill('30');
-    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
-    await page.getByText(/^Imported: /).waitFor();
-    await page.getByRole('button', { name: 'Next: choose a model' }).click();
-    app.dialogAnswers.push(TINY_MODEL);
-    await page.getByRole('button', { name: 'Add a model folder…' }).click();
-    await page.getByLabel(/stories260K-hf/).check();
+    await projectWithModel('Runs walk', '30');
     await page.getByRole('button', { name: 'Next: tune' }).click();
     await page.getByRole('heading', { name: 'Step 3 of 5: Tune' }).waitFor();
     await page.getByText('Advanced settings').click();
@@ -325,18 +330,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
 
   it('keeps a run started before the list of runs arrives, as on a busy computer', async () => {
     const { page, app } = s;
-    await home();
-    await page.getByLabel('Project name').fill('Slow list');
-    await page.getByRole('button', { name: 'Create project' }).click();
-    await page.getByRole('heading', { name: 'Step 1 of 5: Data' }).waitFor();
-    app.dialogAnswers.push(FIXTURE);
-    await page.getByRole('button', { name: 'Choose a file…' }).click();
-    await page.getByRole('button', { name: /^Import \d+ examples$/ }).click();
-    await page.getByText(/^Imported: /).waitFor();
-    await page.getByRole('button', { name: 'Next: choose a model' }).click();
-    app.dialogAnswers.push(TINY_MODEL);
-    await page.getByRole('button', { name: 'Add a model folder…' }).click();
-    await page.getByLabel(/stories260K-hf/).check();
+    await projectWithModel('Slow list');
     // The Tune step's list of runs (none yet) answers only after a run has started and finished.
     const listRuns = app.handlers['tune.runs'];
     let answer!: () => void;

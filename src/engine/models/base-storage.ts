@@ -185,10 +185,13 @@ export function storedWeightLookup(g: GraphBuilder, weights: ModelWeights, stora
 function deferredF32(g: GraphBuilder, weights: ModelWeights, name: string, storage: BaseStorage): StoredWeight | undefined {
   if (!weights.readsSingly) return undefined;
   const shape = weights.shapeOf(name);
-  if (storage !== 'f32' && shape.length === 2) return undefined;
+  if (!keptF32(storage, shape)) return undefined;
   const v = g.deferredInitializer(name, shape, (out, scratch) => weights.readInto(name, out, scratch));
   return { expand: () => v };
 }
+
+/** Whether a weight is stored as F32 values: at F32 storage, and vectors (norms, biases) at any. */
+const keptF32 = (storage: BaseStorage, shape: number[]) => storage === 'f32' || shape.length !== 2;
 
 /** See WeightLookup.stacked. */
 function stackedProduct(g: GraphBuilder, stackName: string, ts: WeightTensor[], biases: WeightTensor[] | undefined, x: Value, opName: string, storage: BaseStorage, opts: StoredWeightOptions): Value | undefined {
@@ -297,7 +300,7 @@ function storeWeight(g: GraphBuilder, name: string, t: WeightTensor, storage: Ba
   if (keptAsBlocks(t, opts)) return storeGgufBlocks(g, name, t, opts);
   // Otherwise its F32 values, expanded once here (a kept GGUF matrix expands `data` on each read).
   if (t.gguf) t = { shape, data: t.data };
-  if (storage === 'f32' || shape.length !== 2) {
+  if (keptF32(storage, shape)) {
     const v = g.initializer(name, 'float32', shape, bytesOf(t.data));
     return { expand: () => v };
   }

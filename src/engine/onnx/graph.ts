@@ -179,25 +179,25 @@ export class Graph {
 
   /** A weight or constant tensor stored in the model (external data when large). */
   initializer(name: string, dtype: DType, dims: number[], bytes: Uint8Array): Value {
-    if (this.values.has(name)) throw new Error(`graph ${this.name}: initializer ${name} already defined`);
-    this.initializers.set(name, { name, dtype, dims, bytes });
-    const v: Value = { name, dtype, shape: dims };
-    this.values.set(name, v);
-    return v;
+    return this.addInitializer({ name, dtype, dims, bytes });
   }
 
   /** A float32 weight whose values `fill` writes when the model file is written (see Initializer.fill). */
   deferredInitializer(name: string, dims: number[], fill: NonNullable<Initializer['fill']>): Value {
-    if (this.values.has(name)) throw new Error(`graph ${this.name}: initializer ${name} already defined`);
     const graph = this.name;
-    this.initializers.set(name, {
+    return this.addInitializer({
       name, dtype: 'float32', dims, fill,
       get bytes(): Uint8Array {
         throw new Error(`graph ${graph}: initializer ${name} is deferred; its values are written with the model file`);
       },
     });
-    const v: Value = { name, dtype: 'float32', shape: dims };
-    this.values.set(name, v);
+  }
+
+  private addInitializer(init: Initializer): Value {
+    if (this.values.has(init.name)) throw new Error(`graph ${this.name}: initializer ${init.name} already defined`);
+    this.initializers.set(init.name, init);
+    const v: Value = { name: init.name, dtype: init.dtype, shape: init.dims };
+    this.values.set(init.name, v);
     return v;
   }
 

@@ -2,12 +2,12 @@
  * Graph -> ONNX ModelProto bytes (protobuf encoding by onnx-proto). Large tensors go to an
  * external data file so models over protobuf's 2 GB limit work; small ones stay inline.
  */
-import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { AttrValue, FillScratch, Graph, GraphIO, Initializer } from './graph.js';
 import { ONNX_DTYPE_CODE } from './dtype.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeFully } from '../util/atomic.js';
 
 const { onnx } = onnxProto;
 
@@ -143,10 +143,6 @@ function attributeProto(name: string, a: AttrValue) {
   }
 }
 
-async function writeAll(out: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.byteLength; ) done += (await out.write(bytes, done, bytes.byteLength - done)).bytesWritten;
-}
-
 /** A deferred initializer's bytes, in a new buffer (a model held in memory). */
 function filled(fill: NonNullable<Initializer['fill']>, byteLength: number, scratch: FillScratch): Uint8Array {
   const values = new Float32Array(byteLength / 4);
@@ -168,13 +164,13 @@ export async function writeModelDir(graph: Graph, dir: string): Promise<{ modelP
       let values = new Float32Array(0);
       for (const chunk of externalChunks) {
         if (chunk instanceof Uint8Array) {
-          await writeAll(out, chunk);
+          await writeFully(out, chunk);
           continue;
         }
         if (values.byteLength < chunk.byteLength) values = new Float32Array(chunk.byteLength / 4);
         const part = values.subarray(0, chunk.byteLength / 4);
         chunk.fill(part, scratch);
-        await writeAll(out, new Uint8Array(part.buffer, 0, chunk.byteLength));
+        await writeFully(out, new Uint8Array(part.buffer, 0, chunk.byteLength));
       }
     } finally {
       await out.close();

@@ -57,9 +57,8 @@ export function tokenizeRunData(model: LoadedModel, examples: Example[], hp: Tra
 export async function prepareRunData(file: string, dataCopy: string, model: LoadedModel, hp: TrainingHyperparameters, settings: ImportSettings): Promise<PreparedData> {
   // A file that cannot be read has no key: importing it says what is wrong with it.
   const key = await preparedKey(file, model, hp, settings).catch(() => undefined);
-  const dir = key && entryDir(key);
   const ref = path.join(path.dirname(dataCopy), PREPARED_REF);
-  const cached = dir && (await readPrepared(dir));
+  const cached = key && (await readPrepared(entryDir(key)));
   if (key && cached) {
     await writeTextAtomic(dataCopy, cached.jsonl);
     await writeTextAtomic(ref, key);
@@ -80,7 +79,7 @@ export async function prepareRunData(file: string, dataCopy: string, model: Load
   });
   if (report.counts.imported === 0) return { report, train: [], validation: [] };
   const prepared = { report, ...tokenizeRunData(model, await readNormalizedJsonl(dataCopy), hp, settings.valFraction, file) };
-  if (key && dir) await writePrepared(dir, dataCopy, prepared).then(() => writeTextAtomic(ref, key), () => undefined);
+  if (key) await writePrepared(entryDir(key), dataCopy, prepared).then(() => writeTextAtomic(ref, key), () => undefined);
   return prepared;
 }
 

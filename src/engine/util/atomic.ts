@@ -1,8 +1,13 @@
 // Atomic writes: write a temp file (or folder) beside the destination, then rename it over the
 // target, so a crash or a full disk never leaves a half-written file under the real name.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** Writes all of `bytes` at the file's position (a write may take only part of it). */
+export async function writeFully(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) done += (await fh.write(bytes, done, bytes.byteLength - done)).bytesWritten;
+}
 
 /** Calls `write(chunk)` sequence via `produce`; chunks are written in order. */
 export async function writeFileAtomic(
@@ -13,13 +18,7 @@ export async function writeFileAtomic(
   const fh = await open(tmp, 'wx');
   let ok = false;
   try {
-    await produce(async (chunk) => {
-      let off = 0;
-      while (off < chunk.byteLength) {
-        const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
-        off += bytesWritten;
-      }
-    });
+    await produce((chunk) => writeFully(fh, chunk));
     await fh.sync();
     ok = true;
   } finally {
