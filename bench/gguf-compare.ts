@@ -138,4 +138,28 @@ export async function ggufComparison(args: Map<string, string | true>, promptIds
     const fl = first.get(`${t} llama ${l1 >= l2 ? 1 : 2}`)!;
     return [t, fmt(a2, 1), fmt(a1, 1), fmt(l1, 1), fmt(l2, 1), `${fmt(a2 / Math.max(l1, l2), 2)}x`, `${fmt(Math.max(a1, a2) / Math.max(l1, l2), 2)}x`, `${fa.filter((x, i) => x === fl[i]).length}/8`];
   })));
+  for (const t of types) {
+    const fa = first.get(`${t} attune 2`)!;
+    const fl = first.get(`${t} llama ${best.get(`${t} llama 1`)! >= best.get(`${t} llama 2`)! ? 1 : 2}`)!;
+    const at = fa.findIndex((x, i) => x !== fl[i]);
+    if (at >= 0) console.log(`${t}: ${await firstDifference(files.get(t)!, [...ids, ...fa.slice(0, at)], at, fa[at]!, fl[at]!)}`);
+  }
+}
+
+/**
+ * Where greedy tokens part: Attune's logits at that step for its token and for llama.cpp's. A
+ * random model's logits are nearly flat, so a difference in summation order (not an error) can
+ * swap two tokens whose logits lie a few thousandths apart; the gap says which case it is.
+ */
+async function firstDifference(file: string, context: number[], at: number, ours: number, theirs: number): Promise<string> {
+  const { loadModel } = await import('../src/engine/models/load.js');
+  const { inferenceSessionFor } = await import('../src/engine/generate/inference-session.js');
+  const { createSession } = await import('../src/engine/runtime/session.js');
+  const { forwardPass } = await import('../src/engine/generate/generator.js');
+  const model = await loadModel(file, { lazyWeights: true });
+  const session = await createSession(await inferenceSessionFor(model, { lastTokenOnly: true }));
+  const logits = await forwardPass(session, model.config, context);
+  await session.release();
+  const gap = logits[ours]! - logits[theirs]!;
+  return `greedy tokens part at token ${at + 1}: Attune's logit for its token ${ours} is ${fmt(logits[ours]!, 4)}, for llama.cpp's ${theirs} ${fmt(logits[theirs]!, 4)} (gap ${fmt(gap, 4)}${gap < 0.01 ? ', a near-tie' : ''})`;
 }

@@ -31,12 +31,18 @@ export async function forwardLogits(session: Session, model: LoadedModel, ids: n
 }
 
 /** Logits [T, V] computed by prefilling `split` tokens and decoding the rest one at a time (as chat does). */
-export async function cachedLogits(session: Session, model: LoadedModel, ids: number[], split: number, extra: Record<string, Tensor> = {}): Promise<Float32Array> {
+/**
+ * Every position's logits, run through a KV cache with room to spare (as generation has): the
+ * first `split` ids as one run, then one id per run; or, with `split` a list, runs of those sizes.
+ */
+export async function cachedLogits(session: Session, model: LoadedModel, ids: number[], split: number | number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
   const V = model.config.vocab;
   const result = new Float32Array(ids.length * V);
-  const cache = KvCache.for(session, model.config, ids.length);
+  const cache = KvCache.for(session, model.config, ids.length + 3);
   let pos = 0;
-  const chunks = [ids.slice(0, split), ...ids.slice(split).map((t) => [t])];
+  const sizes = typeof split === 'number' ? [split, ...ids.slice(split).map(() => 1)] : split;
+  if (sizes.reduce((a, b) => a + b, 0) !== ids.length) throw new Error('cachedLogits: the runs do not cover the ids');
+  const chunks = sizes.map((n, i) => ids.slice(sizes.slice(0, i).reduce((a, b) => a + b, 0), sizes.slice(0, i + 1).reduce((a, b) => a + b, 0)));
   for (const chunk of chunks) {
     const out = await session.run({ input_ids: int64Tensor(chunk, [1, chunk.length]), ...cache.feeds(), ...extra }, { logits: null, ...cache.fetches(chunk.length) });
     cache.advance(chunk.length);

@@ -36,7 +36,7 @@ export type AdapterTensors = Pick<Adapter, 'rank' | 'alpha' | 'targets' | 'facto
 /**
  * Feeds that stay the same for every run of a session: the adapter's tensors, in the form the
  * session's graph takes (`inputNames`: q/k/v and gate/up adapters stacked where it has
- * GroupQueryAttention). A is fed times loraScale * alpha / rank (the graph applies no scale; 0
+ * the fused layers). A is fed times loraScale * alpha / rank (the graph applies no scale; 0
  * gives the base model).
  */
 export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, adapter: AdapterTensors | undefined, loraScale: number): Record<string, Tensor> {
@@ -87,10 +87,11 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
 
 /**
  * The KV cache fed to an inference session, in one of the graph's two forms:
- * - with GroupQueryAttention (the graph has a `past_length` input): one buffer per layer and
- *   tensor, `capacity` positions long, fed whole with the filled length; the run outputs only
- *   its new positions, which are appended here (onnxruntime-node copies every output into a new
- *   buffer: a whole cache as output cost a copy of the conversation per token);
+ * - with the fused layers (the graph has a `past_length` input): one buffer per layer and
+ *   tensor, `capacity` positions long, fed whole with the filled length (one position while
+ *   nothing is filled, so a prompt's run does no work on the capacity); the run outputs only its new
+ *   positions, which are appended here (onnxruntime-node copies every output into a new buffer:
+ *   a whole cache as output cost a copy of the conversation per token);
  * - otherwise two buffers per layer and tensor used in turn: ORT writes each step's `present`
  *   (past + new) into one while reading `past` from the other.
  * Layout [1, KV, S, hd] as the graph wants, so a step's tensors are views.
@@ -116,7 +117,12 @@ export class KvCache {
 
   /** The past feeds of the next run. */
   feeds(): Record<string, Tensor> {
-    if (this.appended) return { ...(this.pastViews ??= this.views(this.buffers[0]!, this.capacity, 'past')), [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
+    if (this.appended) {
+      // Nothing filled: one (masked) position instead of the whole capacity, so a prompt's run does
+      // no work on it. Not an empty tensor: ORT's WebGPU provider crashes on those.
+      const past = this.length === 0 ? this.views(this.buffers[0]!, 1, 'past') : (this.pastViews ??= this.views(this.buffers[0]!, this.capacity, 'past'));
+      return { ...past, [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
+    }
     return this.views(this.buffers[(this.step + 1) % 2]!, this.length, 'past');
   }
 

@@ -17,6 +17,7 @@ import { groupedAttention } from '../onnx/autodiff/rules/attention.js';
 import { frozenLinear, mergedLoraLinear } from '../onnx/autodiff/rules/linear.js';
 import { recomputedInBackward } from '../onnx/autodiff/rules/recompute.js';
 import { residualRmsNorm } from '../onnx/autodiff/rules/norm.js';
+import { cachedAttention, cachedAttentionRun, type CachedAttentionRun } from './cached-attention.js';
 
 export interface LoraWiring {
   rank: number;
@@ -50,12 +51,12 @@ export interface DecoderInputs {
   /** Embedding rows for the ids, [N, D]; built by the caller (lets training add token deltas). */
   embeddings: Value;
   /**
-   * Past keys/values per layer [B, KV, P, hd]; absent in the training graph. With
-   * GroupQueryAttention (see usesGroupQueryAttention) they are the whole cache buffers
-   * [B, KV, capacity, hd], and `pastLength` says how much of them is filled.
+   * Past keys/values per layer [B, KV, P, hd]; absent in the training graph. With the fused
+   * layers (see usesFusedLayers) they are the whole cache buffers [B, KV, capacity, hd], and
+   * `pastLength` says how much of them is filled.
    */
   past?: { key: Value; value: Value }[];
-  /** int32 [1]: the filled length of the cache buffers (GroupQueryAttention graphs). */
+  /** int32 [1]: the filled length of the cache buffers (fused layers). */
   pastLength?: Value;
 }
 
@@ -67,17 +68,18 @@ export const STACKED_GROUPS = { attn_qkv: ['q', 'k', 'v'], ffn_gate_up: ['gate',
 export type StackedGroup = keyof typeof STACKED_GROUPS;
 
 /**
- * Inference graphs use ORT's GroupQueryAttention where its CPU kernel runs: head_dim a multiple
- * of 16 (real models; tiny test models with smaller heads take the general path).
+ * Inference graphs of real models (head_dim a multiple of 16) take the fused layers: stacked
+ * products, cache buffers read in place (cached-attention.ts). Tiny test models with smaller heads
+ * take the general path, one op per step, which the tests hold the fused layers to.
  */
-export function usesGroupQueryAttention(cfg: ModelConfig): boolean {
+export function usesFusedLayers(cfg: ModelConfig): boolean {
   return cfg.headDim % 16 === 0;
 }
 
 export interface DecoderOutputs {
   /** Final-normed hidden states [N, D]. */
   hidden: Value;
-  /** Keys/values per layer: past and new [B, KV, P + T, hd]; with GroupQueryAttention the new T only. */
+  /** Keys/values per layer: past and new [B, KV, P + T, hd]; with the fused layers the new T only. */
   present: { key: Value; value: Value }[];
 }
 
@@ -115,7 +117,7 @@ export function buildDecoder(
     const future = g.greater(g.unsqueeze(keyPos, [0], 'key_row'), qPosCol, 'future'); // [T, S]
     const mask = g.where(future, g.scalar(-1e9), g.scalar(0), 'causal_mask');
     // Inference: ORT's fused RotaryEmbedding reads cos/sin tables by absolute position.
-    const fused = g.inferenceOnly ? fusedRopeInputs(g, cfg, g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'position_ids_row'), [0], 'position_ids'), end, dims.bt) : undefined;
+    const fused = g.inferenceOnly ? fusedRopeInputs(g, cfg, g.unsqueeze(g.range(dims.pastLen, end, one, 'seq', 'position_ids_row'), [0], 'position_ids')) : undefined;
     return { cos: g.cos(emb, 'cos'), sin: g.sin(emb, 'sin'), mask, fused };
   });
 
@@ -196,20 +198,16 @@ export function buildDecoder(
     return g.add(x1, project(act, l, 'down', false), 'ffn_residual');
   };
 
-  // Inference with GroupQueryAttention: ORT's fused kernels, one layer in about a dozen nodes (a
-  // decoded token pays ORT's per-node cost for each).
-  if (rope.fused && inp.past && usesGroupQueryAttention(cfg)) {
-    if (!inp.pastLength) throw new Error('decoder: GroupQueryAttention reads its cache buffers up to pastLength');
-    // The run's own positions of the cache, P..P+T-1 along axis 2.
-    const newPositions = g.scope('new_positions', () => ({
-      starts: g.unsqueeze(dims.pastLen, [0], 'start'),
-      ends: g.unsqueeze(g.add(dims.pastLen, dims.seqLen, 'end'), [0], 'end_1'),
-      axes: g.ints([2]),
-    }));
+  // Inference over cache buffers: fused kernels and stacked products, a layer in about two dozen
+  // small nodes (a decoded token pays ORT's per-node cost for each).
+  if (rope.fused && inp.past && usesFusedLayers(cfg)) {
+    if (!inp.pastLength) throw new Error('decoder: the fused layers read their cache buffers up to pastLength');
+    const past = inp.past;
+    const run = g.scope('attention_run', () => cachedAttentionRun(g, cfg, past[0]!.key, dims.pastLen, dims.seqLen));
     let res: Residual = { x };
     for (let l = 0; l < cfg.layers; l++) {
       const input = res;
-      res = g.scope(`blk.${l}`, () => fusedLayer(l, input, rope.fused!, inp.past![l]!, newPositions));
+      res = g.scope(`blk.${l}`, () => fusedLayer(l, input, run, past[l]!));
     }
     return { hidden: normed(res, 'output_norm.weight', 'output_norm').normed, present };
   }
@@ -229,46 +227,35 @@ export function buildDecoder(
   }
 
   /**
-   * One layer for inference: GroupQueryAttention does RoPE, the cache append, causal softmax
-   * attention and the head grouping in one node, reading the caller's cache buffers up to
-   * pastLength. q, k and v come from one product, packed as GQA reads them, gate and up from
-   * another; each residual sum is made by the norm that follows it. Returns the layer's output as
-   * a pending sum x + delta.
+   * One layer for inference: attention reads the caller's cache buffers in place (see
+   * cached-attention.ts); q, k and v come from one product, gate and up from another; each
+   * residual sum is made by the norm that follows it. Returns the layer's output as a pending
+   * sum x + delta.
    */
-  function fusedLayer(l: number, res: Residual, fused: NonNullable<typeof rope.fused>, past: { key: Value; value: Value }, newPositions: { starts: Value; ends: Value; axes: Value }): Residual {
+  function fusedLayer(l: number, res: Residual, run: CachedAttentionRun, past: { key: Value; value: Value }): Residual {
     const project = projectWith(weight);
     const { sum: x0, normed: h } = normed(res, `blk.${l}.attn_norm.weight`, 'attn_norm');
-    const to3d = (t: Value, width: number, name: string) => g.reshapeTo(t, g.concat([dims.bt, g.ints([width])], 0, `shape_bt_${width}`), ['batch', 'seq', width], name);
-    let qkv: Value[];
+    const heads = (t: Value, n: number, name: string) => g.reshapeTo(t, shapeBTHd(n), ['batch', 'seq', n, hd], name);
+    const headsFirst = (t: Value, name: string) => g.transpose(t, [0, 2, 1, 3], name); // [B, n, T, hd]
+    let q: Value, k: Value, v: Value;
     if (cfg.arch.qkNorm) {
       // Per-head norms on q and k before RoPE: three products, three inputs.
-      const heads = (t: Value, n: number, name: string) => g.reshapeTo(t, shapeBTHd(n), ['batch', 'seq', n, hd], name);
-      const q = g.rmsNorm(heads(project(h, l, 'q', cfg.arch.qkvBias), H, 'q_heads'), weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm');
-      const k = g.rmsNorm(heads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k_heads'), weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm');
-      qkv = [to3d(q, H * hd, 'q_bsh'), to3d(k, KV * hd, 'k_bsh'), to3d(project(h, l, 'v', cfg.arch.qkvBias), KV * hd, 'v_bsh')];
+      q = applyRope(headsFirst(g.rmsNorm(heads(project(h, l, 'q', cfg.arch.qkvBias), H, 'q_heads'), weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm'), 'q_t'), 'q_rope');
+      k = applyRope(headsFirst(g.rmsNorm(heads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k_heads'), weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm'), 'k_t'), 'k_rope');
+      v = headsFirst(heads(project(h, l, 'v', cfg.arch.qkvBias), KV, 'v_heads'), 'v_t');
     } else {
-      qkv = [to3d(stacked(h, l, 'attn_qkv', cfg.arch.qkvBias), (H + 2 * KV) * hd, 'qkv_bsh')];
+      // One product, one transpose; RoPE on the q and k heads together (they share the positions).
+      const all = headsFirst(heads(stacked(h, l, 'attn_qkv', cfg.arch.qkvBias), H + 2 * KV, 'qkv_heads'), 'qkv_t');
+      const split = (t: Value, sizes: number[], name: string) =>
+        g.op('Split', [t, g.ints(sizes)], { axis: attr.int(1) }, { name, outputs: sizes.map((n) => ({ dtype: 'float32' as const, shape: ['batch', n, 'seq', hd] })) });
+      const [qk, values] = split(all, [H + KV, KV], 'qk_v');
+      [q, k] = split(applyRope(qk!, 'qk_rope'), [H, KV], 'q_k') as [Value, Value];
+      v = values!;
     }
-    const [out, presentKey, presentValue] = g.op(
-      'GroupQueryAttention',
-      [...qkv, ...(qkv.length === 1 ? [null, null] : []), past.key, past.value, fused.seqlensK, fused.totalLength, fused.cosCache, fused.sinCache],
-      { num_heads: attr.int(H), kv_num_heads: attr.int(KV), do_rotary: attr.int(1), rotary_interleaved: attr.int(0), scale: attr.float(1 / Math.sqrt(hd)) },
-      {
-        name: 'gqa',
-        domain: 'com.microsoft',
-        outputs: [
-          { dtype: 'float32', shape: ['batch', 'seq', H * hd] },
-          { dtype: 'float32', shape: ['batch', KV, 'capacity', hd] },
-          { dtype: 'float32', shape: ['batch', KV, 'capacity', hd] },
-        ],
-      },
-    );
-    // The graph's present outputs: only this run's positions (the caller appends them to its
-    // buffers). onnxruntime-node copies every output into a new JavaScript buffer, so a whole
-    // cache as an output would cost a copy of the whole conversation per token.
-    const [key, value] = [presentKey!, presentValue!].map((t, i) => g.op('Slice', [t, newPositions.starts, newPositions.ends, newPositions.axes], {}, { name: i ? 'new_values' : 'new_keys', outputs: [{ dtype: 'float32', shape: ['batch', KV, 'seq', hd] }] })[0]!);
-    present.push({ key: key!, value: value! });
-    const attnOut = project(g.reshape(out!, ['tokens', H * hd], 'gqa_flat'), l, 'o', false);
+    present.push({ key: k, value: v });
+    const context = cachedAttention(g, cfg, run, q, k, v, past); // [B, H, T, hd]
+    const out = g.reshape(g.transpose(context, [0, 2, 1, 3], 'context_t'), ['tokens', H * hd], 'context_flat');
+    const attnOut = project(out, l, 'o', false);
     const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
     const F = cfg.ffn;
     const [gate, up] = g.op('Split', [stacked(h2, l, 'ffn_gate_up', false), g.ints([F, F])], { axis: attr.int(1) }, { name: 'ffn_gate_up_split', outputs: [{ dtype: 'float32', shape: ['tokens', F] }, { dtype: 'float32', shape: ['tokens', F] }] });
@@ -320,7 +307,7 @@ function recomputeLookup(weight: WeightLookup): WeightLookup {
  * Inputs of com.microsoft RotaryEmbedding (rotate-halves layout, as HF): position ids [1, T]
  * (generation runs one sequence at a time) and cos/sin tables [maxPositions, hd/2].
  */
-function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value, totalLength: Value, bt: Value) {
+function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value) {
   g.opsets.set('com.microsoft', 1);
   const half = cfg.headDim / 2;
   const inv = ropeInverseFrequencies(cfg);
@@ -335,14 +322,8 @@ function fusedRopeInputs(g: GraphBuilder, cfg: ModelConfig, positions: Value, to
     }
   }
   const bytes = (a: Float32Array) => new Uint8Array(a.buffer);
-  // GroupQueryAttention's lengths: the last position's index per sequence, and the total length.
-  const total32 = g.cast(totalLength, 'int32', 'total_length_i32');
-  const batch = g.slice(bt, [0], [1], [0], 'batch_dim');
-  const seqlensK = g.expand(g.sub(total32, g.scalar(1, 'int32'), 'last_index'), batch, ['batch'], 'seqlens_k');
   return {
     positions,
-    seqlensK,
-    totalLength: total32,
     cosCache: g.initializer('rope.cos_cache', 'float32', [cfg.maxPositions, half], bytes(cos)),
     sinCache: g.initializer('rope.sin_cache', 'float32', [cfg.maxPositions, half], bytes(sin)),
   };

@@ -1,20 +1,20 @@
 /**
  * The inference graph: prefill and decode with a KV cache, from the one decoder definition.
  *
- * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd], or with
- *          GroupQueryAttention the whole cache buffers [B, KV, capacity, hd] and past_length
+ * Inputs:  input_ids [B, T] int64; past.{l}.key / past.{l}.value [B, KV, P, hd], or with the
+ *          fused layers the whole cache buffers [B, KV, capacity, hd] and past_length
  *          (int32 [1], how much is filled; KvCache builds both forms);
  *          with LoRA: lora.{module}.A/B, A already times alpha/r and the tuned share (0 = the
- *          base model, 1 = tuned); with GroupQueryAttention, the q/k/v and the gate/up adapters
+ *          base model, 1 = tuned); with the fused layers, the q/k/v and the gate/up adapters
  *          stacked (lora.blk.{l}.attn_qkv.A/B, ...ffn_gate_up...; see stackedAdapterLayout).
  *          Build feeds with `adapterFeeds`.
  * Outputs: logits [B, T, V] (or [B, 1, V] with lastTokenOnly); present.{l}.key/value: past and
- *          new [B, KV, P + T, hd], or with GroupQueryAttention the run's new T positions only.
+ *          new [B, KV, P + T, hd], or with the fused layers the run's new T positions only.
  */
 import { GraphBuilder } from '../onnx/builder.js';
 import type { Value } from '../onnx/graph.js';
 import type { ModelConfig } from './config.js';
-import { buildDecoder, lmHeadName, STACKED_GROUPS, usesGroupQueryAttention, type LoraWiring, type StackedGroup } from './decoder.js';
+import { buildDecoder, lmHeadName, STACKED_GROUPS, usesFusedLayers, type LoraWiring, type StackedGroup } from './decoder.js';
 import { projectionShape, TARGET_MODULE, type LoraTarget } from './lora-targets.js';
 import type { ModelWeights } from './weights.js';
 import { storedWeightLookup, type BaseStorage } from './base-storage.js';
@@ -58,7 +58,7 @@ export function stackedAdapterLayout(cfg: ModelConfig, group: StackedGroup, targ
   return { adapted: STACKED_GROUPS[group].filter((t) => targets.includes(t)), rowOffset, rows };
 }
 
-/** int32 [1]: how much of the fed cache buffers is filled (graphs with GroupQueryAttention). */
+/** int32 [1]: how much of the fed cache buffers is filled (graphs with the fused layers). */
 export const PAST_LENGTH_INPUT = 'past_length';
 
 export const TOKEN_ROWS_INPUT = 'token_rows.embed';
@@ -69,8 +69,8 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  // GroupQueryAttention reads whole cache buffers (`capacity` long) up to a fed length.
-  const sharedCache = usesGroupQueryAttention(cfg);
+  // The fused layers read whole cache buffers (`capacity` long) up to a fed length.
+  const sharedCache = usesFusedLayers(cfg);
   const cacheLength = sharedCache ? 'capacity' : 'past';
   const past = Array.from({ length: cfg.layers }, (_, l) => ({
     key: g.input(`past.${l}.key`, 'float32', ['batch', KV, cacheLength, hd]),

@@ -33,7 +33,7 @@ export interface SerializedModel {
 /**
  * The nodes an output depends on, in order, and the initializers they read. A graph built from
  * shared parts can hold values only another path uses (the inference graph's causal mask and
- * RoPE tables where GroupQueryAttention does both); ORT would compute them on every run.
+ * RoPE tables where the fused layers use their own); ORT would compute them on every run.
  */
 function liveParts(graph: Graph): { nodes: Graph['nodes']; initializers: Initializer[] } {
   const needed = new Set(graph.outputs.map((o) => o.name));

@@ -10,7 +10,7 @@ import type { Graph } from '../onnx/graph.js';
 import { writeModelDir } from '../onnx/serialize.js';
 
 /** Bump when graph-building code changes in a way that invalidates cached graphs. */
-export const GRAPH_FORMAT_VERSION = 17; // 17: training graphs declare value shapes in batch/seq/tokens and each loss chunk's rows; 16: chat KV cache fed whole with past_length, gate/up stacked, nodes no output needs left out; 15: inference layers of ORT fused nodes (q/k/v stacked, SkipSimplifiedLayerNormalization, A fed pre-scaled); 9: compressed compute (MatMulNBits / MatMulInteger); 10: dropout off by a negative dropout_step; 11: fused int8 products (QuantizeLinear per row, MatMulIntegerToFloat); 12: training graphs declare batch-sized inputs without a shape; 13: int4 training multiplies an int8 copy of its values; 14: GGUF Q4_K/Q6_K blocks kept, GGUF blocks in training
+export const GRAPH_FORMAT_VERSION = 18; // 18: inference attention reads the cache buffers in place (no GroupQueryAttention); 17: training graphs declare value shapes in batch/seq/tokens and each loss chunk's rows; 16: chat KV cache fed whole with past_length, gate/up stacked, nodes no output needs left out; 15: inference layers of ORT fused nodes (q/k/v stacked, SkipSimplifiedLayerNormalization, A fed pre-scaled); 9: compressed compute (MatMulNBits / MatMulInteger); 10: dropout off by a negative dropout_step; 11: fused int8 products (QuantizeLinear per row, MatMulIntegerToFloat); 12: training graphs declare batch-sized inputs without a shape; 13: int4 training multiplies an int8 copy of its values; 14: GGUF Q4_K/Q6_K blocks kept, GGUF blocks in training
 
 export function cacheRoot(): string {
   if (process.env.ATTUNE_CACHE_DIR) return process.env.ATTUNE_CACHE_DIR;

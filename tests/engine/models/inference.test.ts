@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/models/load.js';
 import { ARCHITECTURES } from '../../../src/engine/models/architectures.js';
-import { buildInferenceGraph } from '../../../src/engine/models/inference-graph.js';
+import { buildInferenceGraph, PAST_LENGTH_INPUT } from '../../../src/engine/models/inference-graph.js';
 import { LORA_TARGETS, type LoraTarget } from '../../../src/engine/models/lora-targets.js';
 import { writeTinyModel, type TinyModelOptions } from '../../helpers/tiny-model.js';
 import { referenceForward, makeRandomLora, loraModulePath } from '../../helpers/reference-forward.js';
@@ -30,9 +30,10 @@ const CASES: Case[] = [
   { label: 'qwen2 BF16', arch: 'qwen2', opts: { dtype: 'BF16' } },
   { label: 'qwen3 (q/k norm, head_dim != hidden/heads)', arch: 'qwen3' },
   { label: 'qwen3 one KV head, untied', arch: 'qwen3', opts: { kvHeads: 1, tie: false } },
-  // head_dim 16: the inference graph takes ORT's fused GroupQueryAttention path (see decoder.ts).
-  { label: 'llama head_dim 16 + llama3 rope (GroupQueryAttention)', arch: 'llama', opts: { headDim: 16, ropeScaling: 'llama3' } },
-  { label: 'qwen2 head_dim 16, qkv bias (GroupQueryAttention)', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 } },
+  // head_dim 16: the inference graph takes the fused layers (cache buffers read in place; see decoder.ts).
+  { label: 'llama head_dim 16 + llama3 rope (fused layers)', arch: 'llama', opts: { headDim: 16, ropeScaling: 'llama3' } },
+  { label: 'qwen2 head_dim 16, qkv bias (fused layers)', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 } },
+  { label: 'qwen3 head_dim 16, q/k norm, one KV head (fused layers)', arch: 'qwen3', opts: { headDim: 16, heads: 4, kvHeads: 1 } },
 ];
 
 describe('inference graph vs the reference forward', () => {
@@ -51,18 +52,20 @@ describe('inference graph vs the reference forward', () => {
       expect(maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
       const cached = await cachedLogits(session, model, IDS, 5);
       expect(maxAbsDiff(cached, ours)).toBeLessThan(1e-5);
+      // Runs of several new positions over a filled cache (queries see the cache and each other causally).
+      expect(maxAbsDiff(await cachedLogits(session, model, IDS, [4, 3, 1, 4]), ours)).toBeLessThan(1e-5);
       await session.release();
     });
   }
 });
 
 describe('LoRA slots in the inference graph', () => {
-  // head_dim 16 takes the GroupQueryAttention path, where q/k/v, gate/up and their adapters are
+  // head_dim 16 takes the fused layers, where q/k/v, gate/up and their adapters are
   // stacked; the adapter on some projections only leaves zero blocks in the stacked factors.
   const loraCases: { label: string; arch: 'llama' | 'qwen2'; opts?: TinyModelOptions; targets: LoraTarget[] }[] = [
     { label: 'every projection', arch: 'qwen2', targets: [...LORA_TARGETS] },
-    { label: 'every projection, GroupQueryAttention (q/k/v stacked), qkv bias', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 }, targets: [...LORA_TARGETS] },
-    { label: 'q, v, up and down only, GroupQueryAttention', arch: 'llama', opts: { headDim: 16 }, targets: ['q', 'v', 'up', 'down'] },
+    { label: 'every projection, fused layers (q/k/v stacked), qkv bias', arch: 'qwen2', opts: { headDim: 16, heads: 4, kvHeads: 2 }, targets: [...LORA_TARGETS] },
+    { label: 'q, v, up and down only, fused layers', arch: 'llama', opts: { headDim: 16 }, targets: ['q', 'v', 'up', 'down'] },
   ];
   for (const c of loraCases) {
     it(`${c.label}: tuned matches the reference with W + (alpha/r) B A (whole prompt and cached), base is the base model`, async () => {
@@ -95,19 +98,24 @@ describe('LoRA slots in the inference graph', () => {
 });
 
 describe('fused inference ops', () => {
-  it('use GroupQueryAttention when head_dim is a multiple of 16, the general path otherwise', async () => {
+  it('read the cache buffers with their own attention when head_dim is a multiple of 16, the general path otherwise', async () => {
     const ops = async (headDim: number) => {
       const dir = path.join(tmp, `ops-${headDim}`);
       writeTinyModel(dir, 'llama', { seed: 1, headDim });
       const model = await loadModel(dir);
-      return new Set(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true }).nodes.map((n) => n.op));
+      const graph = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true });
+      return { ops: new Set(graph.nodes.map((n) => n.op)), inputs: graph.inputs.map((i) => i.name) };
     };
     const fused = await ops(16);
-    expect(fused.has('GroupQueryAttention')).toBe(true);
-    expect(fused.has('Softmax')).toBe(false);
+    // Cached keys are only read (no GroupQueryAttention copying them into a present buffer).
+    expect(fused.ops.has('GroupQueryAttention')).toBe(false);
+    expect(fused.ops.has('FusedMatMul')).toBe(true);
+    expect(fused.ops.has('SkipSimplifiedLayerNormalization')).toBe(true);
+    expect(fused.inputs).toContain(PAST_LENGTH_INPUT);
     const general = await ops(8);
-    expect(general.has('GroupQueryAttention')).toBe(false);
-    expect(general.has('RotaryEmbedding')).toBe(true);
-    expect(general.has('SimplifiedLayerNormalization')).toBe(true);
+    expect(general.ops.has('FusedMatMul')).toBe(false);
+    expect(general.ops.has('RotaryEmbedding')).toBe(true);
+    expect(general.ops.has('SimplifiedLayerNormalization')).toBe(true);
+    expect(general.inputs).not.toContain(PAST_LENGTH_INPUT);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The graphs on ORT's WebGPU provider give the CPU's results: inference logits (with and without
- * the GroupQueryAttention path, prefill and cached decode), the whole training step (loss,
+ * the fused layers, prefill and cached decode), the whole training step (loss,
  * gradients, AdamW update) with compressed bases and dropout, and greedy chat on the real
  * stories260K weights. Training graphs built for WebGPU avoid the ops it lacks (Sum, LogSoftmax),
  * which would otherwise run on the CPU with copies each way; that spelling is checked on the CPU
@@ -104,7 +104,7 @@ if (unavailable) console.warn(`WebGPU tests skipped: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('the WebGPU provider', () => {
   for (const [arch, headDim] of [['llama', 16], ['qwen3', 16], ['qwen2', 8]] as const) {
-    it(`${arch}, head_dim ${headDim}${headDim % 16 ? '' : ' (GroupQueryAttention)'}: logits of prefill and cached decode match the CPU`, async () => {
+    it(`${arch}, head_dim ${headDim}${headDim % 16 ? '' : ' (fused layers)'}: logits of prefill and cached decode match the CPU`, async () => {
       const model = await tinyModel(`${arch}-${headDim}`, arch, headDim);
       const bytes = serializeGraph(buildInferenceGraph(model.config, model.weights, { lastTokenOnly: false })).model;
       const ids = EXAMPLES[0].ids;
