@@ -10,6 +10,7 @@ import ort from 'onnxruntime-node';
 
 import { writeDirAtomic } from '../util/atomic.js';
 import { cacheKey, cacheRoot } from './cache.js';
+import { markUsed, pruneCache } from './cache-prune.js';
 
 import type { DeviceChoice, DeviceName } from '../../shared/devices.js';
 
@@ -104,6 +105,7 @@ export function optimizedModelPath(modelPath: string, device: ResolvedDevice): s
 async function createCachedSession(modelPath: string, options: ort.InferenceSession.SessionOptions, device: ResolvedDevice): Promise<ort.InferenceSession> {
   const cached = optimizedModelPath(modelPath, device);
   if (existsSync(cached) && existsSync(path.join(path.dirname(cached), 'done'))) {
+    markUsed(path.dirname(cached));
     return ort.InferenceSession.create(cached, { ...options, graphOptimizationLevel: 'disabled' });
   }
   let session: ort.InferenceSession | undefined;
@@ -128,6 +130,7 @@ async function createCachedSession(modelPath: string, options: ort.InferenceSess
       });
       await writeFile(path.join(tmp, 'done'), '');
     });
+    pruneCache(cacheRoot(), path.dirname(cached));
   } catch {
     // Saving failed; if the model itself is at fault, the plain start below says so.
   }
