@@ -15,7 +15,7 @@
  * faster than 2, so both are run and the better one is the peer. Each figure is the best of the
  * rounds (other load only ever slows a run down).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fmt, intArg, log, machineDescription, table, WORK_DIR } from './lib.js';
@@ -46,7 +46,10 @@ export async function ggufComparison(args: Map<string, string | true>, promptIds
   const promptLength = intArg(args, 'prompt', 128);
   const types = String(args.get('gguf-types')).split(',').filter(Boolean) as GgufType[];
   mkdirSync(WORK_DIR, { recursive: true });
-  process.env.ATTUNE_CACHE_DIR = path.join(WORK_DIR, `cache-gguf-compare-${process.pid}`);
+  // A cache of its own (its graphs are built while the bench runs), removed at the end: each run
+  // would otherwise leave half a gigabyte or more behind.
+  const cacheDir = path.join(WORK_DIR, `cache-gguf-compare-${process.pid}`);
+  process.env.ATTUNE_CACHE_DIR = cacheDir;
   log(`bench:infer --gguf-types ${types.join(',')}  ${machineDescription()}; load ${loadavg()}`);
   const kQuants = types.some((t) => t.endsWith('_K'));
   const m = await ensureBenchModel({ layers, ...(kQuants ? { widths: K_QUANT_WIDTHS } : {}) });
@@ -144,6 +147,7 @@ export async function ggufComparison(args: Map<string, string | true>, promptIds
     const at = fa.findIndex((x, i) => x !== fl[i]);
     if (at >= 0) console.log(`${t}: ${await firstDifference(files.get(t)!, [...ids, ...fa.slice(0, at)], at, fa[at]!, fl[at]!)}`);
   }
+  rmSync(cacheDir, { recursive: true, force: true });
 }
 
 /**
