@@ -38,7 +38,8 @@ export async function forwardLogits(session: Session, model: LoadedModel, ids: n
 export async function cachedLogits(session: Session, model: LoadedModel, ids: number[], split: number | number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
   const V = model.config.vocab;
   const result = new Float32Array(ids.length * V);
-  const cache = KvCache.for(session, model.config, ids.length + 3);
+  // Buffers of two positions at first: the runs grow them (twice over for these ids).
+  const cache = KvCache.for(session, model.config, ids.length + 3, 2);
   let pos = 0;
   const sizes = typeof split === 'number' ? [split, ...ids.slice(split).map(() => 1)] : split;
   if (sizes.reduce((a, b) => a + b, 0) !== ids.length) throw new Error('cachedLogits: the runs do not cover the ids');

@@ -99,20 +99,27 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
 export class KvCache {
   private length = 0;
   private step = 0;
-  private readonly buffers: Float32Array[][];
+  private buffers: Float32Array[][];
   /** Appended form: where a run writes its new positions (grown to the longest run). */
   private scratch: Float32Array[] = [];
   /** Appended form: the feeds and fetches stay the same tensors from token to token. */
   private pastViews?: Record<string, Tensor>;
   private newViews?: { tokens: number; views: Record<string, Tensor> };
-  private constructor(private readonly cfg: ModelConfig, private readonly capacity: number, private readonly appended: boolean) {
-    const size = cfg.kvHeads * capacity * cfg.headDim;
+  /** Positions the buffers hold now: grown as runs fill them, up to `limit`. */
+  private capacity: number;
+  private constructor(private readonly cfg: ModelConfig, private readonly limit: number, private readonly appended: boolean, initial: number) {
+    this.capacity = Math.max(1, Math.min(limit, initial));
+    const size = cfg.kvHeads * this.capacity * cfg.headDim;
     this.buffers = (appended ? [0] : [0, 1]).map(() => Array.from({ length: cfg.layers * 2 }, () => new Float32Array(size)));
   }
 
-  /** A cache for up to `capacity` positions in the form `session`'s graph takes. */
-  static for(session: Session, cfg: ModelConfig, capacity: number): KvCache {
-    return new KvCache(cfg, capacity, session.inputNames.includes(PAST_LENGTH_INPUT));
+  /**
+   * A cache for up to `limit` positions in the form `session`'s graph takes. Its buffers start at
+   * `initial` positions and double as they fill: a request for a very long answer (an API
+   * client's max_tokens) allocates, and has every token attend over, only what it uses.
+   */
+  static for(session: Session, cfg: ModelConfig, limit: number, initial = KV_CACHE_INITIAL_POSITIONS): KvCache {
+    return new KvCache(cfg, limit, session.inputNames.includes(PAST_LENGTH_INPUT), initial);
   }
 
   /** The past feeds of the next run. */
@@ -128,7 +135,8 @@ export class KvCache {
 
   /** Where the next run of `tokens` new positions writes its present keys and values. */
   fetches(tokens: number): Record<string, Tensor> {
-    if (this.length + tokens > this.capacity) throw new Error(`KvCache: ${this.length} + ${tokens} positions exceed its capacity of ${this.capacity}`);
+    if (this.length + tokens > this.limit) throw new Error(`KvCache: ${this.length} + ${tokens} positions exceed its capacity of ${this.limit}`);
+    if (this.length + tokens > this.capacity) this.grow(this.length + tokens);
     if (!this.appended) return this.views(this.buffers[this.step % 2]!, this.length + tokens, 'present');
     if (this.newViews?.tokens !== tokens) {
       const size = this.cfg.kvHeads * tokens * this.cfg.headDim;
@@ -153,6 +161,25 @@ export class KvCache {
     this.step++;
   }
 
+  /** New buffers for at least `needed` positions (twice the old, up to the limit), the filled rows copied over. */
+  private grow(needed: number): void {
+    const { kvHeads, headDim } = this.cfg;
+    const capacity = Math.min(this.limit, Math.max(needed, 2 * this.capacity));
+    const rows = this.length * headDim;
+    this.buffers = this.buffers.map((side) =>
+      side.map((old) => {
+        const buffer = new Float32Array(kvHeads * capacity * headDim);
+        // Appended form: [KV, capacity, hd], each head's rows at the new stride. Two-buffer form:
+        // [KV, length, hd] from the start, whatever the capacity.
+        if (!this.appended) buffer.set(old);
+        else for (let h = 0; h < kvHeads; h++) buffer.set(old.subarray(h * this.capacity * headDim, h * this.capacity * headDim + rows), h * capacity * headDim);
+        return buffer;
+      }),
+    );
+    this.capacity = capacity;
+    this.pastViews = undefined;
+  }
+
   private views(side: Float32Array[], length: number, role: 'past' | 'present'): Record<string, Tensor> {
     const { kvHeads, headDim, layers } = this.cfg;
     const views: Record<string, Tensor> = {};
@@ -164,6 +191,9 @@ export class KvCache {
     return views;
   }
 }
+
+/** Where a KV cache's buffers start (positions; see KvCache.for). */
+export const KV_CACHE_INITIAL_POSITIONS = 256;
 
 /** The logits of one pass over `ids` from an empty cache (every position's, in a graph built for them). */
 export async function forwardPass(session: Session, cfg: ModelConfig, ids: number[], extra: Record<string, Tensor> = {}): Promise<Float32Array> {
