@@ -10,7 +10,7 @@ import { baseRows } from '../models/weights.js';
 import { createSession, type ResolvedDevice, type Session } from '../runtime/session.js';
 import { resolveDevice, type DeviceChoice } from '../runtime/devices.js';
 import { inferenceSessionFor } from './inference-session.js';
-import { adapterFeeds, generateTokens } from './generator.js';
+import { adapterFeeds, generateTokens, KvCache } from './generator.js';
 import { DEFAULT_SAMPLING, type SamplingParams } from './sampler.js';
 import { TextStream } from './text-stream.js';
 
@@ -26,6 +26,8 @@ export interface ChatResult {
   text: string;
   tokens: number[];
   promptTokens: number;
+  /** Prompt tokens whose keys and values came from the previous answer's cache (not run again). */
+  reusedPromptTokens: number;
   tokensPerSecond: number;
   stoppedBy: 'stop-token' | 'stop-string' | 'max-tokens' | 'cancelled';
 }
@@ -41,6 +43,13 @@ export interface OpenChatOptions {
 }
 
 export class ChatSession {
+  /**
+   * The last answer's KV cache and the ids it holds: the next turn of the same conversation
+   * starts from it and runs only what follows the common prefix (the history is not prefilled
+   * again). One per loraScale: the base and tuned model's keys differ, and the app asks both.
+   */
+  private readonly kept = new Map<number, { cache: KvCache; ids: number[] }>();
+
   private constructor(
     readonly model: LoadedModel,
     readonly adapter: Adapter | undefined,
@@ -106,6 +115,8 @@ export class ChatSession {
     const generated: number[] = [];
     /** Where the text ends when a stop string appeared (the stop string itself is not shown). */
     let cutAt: number | undefined;
+    const cache = this.reusableCache(promptIds, loraScale);
+    this.kept.delete(loraScale); // taken: an answer asked for meanwhile starts a cache of its own
     const outcome = await generateTokens(
       this.session,
       this.model.config,
@@ -114,6 +125,7 @@ export class ChatSession {
       adapterFeeds(this.session.inputNames, this.model.config, this.adapter, loraScale),
       {
         signal: cb.signal,
+        cache,
         onToken: (token) => {
           generated.push(token);
           const shown = stream.text.length;
@@ -127,14 +139,34 @@ export class ChatSession {
       },
     );
     const tokens = outcome.tokens;
+    this.kept.set(loraScale, { cache: cache.cache, ids: outcome.cachedIds });
     return {
       text: stream.text.slice(0, cutAt),
       tokens,
       promptTokens: promptIds.length,
+      reusedPromptTokens: cache.reused,
       tokensPerSecond: outcome.decodeSeconds > 0 ? Math.max(0, tokens.length - 1) / outcome.decodeSeconds : 0,
       // 'callback' means onToken stopped it, which only a stop string does.
       stoppedBy: outcome.stoppedBy === 'callback' ? 'stop-string' : outcome.stoppedBy,
     };
+  }
+
+  /**
+   * The kept cache cut to the longest prefix it shares with `promptIds` (at least the last prompt
+   * id is run, for its logits), or a new cache. Its buffers grow as needed, up to the context.
+   */
+  private reusableCache(promptIds: number[], loraScale: number): { cache: KvCache; reused: number } {
+    const kept = this.kept.get(loraScale);
+    if (kept?.cache.canKeepPrefix) {
+      let shared = 0;
+      const most = Math.min(kept.ids.length, promptIds.length - 1);
+      while (shared < most && kept.ids[shared] === promptIds[shared]) shared++;
+      if (shared > 0) {
+        kept.cache.keepOnly(shared);
+        return { cache: kept.cache, reused: shared };
+      }
+    }
+    return { cache: KvCache.for(this.session, this.model.config, this.model.config.maxPositions), reused: 0 };
   }
 
   async close(): Promise<void> {

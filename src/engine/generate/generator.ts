@@ -21,6 +21,11 @@ export interface GenerateParams extends SamplingParams {
 export interface GenerateCallbacks {
   onToken?: (token: number) => boolean | void; // return false to stop (e.g. a stop string matched)
   signal?: AbortSignal;
+  /**
+   * A cache that already holds the keys and values of the prompt's first `reused` ids (an earlier
+   * turn of the same conversation): only the rest of the prompt is run. Default: a new cache.
+   */
+  cache?: { cache: KvCache; reused: number };
 }
 
 export interface GenerateOutcome {
@@ -28,6 +33,8 @@ export interface GenerateOutcome {
   stoppedBy: 'stop-token' | 'max-tokens' | 'callback' | 'cancelled';
   prefillSeconds: number;
   decodeSeconds: number;
+  /** The ids whose keys and values the cache holds afterwards, from the prompt's first on. */
+  cachedIds: number[];
 }
 
 /** What feeding an adapter needs of it (an Adapter; tests build their own). */
@@ -146,6 +153,23 @@ export class KvCache {
     return this.newViews.views;
   }
 
+  /** Positions filled. */
+  get filled(): number {
+    return this.length;
+  }
+
+  /** Whether `keepOnly` can forget positions (the buffer form with `past_length`). */
+  get canKeepPrefix(): boolean {
+    return this.appended;
+  }
+
+  /** Forgets every position from `positions` on (the next run writes after the kept prefix). */
+  keepOnly(positions: number): void {
+    if (!this.appended) throw new Error('KvCache: this form cannot forget positions');
+    if (positions < 0 || positions > this.length) throw new Error(`KvCache: cannot keep ${positions} of ${this.length} positions`);
+    this.length = positions;
+  }
+
   /** After a run: its `tokens` positions are in the cache. */
   advance(tokens: number): void {
     if (this.appended) {
@@ -215,8 +239,11 @@ export async function generateTokens(
   const stops = new Set(params.stopTokenIds);
   const tokens: number[] = [];
   const history = [...promptIds];
-  let input = promptIds;
-  const cache = KvCache.for(session, cfg, promptIds.length + params.maxTokens);
+  const reused = cb.cache?.reused ?? 0;
+  if (reused >= promptIds.length) throw new Error('generateTokens: at least one prompt id must be run');
+  let input = promptIds.slice(reused);
+  const cache = cb.cache?.cache ?? KvCache.for(session, cfg, promptIds.length + params.maxTokens);
+  const cachedIds = promptIds.slice(0, reused);
   let stoppedBy: GenerateOutcome['stoppedBy'] = 'max-tokens';
   const t0 = performance.now();
   let tPrefill = 0;
@@ -227,6 +254,7 @@ export async function generateTokens(
     }
     const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...cache.feeds(), ...fixedFeeds }, { logits: null, ...cache.fetches(input.length) });
     cache.advance(input.length);
+    cachedIds.push(...input);
     if (step === 0) tPrefill = performance.now();
     const token = sampler.next(out.logits.data as Float32Array, history);
     if (stops.has(token)) {
@@ -242,5 +270,5 @@ export async function generateTokens(
     input = [token];
   }
   const t1 = performance.now();
-  return { tokens, stoppedBy, prefillSeconds: (tPrefill - t0) / 1000, decodeSeconds: (t1 - (tPrefill || t1)) / 1000 };
+  return { tokens, stoppedBy, prefillSeconds: (tPrefill - t0) / 1000, decodeSeconds: (t1 - (tPrefill || t1)) / 1000, cachedIds };
 }

@@ -95,3 +95,36 @@ describe('generation on tiny random models matches the reference greedy decode',
     });
   }
 });
+
+describe('the next turn of a conversation starts from the kept KV cache', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'attune-turns-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('runs only what follows the shared prefix, and answers as a fresh session does', async () => {
+    const dir = path.join(tmp, 'llama16');
+    // head_dim 16: the fused layers, whose cache can forget positions.
+    writeTinyModel(dir, 'llama', { seed: 21, headDim: 16 });
+    const s = await ChatSession.open({ modelPath: dir, device: 'cpu' });
+    const reference = (prompt: number[], n: number) => referenceGreedy(dir, prompt, n, { stopIds: s.model.tokenizer.stopTokenIds });
+    const first = [1, 100, 200, 300, 400];
+    const a = await s.complete(first, { maxTokens: 6 });
+    expect(a.reusedPromptTokens).toBe(0);
+    expect(a.tokens).toEqual(reference(first, 6));
+    // The next turn: the whole first exchange and a new message. The last answer token was
+    // sampled but never run, so it is the first one run now.
+    const second = [...first, ...a.tokens, 250, 350];
+    const b = await s.complete(second, { maxTokens: 6 });
+    expect(b.reusedPromptTokens).toBe(first.length + a.tokens.length - 1);
+    expect(b.tokens).toEqual(reference(second, 6));
+    // Another conversation sharing two ids: the cache is cut back to them.
+    const other = [1, 100, 7, 8, 9, 10];
+    const c = await s.complete(other, { maxTokens: 6 });
+    expect(c.reusedPromptTokens).toBe(2);
+    expect(c.tokens).toEqual(reference(other, 6));
+    // Asked at once: the second answer does not share the cache the first is filling.
+    const [d, e] = await Promise.all([s.complete(first, { maxTokens: 6 }), s.complete(second, { maxTokens: 6 })]);
+    expect(d.tokens).toEqual(a.tokens);
+    expect(e.tokens).toEqual(b.tokens);
+    await s.close();
+  });
+});
