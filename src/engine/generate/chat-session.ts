@@ -170,6 +170,7 @@ export class ChatSession {
   }
 
   async close(): Promise<void> {
+    this.kept.clear();
     await this.session.release();
   }
 }
