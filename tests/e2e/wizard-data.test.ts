@@ -102,8 +102,14 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     await page.getByText('Advanced settings').click();
 
     // Two short runs on support.jsonl.
+    const earlier = page.locator('section[aria-labelledby="runs-h"] li');
     const startAndFinish = async () => {
+      const shown = await page.getByTestId('run-state').count();
+      const before = await earlier.count();
       await page.getByRole('button', { name: 'Start tuning' }).click();
+      // The new run is shown once the one shown before has moved to "Earlier runs" (until then
+      // the panel still says the last run "Finished": on a busy machine the start takes a while).
+      await expect.poll(() => (shown ? earlier.count() : page.getByTestId('run-state').count()), { timeout: 60_000 }).toBe(shown ? before + 1 : 1);
       await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 240_000 }).toBe('Finished');
     };
     await page.getByLabel('Epochs').fill('1');
@@ -129,7 +135,6 @@ describe.skipIf(!existsSync(CHROMIUM) || !existsSync(FIXTURE))('the Data step an
     await page.getByRole('button', { name: 'Start tuning' }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toBe('Training');
     // Fault 14: "Earlier runs" lists the two others, not the current one.
-    const earlier = page.locator('section[aria-labelledby="runs-h"] li');
     await expect.poll(() => earlier.count()).toBe(2);
     for (const t of await earlier.allTextContents()) expect(t).toMatch(/\(finished/);
 

@@ -46,7 +46,8 @@ export function TuneStep({ state, update, next }: StepProps) {
   const [model, setModel] = useState<ModelInfo>();
   const [templates, setTemplates] = useState<string[]>([]);
   const [lengthCheck, setLengthCheck] = useState<LengthCheck>();
-  const [checking, setChecking] = useState(false);
+  /** Between the click and the run shown: the button is off, so a second click cannot start a second run. */
+  const [busy, setBusy] = useState<'checking' | 'starting'>();
   const { runs, put, setRuns } = useRuns(project);
 
   const current = runs.find((r) => r.runId === state.runId);
@@ -98,12 +99,14 @@ export function TuneStep({ state, update, next }: StepProps) {
   };
 
   const noHeldOut = state.project.data?.val === 0;
-  const launch = (settings: Advanced) => {
+  const launch = async (settings: Advanced) => {
     setLengthCheck(undefined);
+    setBusy('starting');
     // Without held-out examples there is nothing to stop early on: the run goes without it (the form says so).
     const effective = noHeldOut ? { ...settings, earlyStopping: false } : settings;
     const changed = Object.fromEntries(Object.entries(effective).filter(([k, v]) => PRESETS[preset].values[k as keyof Advanced] !== v));
-    void act(() => attune.tune.start({ project, modelPath: state.modelPath!, preset, advanced: changed }));
+    await act(() => attune.tune.start({ project, modelPath: state.modelPath!, preset, advanced: changed }));
+    setBusy(undefined);
   };
 
   const problem = settingsProblem(advanced);
@@ -112,15 +115,15 @@ export function TuneStep({ state, update, next }: StepProps) {
     if (!state.modelPath) return setError('Choose a model in the Model step first.');
     if (problem) return setError(problem);
     setError(undefined);
-    setChecking(true);
+    setBusy('checking');
     try {
       const c = await attune.tune.check({ project, modelPath: state.modelPath, maxLength: advanced.maxLength, template: advanced.template });
       if (c.tooLong > 0) setLengthCheck(c);
-      else launch(advanced);
+      else return await launch(advanced);
     } catch (e) {
       setError(errorText(e));
     } finally {
-      setChecking(false);
+      setBusy((b) => (b === 'checking' ? undefined : b));
     }
   };
 
@@ -146,15 +149,15 @@ export function TuneStep({ state, update, next }: StepProps) {
           {lengthCheck ? (
             <LengthWarning
               check={lengthCheck}
-              onRaise={(maxLength) => launch({ ...advanced, maxLength })}
-              onStartAnyway={() => launch(advanced)}
+              onRaise={(maxLength) => void launch({ ...advanced, maxLength })}
+              onStartAnyway={() => void launch(advanced)}
               onBack={() => setLengthCheck(undefined)}
               onShow={(where) => update({ showExample: where })}
             />
           ) : (
             <div className="row">
-              <button type="button" className="primary" onClick={() => void start()} disabled={checking || !!problem} aria-describedby={problem ? 'start-problem' : undefined}>
-                {checking ? 'Checking your examples…' : 'Start tuning'}
+              <button type="button" className="primary" onClick={() => void start()} disabled={!!busy || !!problem} aria-describedby={problem ? 'start-problem' : undefined}>
+                {busy === 'checking' ? 'Checking your examples…' : busy === 'starting' ? 'Starting…' : 'Start tuning'}
               </button>
               {problem && (
                 <span id="start-problem" className="error">
