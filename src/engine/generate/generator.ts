@@ -95,13 +95,13 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
 /**
  * The KV cache fed to an inference session, in one of the graph's two forms:
  * - with the fused layers (the graph has a `past_length` input): one buffer per layer and
- *   tensor, `capacity` positions long, fed whole with the filled length (one position while
- *   nothing is filled, so a prompt's run does no work on the capacity); the run outputs only its new
- *   positions, which are appended here (onnxruntime-node copies every output into a new buffer:
- *   a whole cache as output cost a copy of the conversation per token);
- * - otherwise two buffers per layer and tensor used in turn: ORT writes each step's `present`
- *   (past + new) into one while reading `past` from the other.
- * Layout [1, KV, S, hd] as the graph wants, so a step's tensors are views.
+ *   tensor, position-major (fed as [S, 1, KV, 1, hd]), of which the filled prefix is fed, a view,
+ *   so attention works on what is filled, not on the capacity (one masked position while nothing
+ *   is filled: ORT's WebGPU provider crashes on empty tensors); the run outputs only its new
+ *   positions in the same layout, appended here with one copy (onnxruntime-node copies every
+ *   output into a new buffer: a whole cache as output cost a copy of the conversation per token);
+ * - otherwise two buffers per layer and tensor used in turn, [1, KV, S, hd]: ORT writes each
+ *   step's `present` (past + new) into one while reading `past` from the other.
  */
 export class KvCache {
   private length = 0;
@@ -109,8 +109,7 @@ export class KvCache {
   private buffers: Float32Array[][];
   /** Appended form: where a run writes its new positions (grown to the longest run). */
   private scratch: Float32Array[] = [];
-  /** Appended form: the feeds and fetches stay the same tensors from token to token. */
-  private pastViews?: Record<string, Tensor>;
+  /** Appended form: the fetches stay the same tensors from token to token. */
   private newViews?: { tokens: number; views: Record<string, Tensor> };
   /** Positions the buffers hold now: grown as runs fill them, up to `limit`. */
   private capacity: number;
@@ -123,7 +122,7 @@ export class KvCache {
   /**
    * A cache for up to `limit` positions in the form `session`'s graph takes. Its buffers start at
    * `initial` positions and double as they fill: a request for a very long answer (an API
-   * client's max_tokens) allocates, and has every token attend over, only what it uses.
+   * client's max_tokens) allocates only what it uses.
    */
   static for(session: Session, cfg: ModelConfig, limit: number, initial = KV_CACHE_INITIAL_POSITIONS): KvCache {
     return new KvCache(cfg, limit, session.inputNames.includes(PAST_LENGTH_INPUT), initial);
@@ -131,12 +130,7 @@ export class KvCache {
 
   /** The past feeds of the next run. */
   feeds(): Record<string, Tensor> {
-    if (this.appended) {
-      // Nothing filled: one (masked) position instead of the whole capacity, so a prompt's run does
-      // no work on it. Not an empty tensor: ORT's WebGPU provider crashes on those.
-      const past = this.length === 0 ? this.views(this.buffers[0]!, 1, 'past') : (this.pastViews ??= this.views(this.buffers[0]!, this.capacity, 'past'));
-      return { ...past, [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
-    }
+    if (this.appended) return { ...this.views(this.buffers[0]!, Math.max(1, this.length), 'past'), [PAST_LENGTH_INPUT]: int32Tensor([this.length], [1]) };
     return this.views(this.buffers[(this.step + 1) % 2]!, this.length, 'past');
   }
 
@@ -173,13 +167,9 @@ export class KvCache {
   /** After a run: its `tokens` positions are in the cache. */
   advance(tokens: number): void {
     if (this.appended) {
-      // Each head's new rows go after its filled rows.
-      const { kvHeads, headDim } = this.cfg;
-      this.buffers[0]!.forEach((buffer, i) => {
-        for (let h = 0; h < kvHeads; h++) {
-          buffer.set(this.scratch[i]!.subarray(h * tokens * headDim, (h + 1) * tokens * headDim), (h * this.capacity + this.length) * headDim);
-        }
-      });
+      // Position-major: the new rows go right after the filled ones.
+      const row = this.cfg.kvHeads * this.cfg.headDim;
+      this.buffers[0]!.forEach((buffer, i) => buffer.set(this.scratch[i]!.subarray(0, tokens * row), this.length * row));
     }
     this.length += tokens;
     this.step++;
@@ -187,29 +177,28 @@ export class KvCache {
 
   /** New buffers for at least `needed` positions (twice the old, up to the limit), the filled rows copied over. */
   private grow(needed: number): void {
-    const { kvHeads, headDim } = this.cfg;
     const capacity = Math.min(this.limit, Math.max(needed, 2 * this.capacity));
-    const rows = this.length * headDim;
+    const row = this.cfg.kvHeads * this.cfg.headDim;
+    // Both forms keep their filled positions at the start of the buffer: [length, KV, hd] or
+    // [KV, length, hd] (the two-buffer form's `present` is written whole each run).
+    const filled = this.appended ? this.length * row : this.buffers[0]![0]!.length;
     this.buffers = this.buffers.map((side) =>
       side.map((old) => {
-        const buffer = new Float32Array(kvHeads * capacity * headDim);
-        // Appended form: [KV, capacity, hd], each head's rows at the new stride. Two-buffer form:
-        // [KV, length, hd] from the start, whatever the capacity.
-        if (!this.appended) buffer.set(old);
-        else for (let h = 0; h < kvHeads; h++) buffer.set(old.subarray(h * this.capacity * headDim, h * this.capacity * headDim + rows), h * capacity * headDim);
+        const buffer = new Float32Array(row * capacity);
+        buffer.set(old.subarray(0, filled));
         return buffer;
       }),
     );
     this.capacity = capacity;
-    this.pastViews = undefined;
   }
 
   private views(side: Float32Array[], length: number, role: 'past' | 'present'): Record<string, Tensor> {
     const { kvHeads, headDim, layers } = this.cfg;
+    const dims = this.appended ? [length, 1, kvHeads, 1, headDim] : [1, kvHeads, length, headDim];
     const views: Record<string, Tensor> = {};
     for (let l = 0; l < layers; l++) {
       for (const [i, kind] of [[0, 'key'], [1, 'value']] as const) {
-        views[`${role}.${l}.${kind}`] = floatTensor(side[2 * l + i]!.subarray(0, kvHeads * length * headDim), [1, kvHeads, length, headDim]);
+        views[`${role}.${l}.${kind}`] = floatTensor(side[2 * l + i]!.subarray(0, kvHeads * length * headDim), dims);
       }
     }
     return views;

@@ -52,12 +52,14 @@ export interface DecoderInputs {
   embeddings: Value;
   /**
    * Past keys/values per layer [B, KV, P, hd]; absent in the training graph. With the fused
-   * layers (see usesFusedLayers) they are the whole cache buffers [B, KV, capacity, hd], and
-   * `pastLength` says how much of them is filled.
+   * layers (see usesFusedLayers) they are position-major cache buffers [fed, 1, KV, 1, hd] (see
+   * cached-attention.ts), and `pastLength` says how much of them is filled.
    */
   past?: { key: Value; value: Value }[];
   /** int32 [1]: the filled length of the cache buffers (fused layers). */
   pastLength?: Value;
+  /** The names the caller will give the fused layers' new keys and values as graph outputs. */
+  presentName?: (layer: number, kind: 'key' | 'value') => string;
 }
 
 /**
@@ -203,7 +205,7 @@ export function buildDecoder(
   if (rope.fused && inp.past && usesFusedLayers(cfg)) {
     if (!inp.pastLength) throw new Error('decoder: the fused layers read their cache buffers up to pastLength');
     const past = inp.past;
-    const run = g.scope('attention_run', () => cachedAttentionRun(g, cfg, past[0]!.key, dims.pastLen, dims.seqLen));
+    const run = g.scope('attention_run', () => cachedAttentionRun(g, past[0]!.key, dims.pastLen, dims.seqLen));
     let res: Residual = { x };
     for (let l = 0; l < cfg.layers; l++) {
       const input = res;
@@ -235,26 +237,34 @@ export function buildDecoder(
   function fusedLayer(l: number, res: Residual, run: CachedAttentionRun, past: { key: Value; value: Value }): Residual {
     const project = projectWith(weight);
     const { sum: x0, normed: h } = normed(res, `blk.${l}.attn_norm.weight`, 'attn_norm');
-    const heads = (t: Value, n: number, name: string) => g.reshapeTo(t, shapeBTHd(n), ['batch', 'seq', n, hd], name);
-    const headsFirst = (t: Value, name: string) => g.transpose(t, [0, 2, 1, 3], name); // [B, n, T, hd]
+    // One sequence a run (input_ids [1, T]): q, k and v stay position-major, [1, T, n * hd], as
+    // the products give them; RoPE takes them so (3D); k and v are the new cache rows as they are.
+    const rows = (t: Value, n: number, name: string) => g.reshape(t, [1, 'seq', n * hd], name);
     let q: Value, k: Value, v: Value;
     if (cfg.arch.qkNorm) {
       // Per-head norms on q and k before RoPE: three products, three inputs.
-      q = applyRope(headsFirst(g.rmsNorm(heads(project(h, l, 'q', cfg.arch.qkvBias), H, 'q_heads'), weight(`blk.${l}.attn_q_norm.weight`), cfg.rmsEps, 'q_norm'), 'q_t'), 'q_rope');
-      k = applyRope(headsFirst(g.rmsNorm(heads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k_heads'), weight(`blk.${l}.attn_k_norm.weight`), cfg.rmsEps, 'k_norm'), 'k_t'), 'k_rope');
-      v = headsFirst(heads(project(h, l, 'v', cfg.arch.qkvBias), KV, 'v_heads'), 'v_t');
+      const normedHeads = (t: Value, n: number, norm: string, name: string) =>
+        rows(g.rmsNorm(g.reshape(t, ['tokens', n, hd], `${name}_heads`), weight(`blk.${l}.attn_${norm}_norm.weight`), cfg.rmsEps, `${name}_norm`), n, `${name}_rows`);
+      q = applyRope(normedHeads(project(h, l, 'q', cfg.arch.qkvBias), H, 'q', 'q'), 'q_rope');
+      k = applyRope(normedHeads(project(h, l, 'k', cfg.arch.qkvBias), KV, 'k', 'k'), 'k_rope');
+      v = project(h, l, 'v', cfg.arch.qkvBias);
     } else {
-      // One product, one transpose; RoPE on the q and k heads together (they share the positions).
-      const all = headsFirst(heads(stacked(h, l, 'attn_qkv', cfg.arch.qkvBias), H + 2 * KV, 'qkv_heads'), 'qkv_t');
-      const split = (t: Value, sizes: number[], name: string) =>
-        g.op('Split', [t, g.ints(sizes)], { axis: attr.int(1) }, { name, outputs: sizes.map((n) => ({ dtype: 'float32' as const, shape: ['batch', n, 'seq', hd] })) });
-      const [qk, values] = split(all, [H + KV, KV], 'qk_v');
-      [q, k] = split(applyRope(qk!, 'qk_rope'), [H, KV], 'q_k') as [Value, Value];
+      // One product; RoPE on the q and k heads together (they share the positions).
+      const [qk, values] = g.op('Split', [stacked(h, l, 'attn_qkv', cfg.arch.qkvBias), g.ints([(H + KV) * hd, KV * hd])], { axis: attr.int(1) }, { name: 'qk_v', outputs: [{ dtype: 'float32', shape: ['tokens', (H + KV) * hd] }, { dtype: 'float32', shape: ['tokens', KV * hd] }] });
+      [q, k] = g.op('Split', [applyRope(rows(qk!, H + KV, 'qk_rows'), 'qk_rope'), g.ints([H * hd, KV * hd])], { axis: attr.int(2) }, { name: 'q_k', outputs: [{ dtype: 'float32', shape: [1, 'seq', H * hd] }, { dtype: 'float32', shape: [1, 'seq', KV * hd] }] }) as [Value, Value];
       v = values!;
     }
-    present.push({ key: k, value: v });
-    const context = cachedAttention(g, cfg, run, q, k, v, past); // [B, H, T, hd]
-    const out = g.reshape(g.transpose(context, [0, 2, 1, 3], 'context_t'), ['tokens', H * hd], 'context_flat');
+    // The new positions as the cache keeps them, [T, 1, KV, 1, hd] (see cached-attention.ts),
+    // named as the graph's outputs when the caller names them (no Identity node a layer).
+    const cacheRows = (t: Value, kind: 'key' | 'value') => {
+      const name = inp.presentName?.(l, kind);
+      return g.op('Reshape', [t, g.ints([-1, 1, KV, 1, hd])], {}, { name: name ?? `present_${kind}`, exactName: name !== undefined, outputs: [{ dtype: 'float32', shape: ['seq', 1, KV, 1, hd] }] })[0]!;
+    };
+    const fresh = { key: cacheRows(k, 'key'), value: cacheRows(v, 'value') };
+    present.push(fresh);
+    const queries = g.reshape(q, ['seq', 1, KV, H / KV, hd], 'q_groups');
+    const context = cachedAttention(g, cfg, run, queries, fresh, past); // [1, KV, G, T, hd]
+    const out = g.reshape(g.transpose(context, [3, 0, 1, 2, 4], 'context_t'), ['tokens', H * hd], 'context_flat');
     const attnOut = project(out, l, 'o', false);
     const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
     const F = cfg.ffn;

@@ -61,6 +61,8 @@ export function stackedAdapterLayout(cfg: ModelConfig, group: StackedGroup, targ
 /** int32 [1]: how much of the fed cache buffers is filled (graphs with the fused layers). */
 export const PAST_LENGTH_INPUT = 'past_length';
 
+const presentName = (layer: number, kind: 'key' | 'value') => `present.${layer}.${kind}`;
+
 export const TOKEN_ROWS_INPUT = 'token_rows.embed';
 export const TOKEN_ROWS_HEAD_INPUT = 'token_rows.head';
 
@@ -68,13 +70,15 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   const g = new GraphBuilder('attune-inference');
   g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
-  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  // The fused layers read whole cache buffers (`capacity` long) up to a fed length.
+  // The fused layers run one sequence and read cache buffers kept position-major ([fed, 1, KV,
+  // 1, hd], so that the filled prefix is a view; see cached-attention.ts) up to a fed length; the
+  // other form takes [batch, KV, past, hd].
   const sharedCache = usesFusedLayers(cfg);
-  const cacheLength = sharedCache ? 'capacity' : 'past';
+  const ids = g.input('input_ids', 'int64', [sharedCache ? 1 : 'batch', 'seq']);
+  const cacheDims = sharedCache ? ['fed', 1, KV, 1, hd] : ['batch', KV, 'past', hd];
   const past = Array.from({ length: cfg.layers }, (_, l) => ({
-    key: g.input(`past.${l}.key`, 'float32', ['batch', KV, cacheLength, hd]),
-    value: g.input(`past.${l}.value`, 'float32', ['batch', KV, cacheLength, hd]),
+    key: g.input(`past.${l}.key`, 'float32', cacheDims),
+    value: g.input(`past.${l}.value`, 'float32', cacheDims),
   }));
   const pastLength = sharedCache ? g.input(PAST_LENGTH_INPUT, 'int32', [1]) : undefined;
 
@@ -126,7 +130,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
     embeddings = weight.rows?.('token_embd.weight', flatIds, 'token_embd') ?? g.gather(weight('token_embd.weight'), flatIds, 0, 'token_embd');
     head = (x, name) => weight.linear?.(lmHeadName(cfg), x, undefined, name) ?? g.gemm(x, weight(lmHeadName(cfg)), { transB: true }, name);
   }
-  const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past, pastLength }, lora);
+  const { hidden, present } = buildDecoder(g, cfg, weight, { ids, embeddings, past, pastLength, presentName }, lora);
 
   let logits: Value;
   if (opts.lastTokenOnly) {
@@ -139,8 +143,8 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   }
   g.output(logits, 'logits');
   present.forEach((p, l) => {
-    g.output(p.key, `present.${l}.key`);
-    g.output(p.value, `present.${l}.value`);
+    g.output(p.key, presentName(l, 'key'));
+    g.output(p.value, presentName(l, 'value'));
   });
   return g;
 }

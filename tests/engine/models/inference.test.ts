@@ -104,18 +104,25 @@ describe('fused inference ops', () => {
       writeTinyModel(dir, 'llama', { seed: 1, headDim });
       const model = await loadModel(dir);
       const graph = buildInferenceGraph(model.config, model.weights, { lastTokenOnly: true });
-      return { ops: new Set(graph.nodes.map((n) => n.op)), inputs: graph.inputs.map((i) => i.name) };
+      const count = (op: string) => graph.nodes.filter((n) => n.op === op).length;
+      const producers = graph.outputs.filter((o) => o.name.startsWith('present.')).map((o) => graph.nodes.find((n) => n.outputs.includes(o.name))?.op);
+      return { ops: new Set(graph.nodes.map((n) => n.op)), inputs: graph.inputs, layers: model.config.layers, count, producers };
     };
     const fused = await ops(16);
     // Cached keys are only read (no GroupQueryAttention copying them into a present buffer).
     expect(fused.ops.has('GroupQueryAttention')).toBe(false);
     expect(fused.ops.has('FusedMatMul')).toBe(true);
+    // Position-major cache, read through FusedMatMul's strides: one Transpose a layer (the
+    // context), and the new keys and values come out under their output names (no Identity).
+    expect(fused.inputs.find((i) => i.name === 'past.0.key')?.shape).toEqual(['fed', 1, 2, 1, 16]);
+    expect(fused.count('Transpose')).toBe(fused.layers);
+    expect(fused.producers).toEqual(Array(2 * fused.layers).fill('Reshape'));
     expect(fused.ops.has('SkipSimplifiedLayerNormalization')).toBe(true);
-    expect(fused.inputs).toContain(PAST_LENGTH_INPUT);
+    expect(fused.inputs.map((i) => i.name)).toContain(PAST_LENGTH_INPUT);
     const general = await ops(8);
     expect(general.ops.has('FusedMatMul')).toBe(false);
     expect(general.ops.has('RotaryEmbedding')).toBe(true);
     expect(general.ops.has('SimplifiedLayerNormalization')).toBe(true);
-    expect(general.inputs).not.toContain(PAST_LENGTH_INPUT);
+    expect(general.inputs.map((i) => i.name)).not.toContain(PAST_LENGTH_INPUT);
   });
 });
