@@ -95,7 +95,7 @@ export function adapterFeeds(inputNames: readonly string[], cfg: ModelConfig, ad
 /**
  * The KV cache fed to an inference session, in one of the graph's two forms:
  * - with the fused layers (the graph has a `past_length` input): one buffer per layer and
- *   tensor, position-major (fed as [S, 1, KV, 1, hd]), of which the filled prefix is fed, a view,
+ *   tensor, position-major (fed as [S, 1, KV, hd]), of which the filled prefix is fed, a view,
  *   so attention works on what is filled, not on the capacity (one masked position while nothing
  *   is filled: ORT's WebGPU provider crashes on empty tensors); the run outputs only its new
  *   positions in the same layout, appended here with one copy (onnxruntime-node copies every
@@ -194,7 +194,7 @@ export class KvCache {
 
   private views(side: Float32Array[], length: number, role: 'past' | 'present'): Record<string, Tensor> {
     const { kvHeads, headDim, layers } = this.cfg;
-    const dims = this.appended ? [length, 1, kvHeads, 1, headDim] : [1, kvHeads, length, headDim];
+    const dims = this.appended ? [length, 1, kvHeads, headDim] : [1, kvHeads, length, headDim];
     const views: Record<string, Tensor> = {};
     for (let l = 0; l < layers; l++) {
       for (const [i, kind] of [[0, 'key'], [1, 'value']] as const) {

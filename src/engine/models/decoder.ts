@@ -52,7 +52,7 @@ export interface DecoderInputs {
   embeddings: Value;
   /**
    * Past keys/values per layer [B, KV, P, hd]; absent in the training graph. With the fused
-   * layers (see usesFusedLayers) they are position-major cache buffers [fed, 1, KV, 1, hd] (see
+   * layers (see usesFusedLayers) they are position-major cache buffers [fed, 1, KV, hd] (see
    * cached-attention.ts), and `pastLength` says how much of them is filled.
    */
   past?: { key: Value; value: Value }[];
@@ -205,7 +205,7 @@ export function buildDecoder(
   if (rope.fused && inp.past && usesFusedLayers(cfg)) {
     if (!inp.pastLength) throw new Error('decoder: the fused layers read their cache buffers up to pastLength');
     const past = inp.past;
-    const run = g.scope('attention_run', () => cachedAttentionRun(g, past[0]!.key, dims.pastLen, dims.seqLen));
+    const run = g.scope('attention_run', () => cachedAttentionRun(g, past[0]!.key, dims.pastLen, dims.seqLen, H / KV));
     let res: Residual = { x };
     for (let l = 0; l < cfg.layers; l++) {
       const input = res;
@@ -254,17 +254,17 @@ export function buildDecoder(
       [q, k] = g.op('Split', [applyRope(rows(qk!, H + KV, 'qk_rows'), 'qk_rope'), g.ints([H * hd, KV * hd])], { axis: attr.int(2) }, { name: 'q_k', outputs: [{ dtype: 'float32', shape: [1, 'seq', H * hd] }, { dtype: 'float32', shape: [1, 'seq', KV * hd] }] }) as [Value, Value];
       v = values!;
     }
-    // The new positions as the cache keeps them, [T, 1, KV, 1, hd] (see cached-attention.ts),
+    // The new positions as the cache keeps them, [T, 1, KV, hd] (see cached-attention.ts),
     // named as the graph's outputs when the caller names them (no Identity node a layer).
     const cacheRows = (t: Value, kind: 'key' | 'value') => {
       const name = inp.presentName?.(l, kind);
-      return g.op('Reshape', [t, g.ints([-1, 1, KV, 1, hd])], {}, { name: name ?? `present_${kind}`, exactName: name !== undefined, outputs: [{ dtype: 'float32', shape: ['seq', 1, KV, 1, hd] }] })[0]!;
+      return g.op('Reshape', [t, g.ints([-1, 1, KV, hd])], {}, { name: name ?? `present_${kind}`, exactName: name !== undefined, outputs: [{ dtype: 'float32', shape: ['seq', 1, KV, hd] }] })[0]!;
     };
     const fresh = { key: cacheRows(k, 'key'), value: cacheRows(v, 'value') };
     present.push(fresh);
-    const queries = g.reshape(q, ['seq', 1, KV, H / KV, hd], 'q_groups');
-    const context = cachedAttention(g, cfg, run, queries, fresh, past); // [1, KV, G, T, hd]
-    const out = g.reshape(g.transpose(context, [3, 0, 1, 2, 4], 'context_t'), ['tokens', H * hd], 'context_flat');
+    const queries = g.transpose(g.reshape(q, [1, 'seq', H, hd], 'q_heads'), [0, 2, 1, 3], 'q_t');
+    const context = g.reshape(cachedAttention(g, cfg, run, queries, fresh, past), [1, H, 'seq', hd], 'context_heads');
+    const out = g.reshape(g.transpose(context, [0, 2, 1, 3], 'context_t'), ['tokens', H * hd], 'context_flat');
     const attnOut = project(out, l, 'o', false);
     const { sum: x1, normed: h2 } = normed({ x: x0, delta: attnOut }, `blk.${l}.ffn_norm.weight`, 'ffn_norm');
     const F = cfg.ffn;

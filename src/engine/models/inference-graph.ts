@@ -75,7 +75,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   // other form takes [batch, KV, past, hd].
   const sharedCache = usesFusedLayers(cfg);
   const ids = g.input('input_ids', 'int64', [sharedCache ? 1 : 'batch', 'seq']);
-  const cacheDims = sharedCache ? ['fed', 1, KV, 1, hd] : ['batch', KV, 'past', hd];
+  const cacheDims = sharedCache ? ['fed', 1, KV, hd] : ['batch', KV, 'past', hd];
   const past = Array.from({ length: cfg.layers }, (_, l) => ({
     key: g.input(`past.${l}.key`, 'float32', cacheDims),
     value: g.input(`past.${l}.value`, 'float32', cacheDims),

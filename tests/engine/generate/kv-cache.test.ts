@@ -36,16 +36,16 @@ function fedValues(cache: KvCache): number[] {
 }
 
 describe('KvCache (fused layers)', () => {
-  it('feeds the filled prefix [filled, 1, KV, 1, hd] and the filled length, one masked position when empty', () => {
+  it('feeds the filled prefix [filled, 1, KV, hd] and the filled length, one masked position when empty', () => {
     const cache = KvCache.for(fusedSession, cfg, 64, 8);
     let feeds = cache.feeds();
-    expect(feeds['past.0.key']!.dims).toEqual([1, 1, 2, 1, 4]);
+    expect(feeds['past.0.key']!.dims).toEqual([1, 1, 2, 4]);
     expect(Array.from(feeds[PAST_LENGTH_INPUT]!.data as Int32Array)).toEqual([0]);
     run(cache, 3);
     feeds = cache.feeds();
-    expect(feeds['past.0.key']!.dims).toEqual([3, 1, 2, 1, 4]);
+    expect(feeds['past.0.key']!.dims).toEqual([3, 1, 2, 4]);
     expect(Array.from(feeds[PAST_LENGTH_INPUT]!.data as Int32Array)).toEqual([3]);
-    expect(cache.fetches(1)['present.0.value']!.dims).toEqual([1, 1, 2, 1, 4]);
+    expect(cache.fetches(1)['present.0.value']!.dims).toEqual([1, 1, 2, 4]);
   });
 
   it('appends rows in order across runs and keeps them through growth', () => {

@@ -112,10 +112,11 @@ describe('fused inference ops', () => {
     // Cached keys are only read (no GroupQueryAttention copying them into a present buffer).
     expect(fused.ops.has('GroupQueryAttention')).toBe(false);
     expect(fused.ops.has('FusedMatMul')).toBe(true);
-    // Position-major cache, read through FusedMatMul's strides: one Transpose a layer (the
-    // context), and the new keys and values come out under their output names (no Identity).
-    expect(fused.inputs.find((i) => i.name === 'past.0.key')?.shape).toEqual(['fed', 1, 2, 1, 16]);
-    expect(fused.count('Transpose')).toBe(fused.layers);
+    // Position-major cache, read through FusedMatMul's strides: two Transposes a layer (the
+    // queries and the context, none for keys or values), and the new keys and values come out
+    // under their output names (no Identity).
+    expect(fused.inputs.find((i) => i.name === 'past.0.key')?.shape).toEqual(['fed', 1, 2, 16]);
+    expect(fused.count('Transpose')).toBe(2 * fused.layers);
     expect(fused.producers).toEqual(Array(2 * fused.layers).fill('Reshape'));
     expect(fused.ops.has('SkipSimplifiedLayerNormalization')).toBe(true);
     expect(fused.inputs.map((i) => i.name)).toContain(PAST_LENGTH_INPUT);
