@@ -33,7 +33,7 @@ export interface GenerateOutcome {
   stoppedBy: 'stop-token' | 'max-tokens' | 'callback' | 'cancelled';
   prefillSeconds: number;
   decodeSeconds: number;
-  /** The ids whose keys and values the cache holds afterwards, from the prompt's first on. */
+  /** The ids whose keys and values the cache holds afterwards: the prompt and every answer token run (not the last one sampled). */
   cachedIds: number[];
 }
 
@@ -232,7 +232,6 @@ export async function generateTokens(
   if (reused >= promptIds.length) throw new Error('generateTokens: at least one prompt id must be run');
   let input = promptIds.slice(reused);
   const cache = cb.cache?.cache ?? KvCache.for(session, cfg, promptIds.length + params.maxTokens);
-  const cachedIds = promptIds.slice(0, reused);
   let stoppedBy: GenerateOutcome['stoppedBy'] = 'max-tokens';
   const t0 = performance.now();
   let tPrefill = 0;
@@ -243,7 +242,6 @@ export async function generateTokens(
     }
     const out = await session.run({ input_ids: int64Tensor(input, [1, input.length]), ...cache.feeds(), ...fixedFeeds }, { logits: null, ...cache.fetches(input.length) });
     cache.advance(input.length);
-    cachedIds.push(...input);
     if (step === 0) tPrefill = performance.now();
     const token = sampler.next(out.logits.data as Float32Array, history);
     if (stops.has(token)) {
@@ -259,5 +257,5 @@ export async function generateTokens(
     input = [token];
   }
   const t1 = performance.now();
-  return { tokens, stoppedBy, prefillSeconds: (tPrefill - t0) / 1000, decodeSeconds: (t1 - (tPrefill || t1)) / 1000, cachedIds };
+  return { tokens, stoppedBy, prefillSeconds: (tPrefill - t0) / 1000, decodeSeconds: (t1 - (tPrefill || t1)) / 1000, cachedIds: history.slice(0, cache.filled) };
 }

@@ -38,7 +38,8 @@ const MASKED = -1e9;
  * The per-run mask: cache position p is visible when p < pastLength; among the run's own T
  * positions, query t sees t' <= t. Rows are (g, t) pairs, g-major, as the grouped queries.
  */
-export function cachedAttentionRun(g: GraphBuilder, pastKey: Value, pastLength: Value, seqLength: Value, group: number): CachedAttentionRun {
+export function cachedAttentionRun(g: GraphBuilder, cfg: ModelConfig, pastKey: Value, pastLength: Value, seqLength: Value): CachedAttentionRun {
+  const group = cfg.heads / cfg.kvHeads;
   const zero = g.scalar(0, 'int64');
   const one = g.scalar(1, 'int64');
   const fed = g.squeeze(g.shapeOf(pastKey, 0, 1, 'fed'), [0], 'fed_scalar');

@@ -205,7 +205,7 @@ export function buildDecoder(
   if (rope.fused && inp.past && usesFusedLayers(cfg)) {
     if (!inp.pastLength) throw new Error('decoder: the fused layers read their cache buffers up to pastLength');
     const past = inp.past;
-    const run = g.scope('attention_run', () => cachedAttentionRun(g, past[0]!.key, dims.pastLen, dims.seqLen, H / KV));
+    const run = g.scope('attention_run', () => cachedAttentionRun(g, cfg, past[0]!.key, dims.pastLen, dims.seqLen));
     let res: Residual = { x };
     for (let l = 0; l < cfg.layers; l++) {
       const input = res;

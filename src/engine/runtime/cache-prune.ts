@@ -13,6 +13,7 @@
  */
 import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
+import { atomicDirOwner } from '../util/atomic.js';
 
 /** Entry folders: built graphs and ORT's optimised copies of them. */
 const ENTRY_FOLDERS = ['graphs', 'optimized'];
@@ -53,9 +54,9 @@ export function pruneCache(root: string, keep: string, budget = cacheBudgetBytes
   for (const folder of ENTRY_FOLDERS) {
     for (const name of listDir(path.join(root, folder))) {
       const dir = path.join(root, folder, name);
-      const build = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-      if (build) {
-        if (!processAlive(Number(build[1])) && now - mtime(dir) > ABANDONED_BUILD_MS && remove(dir)) removed.push(dir);
+      const builder = atomicDirOwner(name);
+      if (builder !== undefined) {
+        if (!processAlive(builder) && now - mtime(dir) > ABANDONED_BUILD_MS && remove(dir)) removed.push(dir);
         continue;
       }
       entries.push({ dir, bytes: folderBytes(dir), lastUsed: mtime(dir) });
@@ -90,7 +91,7 @@ function mtime(p: string): number {
   }
 }
 
-/** The size of an entry's files (entries are flat folders). */
+/** The size of an entry's files. */
 function folderBytes(dir: string): number {
   let bytes = 0;
   for (const name of listDir(dir)) {

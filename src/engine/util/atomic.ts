@@ -43,7 +43,7 @@ export async function writeTextAtomic(filePath: string, text: string): Promise<v
  * folder or the whole new one, and a failure leaves no half folder behind.
  */
 export async function writeDirAtomic(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`; // read back by atomicDirOwner
   await mkdir(tmp, { recursive: true });
   try {
     await fill(tmp);
@@ -54,4 +54,10 @@ export async function writeDirAtomic(dir: string, fill: (tmp: string) => Promise
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** The process that is writing `name` if it is a writeDirAtomic temporary folder, else undefined. */
+export function atomicDirOwner(name: string): number | undefined {
+  const m = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
