@@ -89,8 +89,12 @@ export function exitPatch(exit: JobExit, now = new Date()): Partial<RunRecord> {
 }
 
 export class TuneRuns {
-  /** Jobs whose process has ended but whose record is still being written: not "left running". */
-  private readonly finishing = new Set<string>();
+  /**
+   * Runs whose record may say "running" while no job is registered under their key: being
+   * launched (the record written before the job starts) or ended (the final state still being
+   * written). Neither is a run a closed app left behind.
+   */
+  private readonly settling = new Set<string>();
 
   constructor(
     readonly store: RunStore,
@@ -104,17 +108,31 @@ export class TuneRuns {
 
   isLive(project: string, runId: string): boolean {
     const key = this.key(project, runId);
-    return !!this.jobs.get(key) || this.finishing.has(key);
+    return !!this.jobs.get(key) || this.settling.has(key);
+  }
+
+  /**
+   * Records read together with whether each run's job is live. Liveness is taken before the read
+   * and again after it: a job that ends (or starts) while a record is being read leaves that
+   * record a moment old, which is not "left running by a closed app".
+   */
+  private async readLive(project: string, read: () => Promise<RunRecord[]>): Promise<RunSummary[]> {
+    const liveBefore = new Set(this.jobs.active.concat([...this.settling]));
+    const recs = await read();
+    return recs.map((r) => summarize(r, liveBefore.has(this.key(project, r.runId)) || this.isLive(project, r.runId)));
   }
 
   async summary(project: string, runId: string): Promise<RunSummary> {
-    const rec = await this.store.read(project, runId);
-    if (!rec) throw new AttuneError('run.missing');
-    return summarize(rec, this.isLive(project, runId));
+    const [s] = await this.readLive(project, async () => {
+      const rec = await this.store.read(project, runId);
+      if (!rec) throw new AttuneError('run.missing');
+      return [rec];
+    });
+    return s!;
   }
 
   async list(project: string): Promise<RunSummary[]> {
-    return (await this.store.list(project)).map((r) => summarize(r, this.isLive(project, r.runId)));
+    return this.readLive(project, () => this.store.list(project));
   }
 
   async metrics(project: string, runId: string) {
@@ -137,7 +155,7 @@ export class TuneRuns {
   /** Records and launches a new run. */
   async start(rec: Omit<RunRecord, 'state' | 'startedAt'> & { spec: TuneJobSpec }): Promise<RunSummary> {
     this.assertIdle();
-    return this.launch(await this.store.write({ ...rec, state: 'running', startedAt: new Date().toISOString() }));
+    return this.launch(await this.settle(rec, () => this.store.write({ ...rec, state: 'running', startedAt: new Date().toISOString() })));
   }
 
   /** Continues a stopped run from its last checkpoint. */
@@ -146,7 +164,19 @@ export class TuneRuns {
     this.assertIdle();
     if (!s.resumable) throw new AttuneError('run.not-resumable');
     const rec = (await this.store.read(project, runId))!;
-    return this.launch(await this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined }));
+    return this.launch(await this.settle(rec, () => this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined })));
+  }
+
+  /** Writes a record that is about to be launched, counting the run as live meanwhile. */
+  private async settle(rec: Pick<RunRecord, 'project' | 'runId'>, write: () => Promise<RunRecord>): Promise<RunRecord> {
+    const key = this.key(rec.project, rec.runId);
+    this.settling.add(key);
+    try {
+      return await write();
+    } catch (e) {
+      this.settling.delete(key);
+      throw e;
+    }
   }
 
   async stop(project: string, runId: string, reason: 'pause' | 'cancel'): Promise<RunSummary> {
@@ -173,14 +203,22 @@ export class TuneRuns {
       });
     };
     const onExit = (exit: JobExit) => {
-      this.finishing.add(key);
+      this.settling.add(key);
       chain(async () => {
-        const updated = await this.store.update(project, runId, exitPatch(exit));
-        this.finishing.delete(key);
+        let updated: RunRecord;
+        try {
+          updated = await this.store.update(project, runId, exitPatch(exit));
+        } finally {
+          this.settling.delete(key);
+        }
         this.emit('tune.state', summarize(updated, false));
-      }).finally(() => this.finishing.delete(key));
+      });
     };
-    this.jobs.start(key, rec.spec, onEvent, onExit);
+    try {
+      this.jobs.start(key, rec.spec, onEvent, onExit);
+    } finally {
+      this.settling.delete(key);
+    }
     const s = summarize(rec, true);
     this.emit('tune.state', s);
     return s;
