@@ -71,7 +71,7 @@ export function buildInferenceGraph(cfg: ModelConfig, weights: ModelWeights, opt
   g.inferenceOnly = true;
   const { kvHeads: KV, headDim: hd, hidden: D } = cfg;
   // The fused layers run one sequence and read cache buffers kept position-major ([fed, 1, KV,
-  // 1, hd], so that the filled prefix is a view; see cached-attention.ts) up to a fed length; the
+  // hd], so that the filled prefix is a view; see cached-attention.ts) up to a fed length; the
   // other form takes [batch, KV, past, hd].
   const sharedCache = usesFusedLayers(cfg);
   const ids = g.input('input_ids', 'int64', [sharedCache ? 1 : 'batch', 'seq']);

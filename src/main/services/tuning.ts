@@ -155,7 +155,7 @@ export class TuneRuns {
   /** Records and launches a new run. */
   async start(rec: Omit<RunRecord, 'state' | 'startedAt'> & { spec: TuneJobSpec }): Promise<RunSummary> {
     this.assertIdle();
-    return this.launch(await this.settle(rec, () => this.store.write({ ...rec, state: 'running', startedAt: new Date().toISOString() })));
+    return this.launch(await this.writeBeforeLaunch(rec, () => this.store.write({ ...rec, state: 'running', startedAt: new Date().toISOString() })));
   }
 
   /** Continues a stopped run from its last checkpoint. */
@@ -164,11 +164,11 @@ export class TuneRuns {
     this.assertIdle();
     if (!s.resumable) throw new AttuneError('run.not-resumable');
     const rec = (await this.store.read(project, runId))!;
-    return this.launch(await this.settle(rec, () => this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined })));
+    return this.launch(await this.writeBeforeLaunch(rec, () => this.store.write({ ...rec, spec: { ...rec.spec, resume: true }, state: 'running', exitReason: undefined, message: undefined, endedAt: undefined })));
   }
 
   /** Writes a record that is about to be launched, counting the run as live meanwhile. */
-  private async settle(rec: Pick<RunRecord, 'project' | 'runId'>, write: () => Promise<RunRecord>): Promise<RunRecord> {
+  private async writeBeforeLaunch(rec: Pick<RunRecord, 'project' | 'runId'>, write: () => Promise<RunRecord>): Promise<RunRecord> {
     const key = this.key(rec.project, rec.runId);
     this.settling.add(key);
     try {
